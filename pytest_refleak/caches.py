@@ -1,0 +1,81 @@
+"""Caches the interpreter and the standard library fill as a side effect of running code.
+
+Re-runs empty the caches that can grow with every call (a regular expression
+compiled from a fresh string, a new ``strptime`` format) before and after each
+measured run, so that such growth is not taken for a leak; CPython's own leak
+hunting in ``Lib/test/libregrtest`` does the same.  Emptying them for good would
+make the next test fill them again and look suspicious in turn, so their
+contents are put back once the re-runs are done.
+
+Bounded caches that cannot be saved and put back (``functools.lru_cache`` with a
+``maxsize``) are not emptied; :func:`bounded_caches` finds them so that their
+contents can be told apart from leaks.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytest_refleak.heap import _clear_type_cache
+
+#: (module, attribute) of plain dict caches: saved, emptied, put back.
+_DICT_CACHES = (
+    ("re", "_cache"),
+    ("re", "_cache2"),
+    ("_strptime", "_regex_cache"),
+    ("linecache", "cache"),
+)
+
+_LRU_WRAPPER = type(functools.lru_cache(maxsize=1)(lambda: None))
+
+
+def _dict_caches() -> list[dict[object, object]]:
+    found = []
+    for module_name, attribute in _DICT_CACHES:
+        cache = getattr(sys.modules.get(module_name), attribute, None)
+        if isinstance(cache, dict):
+            found.append(cache)
+    return found
+
+
+def clear_caches() -> None:
+    """Empty the interpreter's type cache and the standard library's dict caches."""
+    _clear_type_cache()
+    for cache in _dict_caches():
+        cache.clear()
+
+
+@contextmanager
+def saved_caches() -> Iterator[None]:
+    """Put the dict caches back as they were when the block started."""
+    saved = [(cache, dict(cache)) for cache in _dict_caches()]
+    try:
+        yield
+    finally:
+        for cache, contents in saved:
+            cache.clear()
+            cache.update(contents)
+
+
+def bounded_caches() -> list[object]:
+    """``lru_cache`` wrappers with a size limit, found in the standard library's modules."""
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    found: list[object] = []
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] not in stdlib:
+            continue
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for value in list(namespace.values()):
+            if isinstance(value, _LRU_WRAPPER):
+                try:
+                    bounded = value.cache_parameters()["maxsize"] is not None
+                except Exception:  # noqa: BLE001 - an odd wrapper is simply not a cache here
+                    bounded = False
+                if bounded:
+                    found.append(value)
+    return found

@@ -1,0 +1,372 @@
+"""Reference cycles in garbage: which objects form them, who made them, how they loop.
+
+The input is the garbage the cyclic collector found during a test (captured by
+:class:`pytest_refleak.heap.CycleCatcher`).  Only objects that lie on a cycle
+(a strongly connected component of the garbage) are judged; objects that were
+merely reachable from a cycle are not.
+
+Who made a cycle is decided member by member, from what the object is rather
+than where it happens to sit (see ``docs/how-it-decides.md``):
+
+* a frame counts for the file of its code, but only the outermost frame of the
+  cycle does, because inner frames point outwards through ``f_back``;
+* exceptions and tracebacks do not count: they join whichever frame keeps them;
+* functions, methods, generators and coroutines count for the file of their code;
+* classes and instances of Python classes count for the module of the class;
+* plain containers (dicts, lists, tuples, cells, ...) count for the place they
+  were allocated, which is known only while tracemalloc traces.
+
+A cycle belongs to the project when any member counts for the project.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import tracemalloc
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pytest_refleak.origins import Origin, Origins
+from pytest_refleak.text import allocation_site, safe_repr, type_name
+
+#: How close a cycle's maker is to the user, highest first.
+_PRECEDENCE = (
+    Origin.PROJECT,
+    Origin.TESTS,
+    Origin.THIRD_PARTY,
+    Origin.STDLIB,
+    Origin.UNKNOWN,
+    Origin.TOOLING,
+)
+
+_CODE_OWNERS = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+
+
+@dataclass(frozen=True)
+class CycleGroup:
+    """One strongly connected component of garbage, as plain data."""
+
+    size: int
+    types: tuple[tuple[str, int], ...]
+    origin: Origin | None
+    path: str
+    sites: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CycleFindings:
+    groups: tuple[CycleGroup, ...]
+    garbage: int
+    truncated: bool
+
+    def counted(self, mode: str) -> tuple[CycleGroup, ...]:
+        """The cycles that fail a test in ``mode`` (``project`` or ``all``)."""
+        if mode == "project":
+            return tuple(g for g in self.groups if g.origin is Origin.PROJECT)
+        if mode == "all":
+            return tuple(g for g in self.groups if g.origin is not Origin.TOOLING)
+        return ()
+
+    def undetermined(self) -> tuple[CycleGroup, ...]:
+        """Cycles of plain containers whose maker needs allocation tracing to tell."""
+        return tuple(g for g in self.groups if g.origin is None)
+
+
+NO_CYCLES = CycleFindings(groups=(), garbage=0, truncated=False)
+
+
+def analyse(
+    garbage: Sequence[object],
+    origins: Origins,
+    *,
+    limit: int = 20_000,
+    max_groups: int = 50,
+) -> CycleFindings:
+    """Find the cycles in ``garbage`` and describe them without keeping references."""
+    if not garbage:
+        return NO_CYCLES
+    truncated = len(garbage) > limit
+    objects = list(garbage[:limit])
+    index = {id(obj): i for i, obj in enumerate(objects)}
+    edges = [
+        [index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects
+    ]
+    tracing = tracemalloc.is_tracing()
+    groups = []
+    for component in _strongly_connected(edges):
+        if len(component) == 1 and component[0] not in edges[component[0]]:
+            continue
+        groups.append(_describe(component, objects, edges, origins, tracing))
+        if len(groups) >= max_groups:
+            truncated = True
+            break
+    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
+    return CycleFindings(groups=tuple(groups), garbage=len(garbage), truncated=truncated)
+
+
+def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative so that long chains do not hit the recursion limit."""
+    counter = 0
+    indices: dict[int, int] = {}
+    lowlink: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    components: list[list[int]] = []
+    for root in range(len(edges)):
+        if root in indices:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, child_pos = work.pop()
+            if child_pos == 0:
+                indices[node] = lowlink[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            recurse = False
+            children = edges[node]
+            for pos in range(child_pos, len(children)):
+                child = children[pos]
+                if child not in indices:
+                    work.append((node, pos + 1))
+                    work.append((child, 0))
+                    recurse = True
+                    break
+                if child in on_stack:
+                    lowlink[node] = min(lowlink[node], indices[child])
+            if recurse:
+                continue
+            if lowlink[node] == indices[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+            if work:
+                parent = work[-1][0]
+                lowlink[parent] = min(lowlink[parent], lowlink[node])
+    return components
+
+
+def _describe(
+    component: list[int],
+    objects: list[object],
+    edges: list[list[int]],
+    origins: Origins,
+    tracing: bool,
+) -> CycleGroup:
+    members = set(component)
+    member_ids = {id(objects[i]) for i in component}
+    found: list[Origin] = []
+    sites: list[str] = []
+    for i in component:
+        origin, site = _member_origin(objects[i], member_ids, origins, tracing)
+        if origin is not None:
+            found.append(origin)
+        if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
+            sites.append(site)
+    origin = min(found, key=_PRECEDENCE.index) if found else None
+    counts: dict[str, int] = {}
+    for i in component:
+        name = type_name(objects[i])
+        counts[name] = counts.get(name, 0) + 1
+    start = _representative(component, objects, origins)
+    return CycleGroup(
+        size=len(component),
+        types=tuple(sorted(counts.items(), key=lambda kv: -kv[1])),
+        origin=origin,
+        path=_loop_path(start, members, objects, edges),
+        sites=tuple(dict.fromkeys(sites))[:5],
+    )
+
+
+def _member_origin(
+    obj: object, member_ids: set[int], origins: Origins, tracing: bool
+) -> tuple[Origin | None, str | None]:
+    """The origin one cycle member counts for, and where it came from, if known."""
+    if isinstance(obj, types.FrameType):
+        if obj.f_back is not None and id(obj.f_back) in member_ids:
+            return None, None
+        code = obj.f_code
+        return origins.of_file(code.co_filename), f"{code.co_filename}:{obj.f_lineno}"
+    if isinstance(obj, (BaseException, types.TracebackType)):
+        return None, None
+    code = _code_of(obj)
+    if code is not None:
+        return origins.of_file(code.co_filename), f"{code.co_filename}:{code.co_firstlineno}"
+    cls = obj if isinstance(obj, type) else type(obj)
+    module = cls.__dict__.get("__module__") if isinstance(obj, type) else cls.__module__
+    if isinstance(module, str) and module != "builtins":
+        origin = origins.of_module(module)
+        site = allocation_site(obj, origins) if tracing else None
+        return origin, site
+    if not tracing:
+        return None, None
+    traceback = tracemalloc.get_object_traceback(obj)
+    if traceback is None:
+        return None, None
+    innermost = traceback[-1]
+    return origins.of_file(innermost.filename), allocation_site(obj, origins)
+
+
+def _code_of(obj: object) -> types.CodeType | None:
+    if isinstance(obj, types.FunctionType):
+        return obj.__code__
+    if isinstance(obj, types.MethodType) and isinstance(obj.__func__, types.FunctionType):
+        return obj.__func__.__code__
+    if isinstance(obj, _CODE_OWNERS):
+        code = getattr(obj, "gi_code", None) or getattr(obj, "cr_code", None)
+        code = code or getattr(obj, "ag_code", None)
+        return code if isinstance(code, types.CodeType) else None
+    return None
+
+
+def _representative(component: list[int], objects: list[object], origins: Origins) -> int:
+    """The member a loop is drawn from: an instance of a project class if there is one."""
+
+    def rank(i: int) -> tuple[int, int]:
+        obj = objects[i]
+        plain = type(obj).__module__ == "builtins"
+        origin = Origin.UNKNOWN if plain else origins.of_module(type(obj).__module__)
+        return (_PRECEDENCE.index(origin), 1 if plain else 0)
+
+    return min(component, key=rank)
+
+
+def _loop_path(start: int, members: set[int], objects: list[object], edges: list[list[int]]) -> str:
+    """Shortest way round the cycle from ``start``, as ``Node.parent → Node.children[0] → Node``."""
+    previous: dict[int, int] = {}
+    queue = collections.deque([start])
+    seen = {start}
+    end = None
+    while queue and end is None:
+        node = queue.popleft()
+        for child in edges[node]:
+            if child not in members:
+                continue
+            if child == start:
+                end = node
+                break
+            if child not in seen:
+                seen.add(child)
+                previous[child] = node
+                queue.append(child)
+    if end is None:
+        return type_name(objects[start])
+    chain = [end]
+    while chain[-1] != start:
+        chain.append(previous[chain[-1]])
+    chain.reverse()
+    parts = [type_name(objects[start])]
+    for a, b in zip(chain, chain[1:] + [start]):
+        parts.append(_edge_label(objects[a], objects[b]))
+    return _join_path(parts)
+
+
+def _join_path(parts: list[str]) -> str:
+    """Glue ``Type`` and ``.attr``/``[key]`` steps: ``Node.parent → Node``."""
+    out = parts[0]
+    for part in parts[1:]:
+        if part.startswith((".", "[")):
+            out += part
+        else:
+            out += " → " + part
+    return out
+
+
+def _edge_label(source: object, target: object) -> str:
+    """How ``source`` refers to ``target``, followed by ``target``'s type."""
+    name = type_name(target)
+    step = _reference_name(source, target)
+    return f"{step} → {name}" if step else name
+
+
+def _reference_name(source: object, target: object) -> str:
+    finders: tuple[Callable[[object, object], str | None], ...] = (
+        _via_dict,
+        _via_sequence,
+        _via_attributes,
+    )
+    for finder in finders:
+        try:
+            found = finder(source, target)
+        except Exception:  # noqa: BLE001 - a hostile object must not break the report
+            found = None
+        if found:
+            return found
+    return ""
+
+
+def _via_dict(source: object, target: object) -> str | None:
+    if type(source) is not dict:
+        return None
+    for key, value in source.items():
+        if value is target:
+            return f"[{safe_repr(key, limit=40)}]"
+        if key is target:
+            return "(key)"
+    return None
+
+
+def _via_sequence(source: object, target: object) -> str | None:
+    if type(source) not in (list, tuple):
+        return None
+    for i, value in enumerate(source):  # type: ignore[call-overload]
+        if value is target:
+            return f"[{i}]"
+    return None
+
+
+_ATTRIBUTES_BY_TYPE: tuple[tuple[type | tuple[type, ...], tuple[str, ...]], ...] = (
+    (types.MethodType, ("__self__", "__func__")),
+    (types.FunctionType, ("__closure__", "__globals__", "__defaults__", "__kwdefaults__")),
+    (types.CellType, ("cell_contents",)),
+    (types.TracebackType, ("tb_frame", "tb_next")),
+    (BaseException, ("__traceback__", "__context__", "__cause__", "args")),
+    (_CODE_OWNERS, ("gi_frame", "cr_frame", "ag_frame")),
+)
+
+
+def _via_attributes(source: object, target: object) -> str | None:
+    if isinstance(source, types.FrameType):
+        if source.f_back is target:
+            return ".f_back"
+        for name, value in source.f_locals.items():
+            if value is target:
+                return f".f_locals[{name!r}]"
+        return None
+    for kinds, attrs in _ATTRIBUTES_BY_TYPE:
+        if not isinstance(source, kinds):
+            continue
+        for attr in attrs:
+            value = getattr(source, attr, None)
+            if value is target:
+                return f".{attr}"
+            if type(value) is tuple and any(v is target for v in value):
+                return f".{attr}"
+    instance_dict = _instance_dict(source)
+    if instance_dict is not None:
+        if instance_dict is target:
+            return ".__dict__"
+        for name, value in instance_dict.items():
+            if value is target:
+                return f".{name}"
+            if type(value) in (list, tuple, dict):
+                inner = _via_dict(value, target) or _via_sequence(value, target)
+                if inner:
+                    return f".{name}{inner}"
+    return None
+
+
+def _instance_dict(obj: object) -> dict[str, object] | None:
+    """An instance's attribute dict, read without running ``__getattr__`` hooks."""
+    try:
+        value = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return None
+    return value if type(value) is dict else None

@@ -1,0 +1,215 @@
+"""The interpreter's heap, handled so that per-test work never scans all of it.
+
+Before each measured window every existing object is frozen (``gc.freeze()``):
+collections during and after the test then look only at objects the test made,
+and ``gc.get_objects()`` returns exactly those.  Frozen objects that become
+garbage later are not collected until they are unfrozen, so a full collection
+runs from time to time, on a budget that keeps its cost a small fraction of the
+session.  A user's own freeze is never undone: if objects were frozen before the
+session started, the heap is not frozen at all and windows fall back to
+comparing object ids, which is slower.
+"""
+
+from __future__ import annotations
+
+import array
+import gc
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+_clear_type_cache: Callable[[], None] = getattr(
+    sys, "_clear_internal_caches", None
+) or getattr(sys, "_clear_type_cache", lambda: None)
+
+
+def read_blocks() -> int:
+    """Memory blocks the interpreter holds, without its attribute-lookup cache.
+
+    The type attribute cache keeps the name strings of recent lookups alive; it is
+    bounded but would otherwise look like growth of a block or two per test.
+    """
+    _clear_type_cache()
+    return sys.getallocatedblocks()
+
+
+def _startup_freeze_count() -> int:
+    """How many objects a fresh interpreter has frozen before any user code runs.
+
+    Python 3.12 freezes a few hundred of its own objects at startup; only more
+    than that means somebody called ``gc.freeze()``.  Asked of a fresh process,
+    and only when anything is frozen at all.
+    """
+    if gc.get_freeze_count() == 0:
+        return 0
+    try:
+        output = subprocess.run(
+            [sys.executable, "-I", "-c", "import gc; print(gc.get_freeze_count())"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout
+        return int(output.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return 0
+
+
+class Heap:
+    """Session-wide control of collection, freezing and allocation tracing.
+
+    Records what the interpreter looked like when created; :meth:`restore` puts
+    back exactly what this object changed.
+    """
+
+    #: A full collection may take this fraction of the session's time, at most.
+    FULL_COLLECTION_SHARE = 0.02
+
+    def __init__(self) -> None:
+        self._debug_before = gc.get_debug()
+        self._tracing_before = tracemalloc.is_tracing()
+        self.can_freeze = gc.get_freeze_count() <= _startup_freeze_count()
+        self._frozen = False
+        self._started_tracing = False
+        self._last_full = time.perf_counter()
+        self._full_cost = 0.0
+        self.full_collections = 0
+
+    # -- collection -------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Collect the garbage made since the last window, then freeze the heap."""
+        if self._frozen and self._full_collection_due():
+            gc.unfreeze()
+            self._frozen = False
+        if self.can_freeze and not self._frozen:
+            started = time.perf_counter()
+            gc.collect()
+            self._full_cost = time.perf_counter() - started
+            self._last_full = time.perf_counter()
+            self.full_collections += 1
+        else:
+            gc.collect()
+        self.freeze()
+
+    def _full_collection_due(self) -> bool:
+        waited = time.perf_counter() - self._last_full
+        return waited * self.FULL_COLLECTION_SHARE > self._full_cost
+
+    def freeze(self) -> None:
+        if self.can_freeze:
+            gc.freeze()
+            self._frozen = True
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    # -- tracing ------------------------------------------------------------------
+
+    def start_tracing(self, nframes: int) -> None:
+        """Trace allocations from now on; a fresh start forgets earlier traces."""
+        if self._tracing_before:
+            return
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        tracemalloc.start(nframes)
+        self._started_tracing = True
+
+    def stop_tracing(self) -> None:
+        if self._started_tracing:
+            tracemalloc.stop()
+            self._started_tracing = False
+
+    @property
+    def user_tracing(self) -> bool:
+        """tracemalloc was running before the session: its traces are not ours to reset."""
+        return self._tracing_before
+
+    # -- leaving ------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Undo what this object changed: freezing, tracing, the gc debug flags."""
+        self.stop_tracing()
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
+        if gc.get_debug() & gc.DEBUG_SAVEALL and not self._debug_before & gc.DEBUG_SAVEALL:
+            gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
+
+
+class CycleCatcher:
+    """Keeps what the cyclic collector frees during a window, to be looked at later.
+
+    With ``DEBUG_SAVEALL`` set, the collector puts everything it would free into
+    ``gc.garbage``.  After each collection a ``gc.callbacks`` hook moves those
+    objects out of ``gc.garbage`` into a private list, so that code under test
+    sees ``gc.garbage`` as it would without the plugin.  Objects that are
+    uncollectable on their own merit (legacy finalizers) stay in ``gc.garbage``.
+    Past ``limit`` objects saving stops and only the count goes on.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.saved: list[object] = []
+        self.overflowed = False
+        self._active = False
+        self._set_flag = False
+        # Counters live in an array: updating them inside a measured window must
+        # not allocate int objects that would count as the test's memory.
+        self._counts = array.array("q", [0, 0])
+        self._on_collection_hook = self._on_collection
+
+    @property
+    def collected(self) -> int:
+        """Objects the cyclic collector freed while catching."""
+        return self._counts[0]
+
+    def start(self) -> bool:
+        if gc.get_debug() & gc.DEBUG_SAVEALL:
+            # The user collects garbage themselves; taking it from them is not ours to do.
+            return False
+        self.saved.clear()
+        self._counts[0] = 0
+        self._counts[1] = len(gc.garbage)
+        self.overflowed = False
+        gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
+        self._set_flag = True
+        gc.callbacks.append(self._on_collection_hook)
+        self._active = True
+        return True
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if phase != "stop":
+            return
+        self._counts[0] += info.get("collected", 0)
+        garbage = gc.garbage
+        mark = self._counts[1]
+        end = len(garbage) - info.get("uncollectable", 0)
+        if end > mark:
+            if not self.overflowed:
+                self.saved.extend(garbage[mark:end])
+            del garbage[mark:end]
+        self._counts[1] = len(garbage)
+        if len(self.saved) >= self.limit and not self.overflowed:
+            self.overflowed = True
+            self._clear_flag()
+
+    def _clear_flag(self) -> None:
+        if self._set_flag:
+            gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
+            self._set_flag = False
+
+    def stop(self) -> None:
+        """Stop catching; :attr:`saved` keeps what was caught until :meth:`release`."""
+        if not self._active:
+            return
+        self._active = False
+        self._clear_flag()
+        try:
+            gc.callbacks.remove(self._on_collection_hook)
+        except ValueError:
+            pass
+
+    def release(self) -> None:
+        self.saved.clear()

@@ -1,0 +1,617 @@
+"""A measuring window: what a stretch of code left alive, in objects, memory and cycles.
+
+A :class:`Window` is opened before the code runs and closed after.  Closing it
+reports, as plain data, the growth in memory blocks, the new objects still alive,
+and the garbage cycles the collector had to free.  Nothing measured is kept: the
+reading holds counts and strings only.
+
+Memory is counted in allocator blocks (``sys.getallocatedblocks()``): every live
+allocation made through Python's allocators counts one, large ones included.
+Because the count is a net figure, whatever the caller keeps for itself during
+the window (pytest's reports, say) would look like growth; callers name those
+objects as *bookkeeping* and their blocks are worked out and taken off.
+"""
+
+from __future__ import annotations
+
+import array
+import gc
+import sys
+import tracemalloc
+import types
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pytest_refleak import cycles as cycles_mod
+from pytest_refleak.heap import CycleCatcher, Heap, read_blocks
+from pytest_refleak.origins import Origin, Origins
+from pytest_refleak.text import allocation_frames, pick_frames, safe_repr, type_name
+
+# Bits of the quick cycle verdict a plain window records.
+CYCLE_PROJECT = 1
+CYCLE_OTHER = 2
+CYCLE_UNDETERMINED = 4
+
+_NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
+_EMPTY_SIZES = {
+    dict: sys.getsizeof({}),
+    list: sys.getsizeof([]),
+    set: sys.getsizeof(set()),
+    frozenset: sys.getsizeof(frozenset()),
+    bytearray: sys.getsizeof(bytearray()),
+}
+
+
+@dataclass(frozen=True)
+class TypeGrowth:
+    """New objects of one type that outlived a window."""
+
+    name: str
+    count: int
+    size: int
+    samples: tuple[str, ...] = ()
+    sites: tuple[tuple[tuple[str, int], ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class MemoryGrowth:
+    """Live memory allocated at one place during a window (tracing windows only)."""
+
+    size: int
+    count: int
+    frames: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Reading:
+    blocks: int
+    objects: int
+    by_type: tuple[TypeGrowth, ...] = ()
+    traced: int | None = None
+    memory: tuple[MemoryGrowth, ...] = ()
+    cycle_flags: int = 0
+    cycles: cycles_mod.CycleFindings = field(default=cycles_mod.NO_CYCLES)
+    collected: int = 0
+    problem: str | None = None
+
+
+@dataclass
+class Exclusions:
+    """Objects of the test tooling, told apart from what the test left behind.
+
+    ``bookkeeping``: kept by the tooling during the window and still held at its
+    end (reports, say); new objects reachable from them are not the test's, and
+    their blocks are taken off the memory growth.  ``owned``: the tooling's lists
+    and dicts (a test item's fixture values, say); a new one is bookkeeping, and
+    its new contents are too, but only if nothing else holds them.  ``holders``: long-lived
+    tooling objects whose new contents replaced old ones (no memory growth).
+    ``ignored``: objects and types the user declared not to be leaks.
+    ``extra_blocks``: blocks the caller knows it holds besides all these.
+    """
+
+    bookkeeping: Sequence[object] = ()
+    owned: Sequence[object] = ()
+    holders: Sequence[object] = ()
+    ignored: Sequence[object] = ()
+    ignored_types: tuple[type, ...] = ()
+    extra_blocks: int = 0
+
+
+class Window:
+    """Measures one run of a test.  See the module docstring."""
+
+    def __init__(
+        self,
+        heap: Heap,
+        origins: Origins,
+        *,
+        cycles: bool,
+        trace: bool = False,
+        nframes: int = 16,
+        detailed: bool = False,
+        calibration: dict[type, int] | None = None,
+        offset: int = 0,
+    ) -> None:
+        self.heap = heap
+        self.origins = origins
+        self.trace = trace
+        self.nframes = nframes
+        self.detailed = detailed
+        self.calibration = calibration or {}
+        self.offset = offset
+        self._catch = cycles
+        self._catcher = CycleCatcher()
+        # Everything the window writes between its two block readings is allocated
+        # here, before the first: a measurement must not measure itself.
+        self._flags = array.array("q", [0, 0])
+        self._old_sentinel: list[object] = []
+        self._new_sentinel: list[object] | None = None
+        self._old_ids: set[int] | None = None
+        self._blocks_before = 0
+        self._catching = False
+        self._findings: cycles_mod.CycleFindings = cycles_mod.NO_CYCLES
+        self._snapshot: tracemalloc.Snapshot | None = None
+        self._callback: object = None
+
+    def open(self) -> None:
+        _forget_last_failure()
+        self.heap.settle()
+        if not self.heap.frozen:
+            self._old_ids = {id(o) for o in gc.get_objects()}
+        self._new_sentinel = []
+        if self.trace:
+            self.heap.start_tracing(self.nframes)
+            if self.heap.user_tracing:
+                self._snapshot = tracemalloc.take_snapshot()
+        self._catching = self._catch and self._catcher.start()
+        self._blocks_before = read_blocks()
+
+    def close(self, exclusions: Callable[[], Exclusions] = Exclusions) -> Reading:
+        """Read the window.  ``exclusions`` is called after memory has been read, so
+        that building it does not count."""
+        self._callback = exclusions
+        try:
+            return self._close(exclusions)
+        finally:
+            self._catcher.stop()
+            self._catcher.release()
+            self._new_sentinel = None
+            self._callback = None
+            self._old_ids = None
+            self._snapshot = None
+            if self.trace:
+                self.heap.stop_tracing()
+
+    def _close(self, exclusions: Callable[[], Exclusions]) -> Reading:
+        gc.collect()
+        self._catcher.stop()
+        collected = self._catcher.collected
+        self._flags[0] = 0
+        if self._catching and self._catcher.saved:
+            if self.detailed:
+                self._findings = cycles_mod.analyse(self._catcher.saved, self.origins)
+            else:
+                self._flags[0] = _quick_cycle_flags(self._catcher.saved, self.origins)
+        self._catcher.release()
+        gc.collect()
+        blocks_after = read_blocks()
+        young = gc.get_objects()
+        traced = self._traced_growth() if self.trace else None
+        try:
+            return self._read_objects(young, exclusions(), blocks_after, traced, collected)
+        finally:
+            young.clear()
+
+    def _traced_growth(self) -> tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None]:
+        snapshot = tracemalloc.take_snapshot()
+        previous = self._snapshot
+        diff = snapshot.compare_to(previous, "traceback") if previous is not None else None
+        return snapshot, diff
+
+    def _read_objects(
+        self,
+        young: list[object],
+        exclusions: Exclusions,
+        blocks_after: int,
+        traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None] | None,
+        collected: int,
+    ) -> Reading:
+        ours = {id(young), id(self._new_sentinel), *_function_parts(self._callback)}
+        ours |= _closure([self, self._catcher], {id(o) for o in young})
+        ours.update(id(f) for f in _current_frames())
+        problem = None
+        all_ids = {id(o) for o in young}
+        if self._old_ids is not None:
+            all_ids -= self._old_ids
+        young_ids = all_ids - ours
+        if id(self._old_sentinel) in young_ids:
+            problem = "the test unfroze the heap (gc.unfreeze), so old objects looked new"
+            young_ids = set()
+        elif id(self._new_sentinel) not in all_ids:
+            problem = "the test froze the heap (gc.freeze), hiding the objects it made"
+
+        owned_tracked, owned_untracked = _exclusive_contents(exclusions.owned, young, young_ids)
+        bookkeeping = _closure([*exclusions.bookkeeping, *owned_tracked], young_ids)
+        bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
+        held = _closure(exclusions.holders, young_ids)
+        ignored = _closure(exclusions.ignored, young_ids)
+        excluded = bookkeeping | held | ignored
+        candidates = [
+            o
+            for o in young
+            if id(o) in young_ids
+            and id(o) not in excluded
+            and not isinstance(o, exclusions.ignored_types)
+        ]
+        if _STRINGIO_LISTS:
+            candidates = _without_stringio_internals(candidates, young, held)
+        ignored_objects = [
+            o for o in young if id(o) in ignored or isinstance(o, exclusions.ignored_types)
+        ]
+        booked = _estimated_blocks(
+            [o for o in young if id(o) in bookkeeping or id(o) in ignored],
+            self.calibration,
+            extra_untracked=owned_untracked,
+        )
+        blocks = blocks_after - self._blocks_before - booked - self.offset - exclusions.extra_blocks
+
+        traced_bytes = None
+        memory: tuple[MemoryGrowth, ...] = ()
+        if traced is not None:
+            traced_bytes, memory = self._memory_growth(traced, ignored_objects)
+        by_type = _summarise(candidates, self.origins, detailed=self.detailed)
+        return Reading(
+            blocks=blocks,
+            objects=len(candidates),
+            by_type=by_type,
+            traced=traced_bytes,
+            memory=memory,
+            cycle_flags=int(self._flags[0]),
+            cycles=self._findings,
+            collected=collected,
+            problem=problem,
+        )
+
+    def _memory_growth(
+        self,
+        traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None],
+        ignored: list[object],
+    ) -> tuple[int, tuple[MemoryGrowth, ...]]:
+        """Memory allocated in the window and still alive, outside the test tooling."""
+        snapshot, diff = traced
+        skip = {tb for tb in (tracemalloc.get_object_traceback(o) for o in ignored) if tb is not None}
+        grown: list[MemoryGrowth] = []
+        total = 0
+        if diff is None:
+            stats = [(s.traceback, s.size, s.count) for s in snapshot.statistics("traceback")]
+        else:
+            stats = [(s.traceback, s.size_diff, s.count_diff) for s in diff if s.size_diff > 0]
+        for traceback, size, count in stats:
+            frames = [(f.filename, f.lineno) for f in traceback]
+            if traceback in skip or not frames or self._tooling_made(frames):
+                continue
+            total += size
+            grown.append(MemoryGrowth(size, count, pick_frames(frames, self.origins)))
+        grown.sort(key=lambda g: -g.size)
+        return total, tuple(grown[:10])
+
+
+    def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
+        """Whether the innermost frame outside the standard library is the test tooling's.
+
+        Standard library code allocates on behalf of its caller: pytest's logging
+        plugin writing through ``logging`` is pytest's memory, a test's call to
+        ``json.loads`` is the test's.
+        """
+        for filename, _ in reversed(frames):
+            origin = self.origins.of_file(filename)
+            if origin in (Origin.STDLIB, Origin.UNKNOWN):
+                continue
+            return origin is Origin.TOOLING
+        return False
+
+
+def _function_parts(function: object) -> set[int]:
+    """Ids of a callback and the closure cells it carries, not of what they refer to."""
+    parts = {id(function)}
+    closure = getattr(function, "__closure__", None)
+    if closure:
+        parts.add(id(closure))
+        parts.update(id(cell) for cell in closure)
+    return parts
+
+
+def _forget_last_failure() -> None:
+    """Drop a previous failure's traceback now, rather than inside the next window.
+
+    pytest deletes ``sys.last_*`` when the next test's call phase starts; the frames
+    they hold would otherwise be freed during the measured window.
+    """
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            try:
+                delattr(sys, name)
+            except AttributeError:
+                pass
+
+
+def _current_frames() -> list[types.FrameType]:
+    frames = []
+    frame: types.FrameType | None = sys._getframe()
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -> set[int]:
+    """Ids of new objects reachable from ``roots`` (the roots too, if new).
+
+    Between a root and the new objects it holds there may be old plain containers
+    (an attribute dict, a stash's storage): those are looked through, up to
+    ``old_depth`` of them, and no other old object is, so that a root such as a
+    plugin object does not drag in the whole heap.
+    """
+    found: set[int] = set()
+    visited_old: set[int] = set()
+    pending: list[tuple[object, int]] = [(root, 0) for root in roots]
+    for root in roots:
+        if id(root) in young_ids:
+            found.add(id(root))
+    while pending:
+        obj, depth = pending.pop()
+        for ref in gc.get_referents(obj):
+            key = id(ref)
+            if key in young_ids:
+                if key not in found:
+                    found.add(key)
+                    pending.append((ref, 0))
+            elif (
+                depth < old_depth
+                and type(ref) in _CONTAINERS
+                and key not in visited_old
+                and len(visited_old) < 10_000
+            ):
+                visited_old.add(key)
+                pending.append((ref, depth + 1))
+    return found
+
+
+def _exclusive_contents(
+    containers: Sequence[object], young: list[object], young_ids: set[int]
+) -> tuple[list[object], list[object]]:
+    """The new values of ``containers`` that nothing but these and other new objects hold.
+
+    Returns the tracked ones and the untracked ones (strings, tuples of them...).
+    A value held from anywhere else (an old registry, say) is not returned: it is
+    the test's to answer for.
+    """
+    values: list[object] = []
+    for container in containers:
+        if type(container) is dict:
+            values.extend(container.values())  # type: ignore[attr-defined]
+        elif type(container) is list:
+            values.extend(container)  # type: ignore[call-overload]
+    if not values:
+        return [], []
+    occurrences: dict[int, int] = {}
+    for v in values:
+        occurrences[id(v)] = occurrences.get(id(v), 0) + 1
+    inside = dict(occurrences)
+    candidates = {id(v): v for v in values if not isinstance(v, _NO_ALLOCATION)}
+    for obj in young:
+        if id(obj) in young_ids:
+            for ref in gc.get_referents(obj):
+                if id(ref) in candidates:
+                    inside[id(ref)] = inside.get(id(ref), 0) + 1
+    tracked: list[object] = []
+    untracked: list[object] = []
+    for key in list(candidates):
+        value = candidates[key]
+        tracked_new = id(value) in young_ids
+        if not tracked_new and gc.is_tracked(value):
+            continue
+        # Besides the holders counted in ``inside`` (the containers, new objects),
+        # references come from ``values`` (once per occurrence), ``candidates``, the
+        # local ``value``, ``young`` if tracked, and getrefcount's argument.
+        ours = occurrences[key] + 3 + (1 if tracked_new else 0)
+        if sys.getrefcount(value) - ours <= inside.get(key, 0):
+            (tracked if tracked_new else untracked).append(value)
+    return tracked, untracked
+
+
+#: Before 3.12, io.StringIO accumulates text in lists it does not show to the
+#: garbage collector: nothing visibly refers to them.
+_STRINGIO_LISTS = sys.version_info < (3, 12)
+
+
+def _without_stringio_internals(
+    candidates: list[object], young: list[object], held: set[int]
+) -> list[object]:
+    """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
+
+    Each held buffer accounts for at most two lists of at most one string that no
+    new object refers to.  They replace the lists of the buffers they replaced, so
+    they are not memory growth either.
+    """
+    buffers = sum(1 for o in young if id(o) in held and type(o).__name__ == "StringIO")
+    if not buffers:
+        return candidates
+    budget = 2 * buffers
+    suspects = {
+        id(o): o for o in candidates
+        if type(o) is list and len(o) <= 1 and all(type(x) is str for x in o)  # type: ignore[attr-defined]
+    }
+    if not suspects:
+        return candidates
+    for obj in young:
+        for ref in gc.get_referents(obj):
+            suspects.pop(id(ref), None)
+    drop: set[int] = set()
+    for key in suspects:
+        if len(drop) == budget:
+            break
+        drop.add(key)
+    return [o for o in candidates if id(o) not in drop]
+
+
+def _hidden_blocks(obj: object) -> int:
+    """Allocations an object owns besides its own block: a dict's table, a list's array."""
+    empty = _EMPTY_SIZES.get(type(obj))
+    if empty is None:
+        return 0
+    try:
+        return 1 if sys.getsizeof(obj) > empty else 0
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def _estimated_blocks(
+    objects: list[object],
+    calibration: dict[type, int],
+    extra_untracked: Sequence[object] = (),
+) -> int:
+    """Blocks the given new objects hold, counted low rather than high.
+
+    Tracked objects count one block each plus a dict's table or a list's array.
+    Their untracked contents (strings, numbers, tuples of them) count when nothing
+    but these objects refers to them, which is how new ones look.  Types in
+    ``calibration`` count as measured, own attribute storage included.  An unknown
+    kind of storage is not counted: too little only costs a re-run, too much
+    could hide a leak.
+    """
+    ids = {id(o) for o in objects}
+    total = 0
+    skip_dicts: set[int] = set()
+    for obj in objects:
+        base = calibration.get(type(obj))
+        if base is not None:
+            total += base
+            instance_dict = _instance_dict(obj)
+            if instance_dict is not None:
+                skip_dicts.add(id(instance_dict))
+    holders: dict[int, int] = {}
+    untracked: dict[int, object] = {}
+    for value in extra_untracked:
+        # Checked exclusive by the caller: count it, and look inside it.
+        if id(value) not in untracked:
+            untracked[id(value)] = value
+            total += 1 + _hidden_blocks(value)
+    pending: list[object] = list(objects) + [
+        v for v in extra_untracked if type(v) in (tuple, dict, frozenset)
+    ]
+    counted_extra = set(untracked)
+    while pending:
+        obj = pending.pop()
+        for ref in gc.get_referents(obj):
+            if isinstance(ref, _NO_ALLOCATION) or gc.is_tracked(ref) or isinstance(ref, type):
+                continue
+            holders[id(ref)] = holders.get(id(ref), 0) + 1
+            if id(ref) not in untracked:
+                untracked[id(ref)] = ref
+                if type(ref) in (tuple, dict, frozenset):
+                    pending.append(ref)
+    for obj in objects:
+        if id(obj) in skip_dicts or type(obj) in calibration:
+            continue
+        total += 1 + _hidden_blocks(obj)
+    for key in list(untracked):
+        ref = untracked[key]
+        # Besides its holders, ``ref`` is referred to by ``untracked``, by the local
+        # variable and by getrefcount's argument: exactly three more when exclusive.
+        if key in counted_extra or key in ids:
+            continue
+        if sys.getrefcount(ref) - 3 <= holders.get(key, 0):
+            total += 1 + _hidden_blocks(ref)
+    return total
+
+
+def _instance_dict(obj: object) -> dict[str, object] | None:
+    try:
+        value = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return None
+    return value if type(value) is dict else None
+
+
+def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
+    """Which kinds of cycles the garbage holds, without keeping anything.
+
+    Runs between two block readings, so it allocates nothing that outlives it.
+    """
+    findings = cycles_mod.analyse(garbage, origins)
+    flags = 0
+    for group in findings.groups:
+        if group.origin is Origin.PROJECT:
+            flags |= CYCLE_PROJECT
+        elif group.origin is None:
+            flags |= CYCLE_UNDETERMINED
+        elif group.origin is not Origin.TOOLING:
+            flags |= CYCLE_OTHER
+    return flags
+
+
+def _summarise(candidates: list[object], origins: Origins, *, detailed: bool) -> tuple[TypeGrowth, ...]:
+    if not candidates:
+        return ()
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for obj in candidates:
+        name = type_name(obj)
+        counts[name] += 1
+        try:
+            sizes[name] += sys.getsizeof(obj)
+        except Exception:  # noqa: BLE001 - a broken __sizeof__ only loses a figure
+            pass
+    if not detailed:
+        return tuple(TypeGrowth(n, c, sizes[n]) for n, c in counts.most_common())
+    inner = _referenced_within(candidates)
+    samples: dict[str, list[str]] = {}
+    sites: dict[str, list[tuple[tuple[str, int], ...]]] = {}
+    # Objects nothing new refers to are where a leak hangs from: show those first.
+    ordered = sorted(candidates, key=lambda o: id(o) in inner)
+    for obj in ordered:
+        name = type_name(obj)
+        shown = samples.setdefault(name, [])
+        if len(shown) < 3:
+            shown.append(safe_repr(obj))
+        where = sites.setdefault(name, [])
+        if len(where) < 2:
+            frames = allocation_frames(obj, origins)
+            if frames and frames not in where:
+                where.append(frames)
+    order = sorted(counts, key=lambda n: (-sizes[n], -counts[n], n))
+    return tuple(
+        TypeGrowth(n, counts[n], sizes[n], tuple(samples.get(n, ())), tuple(sites.get(n, ())))
+        for n in order
+    )
+
+
+def _referenced_within(objects: list[object]) -> set[int]:
+    ids = {id(o) for o in objects}
+    inner: set[int] = set()
+    for obj in objects:
+        for ref in gc.get_referents(obj):
+            if id(ref) in ids and ref is not obj:
+                inner.add(id(ref))
+    return inner
+
+
+def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool) -> int:
+    """The blocks an empty window reads: what measuring itself costs, to take off."""
+    reading = 0
+    for _ in range(4):
+        window = Window(heap, origins, cycles=cycles)
+        window.open()
+        reading = window.close().blocks
+    return reading
+
+
+def calibrate_type(heap: Heap, factory: Callable[[], object]) -> int:
+    """Blocks an instance made by ``factory`` holds besides what the estimate counts.
+
+    Attribute storage of instances differs between Python versions; measuring one
+    instance once gives the figure for this interpreter.
+    """
+    heap.settle()
+    warm = factory()  # the first instance of a class may allocate for the class itself
+    first = read_blocks()
+    second = read_blocks()
+    reading_cost = second - first
+    before = read_blocks()
+    sample = factory()
+    after = read_blocks()
+    del warm
+    young = gc.get_objects()
+    try:
+        young_ids = {id(o) for o in young}
+        reachable = _closure([sample], young_ids)
+        objects = [o for o in young if id(o) in reachable]
+        counted = _estimated_blocks(objects, {type(sample): 0})
+    finally:
+        young.clear()
+    return max(0, after - before - reading_cost - counted)

@@ -1,0 +1,586 @@
+"""pytest entry point: options, the ``refleak`` marker, and the hooks that check tests.
+
+How a checked test runs (``docs/how-it-decides.md`` has the long version):
+
+1. Its first run is the real one, reported as usual.  A measuring window opens
+   when its setup starts and closes when its function-scoped fixtures are torn
+   down, before fixtures of wider scope are.  pytest's own records made in
+   between (reports, captured output) are worked out and taken off.
+2. If that run left nothing behind, the test is done: the common case costs two
+   collections of the objects the test made, and nothing else.
+3. Otherwise it is re-run, unreported, up to ``refleak_runs`` times; the last
+   re-run traces allocations to tell where things came from.  Only growth on
+   every re-run makes a leak.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+# pytest offers no public way to run a test's setup, call and teardown without
+# reporting them, which re-running needs; runtestprotocol(log=False) is the
+# function pytest's own protocol calls, and what pytest-rerunfailures uses.
+from _pytest.runner import runtestprotocol
+
+from pytest_refleak import hookspecs
+from pytest_refleak.caches import bounded_caches, clear_caches, saved_caches
+from pytest_refleak.heap import Heap
+from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset, calibrate_type
+from pytest_refleak.origins import Origins
+from pytest_refleak.report import explain, one_line
+from pytest_refleak.settings import (
+    MARKER_HELP,
+    OPTIONS,
+    Limits,
+    Settings,
+    SettingsError,
+    read_marker,
+    resolve,
+)
+from pytest_refleak.text import format_size
+from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky
+
+PLUGIN_NAME = "refleak-checker"
+
+settings_key = pytest.StashKey[Settings]()
+limits_key = pytest.StashKey[Limits]()
+
+#: Frames kept per allocation while tracing: enough to get past library code.
+TRACE_FRAMES = 24
+
+
+# -- options and marker -------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("refleak", "finding leaked objects, memory and reference cycles")
+    for option in OPTIONS:
+        if option.flag:
+            group.addoption(option.cli, action="store_true", default=None, dest=option.name,
+                            help=option.help)
+        else:
+            group.addoption(option.cli, default=None, dest=option.name, metavar=option.metavar,
+                            help=option.help)
+        parser.addini(option.name, help=option.help, type="string", default=None)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    cli = {option.name: config.getoption(option.name) for option in OPTIONS}
+    ini = {option.name: config.getini(option.name) for option in OPTIONS}
+    try:
+        settings = resolve(cli, ini)
+    except SettingsError as error:
+        raise pytest.UsageError(f"refleak: {error}") from None
+    config.stash[settings_key] = settings
+    if settings.check_all:
+        config.pluginmanager.register(RefleakPlugin(config, settings), PLUGIN_NAME)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Decide which tests are checked, and reject malformed markers before anything runs."""
+    settings = config.stash.get(settings_key, None)
+    if settings is None:
+        return
+    wanted = False
+    for item in items:
+        marker = item.get_closest_marker("refleak")
+        if marker is None:
+            if settings.check_all:
+                item.stash[limits_key] = settings.limits
+                wanted = True
+            continue
+        try:
+            request = read_marker(marker.args, marker.kwargs, settings.limits, item.nodeid)
+        except SettingsError as error:
+            raise pytest.UsageError(f"refleak: {error}") from None
+        if request.enabled:
+            item.stash[limits_key] = request.limits
+            wanted = True
+    if wanted and not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        config.pluginmanager.register(RefleakPlugin(config, settings), PLUGIN_NAME)
+
+
+# -- the first run's measuring window ----------------------------------------------------
+
+
+class FirstRun:
+    """The real run of a checked test, measured around pytest's whole run of it.
+
+    The window opens and closes with nothing of pytest's in flight, so that no
+    half-finished hook call is counted at one end and not at the other.
+    Everything the window writes while open was allocated before it opened.
+    """
+
+    def __init__(self, checker: RefleakPlugin, item: pytest.Item, limits: Limits) -> None:
+        self.item = item
+        self.limits = limits
+        self.window = checker.window(cycles=limits.cycles != "off")
+        self.reading: Reading | None = None
+        self.state = "idle"
+        self.containers: list[tuple[object, object, str, int]] = []
+        self.request: object = None
+        # Made now, not while the window is open: anything created between the
+        # window's two readings would count as the test's.
+        self.extra_blocks = 0
+        self.reports: list[pytest.TestReport] = []
+        self.exclusions = self._exclusions
+
+    def open(self) -> None:
+        item = self.item
+        # pytest drops the item's fixture values and request object after the
+        # teardown; holding them keeps their memory from counting as freed.
+        self.request = getattr(item, "_request", None)
+        self.containers = _item_containers(item)
+        # The log handler keeps the previous test's last records until the next
+        # phase starts: let them go now rather than inside the window, and leave
+        # the handler in the state the test's last phase will leave it in.
+        handler = _report_handler(item.config)
+        reset = getattr(handler, "reset", None)
+        if callable(reset):
+            reset()
+            getvalue = getattr(getattr(handler, "stream", None), "getvalue", None)
+            if callable(getvalue):
+                getvalue()
+        self.state = "open"
+        self.window.open()
+
+    def close(self, reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
+        """Read the window and hand back the reports, re-made if they had to be let go.
+
+        pytest's reports are still held here, to be marked and logged later.  To
+        keep their memory out of the reading they are turned into one string with
+        pytest's own report serialization (as pytest-xdist does), dropped, and made
+        again once memory has been read.
+        """
+        if self.state != "open":
+            return reports
+        self.state = "closed"
+        item = self.item
+        config = item.config
+        packed = _pack_reports(config, reports)
+        extra = 0
+        self.reports = reports
+        if packed is not None:
+            reports.clear()
+            extra += 1  # the string itself
+        request_dropped = getattr(item, "_request", None) is not self.request
+        for owner, container, name, size in self.containers:
+            dropped = request_dropped if owner is self.request else (
+                getattr(owner, name, None) is not container
+            )
+            # Referred to by: its owner unless dropped, the tuple in self.containers,
+            # the loop variable and getrefcount's argument.  More means it is shared.
+            mine = sys.getrefcount(container) <= (3 if owner is self.item else 4)
+            if dropped and mine:
+                # pytest let it go: empty it as pytest meant it to be.
+                container.clear()  # type: ignore[attr-defined]
+            elif size == _EMPTY_SIZE[type(container)] and sys.getsizeof(container) > size:
+                extra += 1
+        self.extra_blocks = extra
+        self.reading = self.window.close(self.exclusions)
+        self.containers = []
+        self.request = None
+        if packed is None:
+            return reports
+        return _unpack_reports(config, packed)
+
+    def _exclusions(self) -> Exclusions:
+        item = self.item
+        current = [c for owner in (item, self.request) for _, c, _, _ in _containers_of(owner)]
+        return Exclusions(
+            bookkeeping=[self.reports, *self.reports, item.stash],
+            owned=current,
+            holders=[*_tooling_holders(item.config), *_fixture_finalizers(item)],
+            extra_blocks=self.extra_blocks,
+        )
+
+    def abandon(self) -> None:
+        if self.state == "open":
+            self.state = "closed"
+            self.window.close()
+
+
+_EMPTY_SIZE = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
+
+
+def _item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:
+    """The lists and dicts of an item and its fixture request, with their sizes now.
+
+    pytest fills them during a run (fixture values, captured output sections, user
+    properties) and drops some afterwards.
+    """
+    found = []
+    for owner in (item, getattr(item, "_request", None)):
+        found.extend(_containers_of(owner))
+    return found
+
+
+def _containers_of(owner: object) -> list[tuple[object, object, str, int]]:
+    attributes = getattr(owner, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return []
+    return [
+        (owner, value, name, sys.getsizeof(value))
+        for name, value in attributes.items()
+        if type(value) in (dict, list)
+    ]
+
+
+def _fixture_finalizers(item: pytest.Item) -> list[object]:
+    """The finalizer lists of the fixtures an item uses.
+
+    Setting up a fixture registers its teardown with each fixture it depends on;
+    when those are of wider scope (``tmp_path`` on the session's
+    ``tmp_path_factory``), pytest keeps the registration until that wider fixture
+    is torn down.  That growth is pytest's, not the test's.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", None)
+    if not isinstance(definitions, dict):
+        return []
+    lists = []
+    for chain in definitions.values():
+        for definition in chain:
+            finalizers = getattr(definition, "_finalizers", None)
+            if isinstance(finalizers, list):
+                lists.append(finalizers)
+    return lists
+
+
+def _report_handler(config: pytest.Config) -> object:
+    return getattr(config.pluginmanager.get_plugin("logging-plugin"), "report_handler", None)
+
+
+def _tooling_holders(config: pytest.Config) -> list[object]:
+    """Objects of pytest's own plugins that swap in fresh buffers for every test phase."""
+    holders: list[object] = [config.stash]
+    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler"):
+        handler = getattr(logging_plugin, name, None)
+        if handler is not None:
+            holders.append(handler)
+    return holders
+
+
+# -- the plugin ------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    nodeid: str
+    verdict: Verdict
+    line: str = field(default="")
+
+
+class RefleakPlugin:
+    """Checks the tests chosen by flag, ini setting or marker."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self._heap: Heap | None = None
+        self._origins: Origins | None = None
+        self._calibration: dict[type, int] = {}
+        self._offsets: dict[bool, int] = {}
+        self.failures: list[tuple[str, str, int]] = []
+        self.unchecked: list[tuple[str, str]] = []
+        self.checked = 0
+        self.rerun = 0
+        self.seconds = 0.0
+
+    # -- lazily made measuring tools -----------------------------------------------
+
+    @property
+    def heap(self) -> Heap:
+        if self._heap is None:
+            self._heap = Heap()
+        return self._heap
+
+    @property
+    def origins(self) -> Origins:
+        if self._origins is None:
+            patterns = self.config.getini("python_files") or ["test_*.py", "*_test.py"]
+            self._origins = Origins([str(self.config.rootpath)], list(patterns))
+        return self._origins
+
+    def window(self, *, cycles: bool, trace: bool = False) -> Window:
+        if cycles not in self._offsets:
+            self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
+        if not self._calibration:
+            self._calibration = {pytest.TestReport: calibrate_type(self.heap, _sample_report)}
+        return Window(
+            self.heap,
+            self.origins,
+            cycles=cycles,
+            trace=trace,
+            nframes=TRACE_FRAMES,
+            detailed=trace,
+            calibration=self._calibration,
+            offset=self._offsets[cycles],
+        )
+
+    # -- reporting hooks -------------------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        limits = self.settings.limits
+        parts = [f"cycles: {limits.cycles}", f"re-runs: {limits.runs}"]
+        if limits.allow_objects:
+            parts.append(f"allowed objects: {limits.allow_objects}")
+        if limits.allow_memory:
+            parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
+        return f"refleak: checking every test ({', '.join(parts)})"
+
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        kind = getattr(report, "refleak_verdict", None)
+        if report.when != "call" or kind not in ("leaked", "cycles"):
+            return None
+        if kind == "leaked":
+            return "failed", "L", ("LEAKED", {"red": True})
+        return "failed", "C", ("CYCLES", {"red": True})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        line = getattr(report, "refleak_line", None)
+        if report.when == "call" and line:
+            self.failures.append((report.nodeid, line, getattr(report, "refleak_size", 0)))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.failures and not self.unchecked:
+            return
+        terminalreporter.section("refleak")
+        for _nodeid, line, _size in sorted(self.failures, key=lambda f: -f[2]):
+            terminalreporter.line(line, red=True)
+        for nodeid, why in self.unchecked:
+            terminalreporter.line(f"NOT CHECKED {nodeid} - {why}", yellow=True)
+        count = len(self.failures)
+        if count:
+            terminalreporter.line(f"{count} test{'s' if count != 1 else ''} leaked")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._heap is not None:
+            self._heap.restore()
+            self._heap = None
+
+    # -- running a checked test ------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        limits = item.stash.get(limits_key, None)
+        if limits is None:
+            return None
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        first = FirstRun(self, item, limits)
+        first.open()
+        try:
+            reports = first.close(runtestprotocol(item, log=False, nextitem=nextitem))
+        finally:
+            first.abandon()
+        self.checked += 1
+        # Fixtures of wider scope torn down after this test free memory inside the
+        # first run's window, which could hide a leak: such a test is always re-run.
+        tore_down = _shared(item.listchain(), nextitem) < len(item.listchain()) - 1
+        verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
+        if verdict is not None and verdict.failed:
+            self._fail(item, reports, verdict, limits)
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    # -- re-runs ------------------------------------------------------------------
+
+    def _second_look(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        reading: Reading | None,
+        reports: list[pytest.TestReport],
+        tore_down: bool,
+    ) -> Verdict | None:
+        if os.environ.get("REFLEAK_DEBUG"):
+            sys.__stderr__.write(f"\n[refleak] {item.nodeid} first: {reading}\n")
+        if reading is None or not _all_passed(reports):
+            return None
+        if not tore_down and not looks_leaky(reading, limits):
+            return None
+        started = time.perf_counter()
+        self.rerun += 1
+        try:
+            return self._rerun(item, nextitem, limits)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
+        """Re-run the test unreported; the last re-run traces allocations.
+
+        Re-runs tear down what the real next test would not need, as the real run
+        did: after the last test of a module, its module fixtures are set up and
+        torn down again by each re-run.
+        """
+        ignored, ignored_types = self._ignored(item)
+        plain: list[Reading] = []
+        traced: Reading | None = None
+        failure = None
+        with saved_caches():
+            caches = bounded_caches()
+            for number in range(1, limits.runs + 1):
+                last = number == limits.runs
+                reading = self._measure_rerun(
+                    item, nextitem, limits, last, ignored, ignored_types, caches
+                )
+                if os.environ.get("REFLEAK_DEBUG"):
+                    sys.__stderr__.write(f"[refleak]   rerun {number}: {reading}\n")
+                if reading is None:
+                    failure = "it did not pass when re-run"
+                    break
+                if last:
+                    traced = reading
+                else:
+                    plain.append(reading)
+                    if not looks_leaky(reading, limits):
+                        return Verdict(Kind.CLEAN, runs=number)
+        if failure is not None:
+            self.unchecked.append((item.nodeid, failure))
+            return Verdict(Kind.INCONCLUSIVE, runs=len(plain), note=failure)
+        verdict = judge(plain, traced, limits)
+        if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
+            self.unchecked.append((item.nodeid, verdict.note))
+        return verdict
+
+    def _measure_rerun(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        traced: bool,
+        ignored: list[object],
+        ignored_types: tuple[type, ...],
+        caches: list[object],
+    ) -> Reading | None:
+        config = item.config
+        sections = _report_sections(item)
+        sections_before = len(sections) if sections is not None else 0
+        properties_before = len(item.user_properties)
+        window = self.window(cycles=limits.cycles != "off", trace=traced)
+        self._clear_caches(config)
+        window.open()
+        passed = False
+        try:
+            with warnings.catch_warnings(record=True):
+                reports = runtestprotocol(item, log=False, nextitem=nextitem)
+            passed = _all_passed(reports)
+            del reports
+        finally:
+            # Re-runs are not reported: what they added to the item goes.
+            if sections is not None:
+                del sections[sections_before:]
+            del item.user_properties[properties_before:]
+            self._clear_caches(config)
+            reading = window.close(
+                lambda: Exclusions(
+                    holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item),
+                             *caches],
+                    ignored=ignored,
+                    ignored_types=ignored_types,
+                )
+            )
+        return reading if passed else None
+
+    def _clear_caches(self, config: pytest.Config) -> None:
+        clear_caches()
+        config.hook.pytest_refleak_clear_caches(config=config)
+
+    def _ignored(self, item: pytest.Item) -> tuple[list[object], tuple[type, ...]]:
+        objects: list[object] = []
+        types_: list[type] = []
+        for result in item.ihook.pytest_refleak_ignore(item=item):
+            for declared in result or ():
+                (types_ if isinstance(declared, type) else objects).append(declared)
+        return objects, tuple(types_)
+
+    def _fail(self, item: pytest.Item, reports: list[pytest.TestReport], verdict: Verdict,
+              limits: Limits) -> None:
+        call = next(r for r in reports if r.when == "call")
+        call.outcome = "failed"
+        call.longrepr = explain(verdict, limits, root=str(item.config.rootpath))
+        call.refleak_verdict = verdict.kind.value  # type: ignore[attr-defined]
+        call.refleak_line = one_line(item.nodeid, verdict)  # type: ignore[attr-defined]
+        size = verdict.memory_per_run
+        if verdict.detail is not None:
+            size = max(size, sum(g.size for g in verdict.detail.by_type))
+        call.refleak_size = size  # type: ignore[attr-defined]
+
+
+def _pack_reports(config: pytest.Config, reports: list[pytest.TestReport]) -> str | None:
+    """Reports as one JSON string, or ``None`` if any of them cannot make the round trip."""
+    try:
+        data = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
+        if any(d is None for d in data):
+            return None
+        return json.dumps(data)
+    except Exception:  # noqa: BLE001 - unserializable extras: keep the reports as they are
+        return None
+
+
+def _unpack_reports(config: pytest.Config, packed: str) -> list[pytest.TestReport]:
+    return [
+        config.hook.pytest_report_from_serializable(config=config, data=data)
+        for data in json.loads(packed)
+    ]
+
+
+def _all_passed(reports: Iterable[pytest.TestReport]) -> bool:
+    return all(r.passed and not hasattr(r, "wasxfail") for r in reports)
+
+
+def _report_sections(item: pytest.Item) -> list[Any] | None:
+    sections = getattr(item, "_report_sections", None)
+    return sections if isinstance(sections, list) else None
+
+
+def _shared(chain: list[Any], other: pytest.Item | None) -> int:
+    if other is None:
+        return 0
+    count = 0
+    for a, b in zip(chain[:-1], other.listchain()):
+        if a is not b:
+            break
+        count += 1
+    return count
+
+
+def _sample_report() -> object:
+    """A report shaped like the ones pytest makes for a passing phase."""
+    now = time.time()
+    return pytest.TestReport(
+        nodeid="sample.py::test_sample",
+        location=("sample.py", 0, "test_sample"),
+        keywords=dict.fromkeys(("test_sample", "sample.py"), 1),
+        outcome="passed",
+        longrepr=None,
+        when="call",
+        sections=[],
+        duration=now - 1.0,
+        start=now + 0.0,
+        stop=now + 1.0,
+        user_properties=[],
+    )

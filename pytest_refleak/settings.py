@@ -1,0 +1,213 @@
+"""Every setting, resolved in one place: command line, then ini file, then default.
+
+Each option exists twice: ``--refleak-x`` on the command line and ``refleak_x``
+in the ini file (``[tool.pytest.ini_options]`` in ``pyproject.toml``).  The
+``refleak`` marker can change the per-test limits and switches.  Bad values
+raise :class:`SettingsError` with a message that names where they came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from pytest_refleak.text import parse_size
+
+CYCLE_MODES = ("project", "all", "off")
+
+
+class SettingsError(ValueError):
+    """A setting or marker argument that cannot be used; the message says which."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its ini name, the matching command-line flag, and its help."""
+
+    name: str
+    help: str
+    default: object
+    metavar: str | None = None
+    flag: bool = False
+
+    @property
+    def cli(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "refleak",
+        "check every test for leaked objects, memory and uncollected reference cycles",
+        default=False,
+        flag=True,
+    ),
+    Option(
+        "refleak_cycles",
+        "which uncollected reference cycles fail a test: 'project' (made by the "
+        "project's own code, the default), 'all', or 'off'",
+        default="project",
+        metavar="MODE",
+    ),
+    Option(
+        "refleak_runs",
+        "re-runs that must all grow before a test counts as leaking (default 3)",
+        default=3,
+        metavar="N",
+    ),
+    Option(
+        "refleak_allow_objects",
+        "new objects a test may leave alive per run without failing (default 0)",
+        default=0,
+        metavar="N",
+    ),
+    Option(
+        "refleak_allow_memory",
+        "memory a test may leave allocated per run without failing, e.g. 4KiB (default 0)",
+        default=0,
+        metavar="SIZE",
+    ),
+)
+
+MARKER_ARGS = ("enabled", "reason", "cycles", "runs", "allow_objects", "allow_memory")
+
+MARKER_HELP = (
+    "refleak(enabled=True, reason=None, cycles=None, runs=None, allow_objects=None, "
+    "allow_memory=None): check this test for leaks even without --refleak, or "
+    "exempt it with enabled=False; the other arguments override the settings "
+    "of the same names for this test."
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a checked test is held to."""
+
+    cycles: str = "project"
+    runs: int = 3
+    allow_objects: int = 0
+    allow_memory: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    check_all: bool
+    limits: Limits
+
+
+def _as_bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{where}: expected true or false, got {value!r}")
+
+
+def _as_cycles(value: object, where: str) -> str:
+    if value is True:
+        return "project"
+    if value is False:
+        return "off"
+    text = str(value).strip().lower()
+    if text not in CYCLE_MODES:
+        raise SettingsError(f"{where}: expected one of {', '.join(CYCLE_MODES)}, got {value!r}")
+    return text
+
+
+def _as_count(value: object, where: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise SettingsError(f"{where}: expected a whole number, got {value!r}")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise SettingsError(f"{where}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{where}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _as_size(value: object, where: str) -> int:
+    try:
+        return parse_size(value if isinstance(value, int) else str(value))
+    except ValueError as error:
+        raise SettingsError(f"{where}: {error}") from None
+
+
+_PARSERS: dict[str, Callable[[object, str], object]] = {
+    "refleak": _as_bool,
+    "refleak_cycles": _as_cycles,
+    "refleak_runs": lambda v, w: _as_count(v, w, 1),
+    "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
+    "refleak_allow_memory": _as_size,
+}
+
+
+def resolve(cli: Mapping[str, object | None], ini: Mapping[str, object | None]) -> Settings:
+    """Resolve every option: a command-line value wins over the ini file's, then the default."""
+    values: dict[str, object] = {}
+    for option in OPTIONS:
+        given = cli.get(option.name)
+        where = option.cli
+        if given is None:
+            given = ini.get(option.name)
+            where = f"ini option {option.name}"
+        if given is None or given == "" and not option.flag:
+            values[option.name] = option.default
+            continue
+        values[option.name] = _PARSERS[option.name](given, where)
+    limits = Limits(
+        cycles=str(values["refleak_cycles"]),
+        runs=int(values["refleak_runs"]),  # type: ignore[call-overload]
+        allow_objects=int(values["refleak_allow_objects"]),  # type: ignore[call-overload]
+        allow_memory=int(values["refleak_allow_memory"]),  # type: ignore[call-overload]
+    )
+    return Settings(check_all=bool(values["refleak"]), limits=limits)
+
+
+@dataclass(frozen=True)
+class MarkerRequest:
+    """What a ``refleak`` marker asks for."""
+
+    enabled: bool
+    reason: str | None
+    limits: Limits
+
+
+def read_marker(
+    args: tuple[object, ...], kwargs: Mapping[str, object], defaults: Limits, test: str
+) -> MarkerRequest:
+    """Validate a ``refleak`` marker's arguments; errors name the test and the argument."""
+    if args:
+        raise SettingsError(
+            f"{test}: the refleak marker takes keyword arguments only "
+            f"({', '.join(MARKER_ARGS)}), got positional {args!r}"
+        )
+    unknown = sorted(set(kwargs) - set(MARKER_ARGS))
+    if unknown:
+        raise SettingsError(
+            f"{test}: unknown refleak marker argument {unknown[0]!r}; "
+            f"expected one of: {', '.join(MARKER_ARGS)}"
+        )
+
+    def where(name: str) -> str:
+        return f"{test}: refleak marker argument {name}"
+
+    changes: dict[str, object] = {}
+    if kwargs.get("cycles") is not None:
+        changes["cycles"] = _as_cycles(kwargs["cycles"], where("cycles"))
+    if kwargs.get("runs") is not None:
+        changes["runs"] = _as_count(kwargs["runs"], where("runs"), 1)
+    if kwargs.get("allow_objects") is not None:
+        changes["allow_objects"] = _as_count(kwargs["allow_objects"], where("allow_objects"), 0)
+    if kwargs.get("allow_memory") is not None:
+        changes["allow_memory"] = _as_size(kwargs["allow_memory"], where("allow_memory"))
+    enabled = kwargs.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SettingsError(f"{where('enabled')}: expected True or False, got {enabled!r}")
+    reason = kwargs.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise SettingsError(f"{where('reason')}: expected a string, got {reason!r}")
+    return MarkerRequest(enabled=enabled, reason=reason, limits=replace(defaults, **changes))

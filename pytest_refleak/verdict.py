@@ -1,0 +1,107 @@
+"""Deciding, from a test's measured runs, whether it leaks.
+
+The first run of a test pays for everything done once: imports, caches filling,
+fixtures of wider scope.  It only decides whether the test is worth a second
+look.  A test leaks only if every measured re-run grows again; see
+``docs/how-it-decides.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pytest_refleak.cycles import CycleGroup
+from pytest_refleak.measure import CYCLE_OTHER, CYCLE_PROJECT, CYCLE_UNDETERMINED, Reading
+from pytest_refleak.settings import Limits
+
+
+class Kind(enum.Enum):
+    CLEAN = "clean"
+    LEAKED = "leaked"
+    CYCLES = "cycles"
+    INCONCLUSIVE = "inconclusive"
+
+
+def _cycle_bits(mode: str) -> int:
+    if mode == "project":
+        return CYCLE_PROJECT | CYCLE_UNDETERMINED
+    if mode == "all":
+        return CYCLE_PROJECT | CYCLE_OTHER | CYCLE_UNDETERMINED
+    return 0
+
+
+def looks_leaky(reading: Reading, limits: Limits) -> bool:
+    """Whether a run left anything that a re-run must look at."""
+    if reading.problem:
+        return True
+    return bool(
+        reading.objects > limits.allow_objects
+        or reading.blocks > 0
+        or reading.cycle_flags & _cycle_bits(limits.cycles)
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    runs: int
+    objects: tuple[int, ...] = ()
+    blocks: tuple[int, ...] = ()
+    leaked_objects: bool = False
+    leaked_memory: bool = False
+    memory_per_run: int = 0
+    cycles: tuple[CycleGroup, ...] = ()
+    detail: Reading | None = None
+    note: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.kind in (Kind.LEAKED, Kind.CYCLES)
+
+
+def judge(plain: Sequence[Reading], traced: Reading | None, limits: Limits) -> Verdict:
+    """The verdict over all re-runs: ``plain`` ones and the ``traced`` last one.
+
+    Objects leak if every re-run left more new objects than allowed.  Memory leaks
+    if every plain re-run grew by at least one block and the traced re-run kept
+    more than the allowed bytes outside the test tooling.  Cycles fail if the
+    traced re-run found cycles of the kind the mode counts and every plain re-run
+    saw some.
+    """
+    runs = list(plain) + ([traced] if traced is not None else [])
+    problems = [r.problem for r in runs if r.problem]
+    if problems:
+        return Verdict(Kind.INCONCLUSIVE, len(runs), note=problems[0])
+    objects = tuple(r.objects for r in runs)
+    blocks = tuple(r.blocks for r in plain)
+    leaked_objects = bool(runs) and all(n > limits.allow_objects for n in objects)
+    memory = traced.traced if traced is not None and traced.traced is not None else 0
+    leaked_memory = (
+        traced is not None
+        and all(b > 0 for b in blocks)
+        and memory > limits.allow_memory
+    )
+    counted: tuple[CycleGroup, ...] = ()
+    if traced is not None and limits.cycles != "off":
+        bits = _cycle_bits(limits.cycles)
+        if all(r.cycle_flags & bits for r in plain):
+            counted = traced.cycles.counted(limits.cycles)
+    if leaked_objects or leaked_memory:
+        kind = Kind.LEAKED
+    elif counted:
+        kind = Kind.CYCLES
+    else:
+        kind = Kind.CLEAN
+    return Verdict(
+        kind=kind,
+        runs=len(runs),
+        objects=objects,
+        blocks=blocks,
+        leaked_objects=leaked_objects,
+        leaked_memory=leaked_memory,
+        memory_per_run=memory,
+        cycles=counted,
+        detail=traced,
+    )
