@@ -74,6 +74,7 @@ class Heap:
         self._last_full = time.perf_counter()
         self._full_cost = 0.0
         self.full_collections = 0
+        self.catcher = CycleCatcher()
 
     # -- collection -------------------------------------------------------------
 
@@ -130,6 +131,7 @@ class Heap:
 
     def restore(self) -> None:
         """Undo what this object changed: freezing, tracing, the gc debug flags."""
+        self.catcher.close()
         self.stop_tracing()
         if self._frozen:
             gc.unfreeze()
@@ -147,6 +149,10 @@ class CycleCatcher:
     sees ``gc.garbage`` as it would without the plugin.  Objects that are
     uncollectable on their own merit (legacy finalizers) stay in ``gc.garbage``.
     Past ``limit`` objects saving stops and only the count goes on.
+
+    The hook stays registered from the first window to :meth:`close` and does
+    nothing between windows: adding and removing it for each window would grow
+    and shrink ``gc.callbacks`` inside the measurement.
     """
 
     def __init__(self, limit: int = 100_000) -> None:
@@ -155,6 +161,7 @@ class CycleCatcher:
         self.overflowed = False
         self._active = False
         self._set_flag = False
+        self._registered = False
         # Counters live in an array: updating them inside a measured window must
         # not allocate int objects that would count as the test's memory.
         self._counts = array.array("q", [0, 0])
@@ -169,18 +176,20 @@ class CycleCatcher:
         if gc.get_debug() & gc.DEBUG_SAVEALL:
             # The user collects garbage themselves; taking it from them is not ours to do.
             return False
+        if not self._registered:
+            gc.callbacks.append(self._on_collection_hook)
+            self._registered = True
         self.saved.clear()
         self._counts[0] = 0
         self._counts[1] = len(gc.garbage)
         self.overflowed = False
         gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
         self._set_flag = True
-        gc.callbacks.append(self._on_collection_hook)
         self._active = True
         return True
 
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
-        if phase != "stop":
+        if phase != "stop" or not self._active:
             return
         self._counts[0] += info.get("collected", 0)
         garbage = gc.garbage
@@ -206,10 +215,17 @@ class CycleCatcher:
             return
         self._active = False
         self._clear_flag()
-        try:
-            gc.callbacks.remove(self._on_collection_hook)
-        except ValueError:
-            pass
 
     def release(self) -> None:
         self.saved.clear()
+
+    def close(self) -> None:
+        """Stop catching for good and unregister the hook."""
+        self.stop()
+        self.release()
+        if self._registered:
+            try:
+                gc.callbacks.remove(self._on_collection_hook)
+            except ValueError:
+                pass
+            self._registered = False

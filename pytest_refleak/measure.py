@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pytest_refleak import cycles as cycles_mod
-from pytest_refleak.heap import CycleCatcher, Heap, read_blocks
+from pytest_refleak.heap import Heap, read_blocks
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import allocation_frames, pick_frames, safe_repr, type_name
 
@@ -69,6 +69,7 @@ class Reading:
     objects: int
     by_type: tuple[TypeGrowth, ...] = ()
     traced: int | None = None
+    untracked: int | None = None
     memory: tuple[MemoryGrowth, ...] = ()
     cycle_flags: int = 0
     cycles: cycles_mod.CycleFindings = field(default=cycles_mod.NO_CYCLES)
@@ -121,7 +122,7 @@ class Window:
         self.calibration = calibration or {}
         self.offset = offset
         self._catch = cycles
-        self._catcher = CycleCatcher()
+        self._catcher = heap.catcher
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
         self._flags = array.array("q", [0, 0])
@@ -144,6 +145,9 @@ class Window:
             self.heap.start_tracing(self.nframes)
             if self.heap.user_tracing:
                 self._snapshot = tracemalloc.take_snapshot()
+        # A full collection empties the interpreter's free lists; the closing
+        # reading follows one too, so both readings start from the same state.
+        gc.collect()
         self._catching = self._catch and self._catcher.start()
         self._blocks_before = read_blocks()
 
@@ -236,16 +240,19 @@ class Window:
         )
         blocks = blocks_after - self._blocks_before - booked - self.offset - exclusions.extra_blocks
 
-        traced_bytes = None
+        traced_bytes = untracked_bytes = None
         memory: tuple[MemoryGrowth, ...] = ()
         if traced is not None:
-            traced_bytes, memory = self._memory_growth(traced, ignored_objects)
+            traced_bytes, untracked_bytes, memory = self._memory_growth(
+                traced, ignored_objects, candidates
+            )
         by_type = _summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
             blocks=blocks,
             objects=len(candidates),
             by_type=by_type,
             traced=traced_bytes,
+            untracked=untracked_bytes,
             memory=memory,
             cycle_flags=int(self._flags[0]),
             cycles=self._findings,
@@ -257,12 +264,21 @@ class Window:
         self,
         traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None],
         ignored: list[object],
-    ) -> tuple[int, tuple[MemoryGrowth, ...]]:
-        """Memory allocated in the window and still alive, outside the test tooling."""
+        candidates: list[object],
+    ) -> tuple[int, int, tuple[MemoryGrowth, ...]]:
+        """Memory allocated in the window and still alive, outside the test tooling.
+
+        Returns all of it, the part not allocated where the new objects still
+        alive were (memory held by strings, numbers and other untracked objects),
+        and the biggest allocation sites.
+        """
         snapshot, diff = traced
         skip = {tb for tb in (tracemalloc.get_object_traceback(o) for o in ignored) if tb is not None}
+        objects = {
+            tb for tb in (tracemalloc.get_object_traceback(o) for o in candidates) if tb is not None
+        }
         grown: list[MemoryGrowth] = []
-        total = 0
+        total = untracked = 0
         if diff is None:
             stats = [(s.traceback, s.size, s.count) for s in snapshot.statistics("traceback")]
         else:
@@ -272,9 +288,11 @@ class Window:
             if traceback in skip or not frames or self._tooling_made(frames):
                 continue
             total += size
+            if traceback not in objects:
+                untracked += size
             grown.append(MemoryGrowth(size, count, pick_frames(frames, self.origins)))
         grown.sort(key=lambda g: -g.size)
-        return total, tuple(grown[:10])
+        return total, untracked, tuple(grown[:10])
 
 
     def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
@@ -361,6 +379,17 @@ def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -
     return found
 
 
+def _references_within(objects: Iterable[object], targets: dict[int, object]) -> dict[int, int]:
+    """How many references each of ``targets`` gets from ``objects``."""
+    counts: dict[int, int] = {}
+    for holder in objects:
+        for ref in gc.get_referents(holder):
+            key = id(ref)
+            if key in targets:
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _exclusive_contents(
     containers: Sequence[object], young: list[object], young_ids: set[int]
 ) -> tuple[list[object], list[object]]:
@@ -370,37 +399,32 @@ def _exclusive_contents(
     A value held from anywhere else (an old registry, say) is not returned: it is
     the test's to answer for.
     """
-    values: list[object] = []
+    values: dict[int, object] = {}
     for container in containers:
         if type(container) is dict:
-            values.extend(container.values())  # type: ignore[attr-defined]
+            contents: Iterable[object] = container.values()  # type: ignore[attr-defined]
         elif type(container) is list:
-            values.extend(container)  # type: ignore[call-overload]
+            contents = container  # type: ignore[assignment]
+        else:
+            continue
+        values.update(
+            (id(v), v) for v in contents
+            if not isinstance(v, _NO_ALLOCATION) and (id(v) in young_ids or not gc.is_tracked(v))
+        )
     if not values:
         return [], []
-    occurrences: dict[int, int] = {}
-    for v in values:
-        occurrences[id(v)] = occurrences.get(id(v), 0) + 1
-    inside = dict(occurrences)
-    candidates = {id(v): v for v in values if not isinstance(v, _NO_ALLOCATION)}
-    for obj in young:
-        if id(obj) in young_ids:
-            for ref in gc.get_referents(obj):
-                if id(ref) in candidates:
-                    inside[id(ref)] = inside.get(id(ref), 0) + 1
+    known = _references_within(containers, values)
+    inner = _references_within((o for o in young if id(o) in young_ids), values)
     tracked: list[object] = []
     untracked: list[object] = []
-    for key in list(candidates):
-        value = candidates[key]
-        tracked_new = id(value) in young_ids
-        if not tracked_new and gc.is_tracked(value):
-            continue
-        # Besides the holders counted in ``inside`` (the containers, new objects),
-        # references come from ``values`` (once per occurrence), ``candidates``, the
-        # local ``value``, ``young`` if tracked, and getrefcount's argument.
-        ours = occurrences[key] + 3 + (1 if tracked_new else 0)
-        if sys.getrefcount(value) - ours <= inside.get(key, 0):
-            (tracked if tracked_new else untracked).append(value)
+    for key in list(values):
+        is_young = key in young_ids
+        # Ours: ``values``, ``young`` if tracked, and getrefcount's argument.  The
+        # count is taken right here: passing the object into a helper would add
+        # references, and a different number on different Python versions.
+        ours = 2 + (1 if is_young else 0)
+        if sys.getrefcount(values[key]) - ours <= known.get(key, 0) + inner.get(key, 0):
+            (tracked if is_young else untracked).append(values[key])
     return tracked, untracked
 
 
@@ -462,52 +486,52 @@ def _estimated_blocks(
     but these objects refers to them, which is how new ones look.  Types in
     ``calibration`` count as measured, own attribute storage included.  An unknown
     kind of storage is not counted: too little only costs a re-run, too much
-    could hide a leak.
+    could hide a leak.  ``extra_untracked`` are untracked objects already known to
+    be new and exclusive.
     """
-    ids = {id(o) for o in objects}
     total = 0
     skip_dicts: set[int] = set()
     for obj in objects:
         base = calibration.get(type(obj))
-        if base is not None:
-            total += base
-            instance_dict = _instance_dict(obj)
-            if instance_dict is not None:
-                skip_dicts.add(id(instance_dict))
-    holders: dict[int, int] = {}
-    untracked: dict[int, object] = {}
-    for value in extra_untracked:
-        # Checked exclusive by the caller: count it, and look inside it.
-        if id(value) not in untracked:
-            untracked[id(value)] = value
-            total += 1 + _hidden_blocks(value)
-    pending: list[object] = list(objects) + [
-        v for v in extra_untracked if type(v) in (tuple, dict, frozenset)
-    ]
-    counted_extra = set(untracked)
-    while pending:
-        obj = pending.pop()
-        for ref in gc.get_referents(obj):
-            if isinstance(ref, _NO_ALLOCATION) or gc.is_tracked(ref) or isinstance(ref, type):
-                continue
-            holders[id(ref)] = holders.get(id(ref), 0) + 1
-            if id(ref) not in untracked:
-                untracked[id(ref)] = ref
-                if type(ref) in (tuple, dict, frozenset):
-                    pending.append(ref)
-    for obj in objects:
-        if id(obj) in skip_dicts or type(obj) in calibration:
+        if base is None:
+            total += 1 + _hidden_blocks(obj)
             continue
-        total += 1 + _hidden_blocks(obj)
-    for key in list(untracked):
-        ref = untracked[key]
-        # Besides its holders, ``ref`` is referred to by ``untracked``, by the local
-        # variable and by getrefcount's argument: exactly three more when exclusive.
-        if key in counted_extra or key in ids:
-            continue
-        if sys.getrefcount(ref) - 3 <= holders.get(key, 0):
-            total += 1 + _hidden_blocks(ref)
+        total += base
+        instance_dict = _instance_dict(obj)
+        if instance_dict is not None:
+            skip_dicts.add(id(instance_dict))
+    total -= sum(1 + _hidden_blocks(o) for o in objects if id(o) in skip_dicts)
+    counted: dict[int, object] = {id(o): o for o in extra_untracked}
+    total += sum(1 + _hidden_blocks(o) for o in extra_untracked)
+    # Untracked contents, looking inside tuples and dicts of them.
+    holders: list[object] = [*objects, *extra_untracked]
+    found: dict[int, object] = {}
+    while holders:
+        fresh = _untracked_referents(holders, found, counted)
+        holders = [o for o in fresh.values() if type(o) in (tuple, dict, frozenset)]
+        found.update(fresh)
+    if found:
+        known = _references_within([*objects, *extra_untracked, *found.values()], found)
+        for key in list(found):
+            # Ours: ``found`` and getrefcount's argument (see _exclusive_contents).
+            if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
+                total += 1 + _hidden_blocks(found[key])
     return total
+
+
+def _untracked_referents(
+    holders: list[object], found: dict[int, object], counted: dict[int, object]
+) -> dict[int, object]:
+    fresh: dict[int, object] = {}
+    for holder in holders:
+        for ref in gc.get_referents(holder):
+            key = id(ref)
+            if key in found or key in counted or key in fresh:
+                continue
+            if isinstance(ref, _NO_ALLOCATION) or isinstance(ref, type) or gc.is_tracked(ref):
+                continue
+            fresh[key] = ref
+    return fresh
 
 
 def _instance_dict(obj: object) -> dict[str, object] | None:

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +129,7 @@ class FirstRun:
 
     def __init__(self, checker: RefleakPlugin, item: pytest.Item, limits: Limits) -> None:
         self.item = item
+        self.first_call = checker.first_call_of(item)
         self.limits = limits
         self.window = checker.window(cycles=limits.cycles != "off")
         self.reading: Reading | None = None
@@ -138,7 +139,7 @@ class FirstRun:
         # Made now, not while the window is open: anything created between the
         # window's two readings would count as the test's.
         self.extra_blocks = 0
-        self.reports: list[pytest.TestReport] = []
+        self.reports: Sequence[pytest.TestReport] = ()
         self.exclusions = self._exclusions
 
     def open(self) -> None:
@@ -147,16 +148,10 @@ class FirstRun:
         # teardown; holding them keeps their memory from counting as freed.
         self.request = getattr(item, "_request", None)
         self.containers = _item_containers(item)
-        # The log handler keeps the previous test's last records until the next
-        # phase starts: let them go now rather than inside the window, and leave
-        # the handler in the state the test's last phase will leave it in.
-        handler = _report_handler(item.config)
-        reset = getattr(handler, "reset", None)
-        if callable(reset):
-            reset()
-            getvalue = getattr(getattr(handler, "stream", None), "getvalue", None)
-            if callable(getvalue):
-                getvalue()
+        _settle_log_handler(item.config)
+        # Values pytest computes once per item when it first reports on it.
+        item.location  # noqa: B018
+        getattr(item, "id", None)
         self.state = "open"
         self.window.open()
 
@@ -192,7 +187,7 @@ class FirstRun:
                 container.clear()  # type: ignore[attr-defined]
             elif size == _EMPTY_SIZE[type(container)] and sys.getsizeof(container) > size:
                 extra += 1
-        self.extra_blocks = extra
+        self.extra_blocks = extra + self.first_call
         self.reading = self.window.close(self.exclusions)
         self.containers = []
         self.request = None
@@ -203,6 +198,8 @@ class FirstRun:
     def _exclusions(self) -> Exclusions:
         item = self.item
         current = [c for owner in (item, self.request) for _, c, _, _ in _containers_of(owner)]
+        # The stash's storage: new entries there (tmp_path's results, say) are pytest's.
+        current.extend(r for r in gc.get_referents(item.stash) if type(r) is dict)
         return Exclusions(
             bookkeeping=[self.reports, *self.reports, item.stash],
             owned=current,
@@ -263,6 +260,23 @@ def _fixture_finalizers(item: pytest.Item) -> list[object]:
     return lists
 
 
+def _settle_log_handler(config: pytest.Config) -> None:
+    """Let the log handler drop the previous test's records now, not inside the window.
+
+    pytest's logging plugin keeps a test's last records until the next phase
+    starts.  Resetting the handler early, and reading it as the end of a phase
+    does, leaves it as the test's last phase will leave it.  Done in a function of
+    its own so that the bound methods it makes are gone before measuring starts.
+    """
+    handler = _report_handler(config)
+    reset = getattr(handler, "reset", None)
+    if callable(reset):
+        reset()
+        getvalue = getattr(getattr(handler, "stream", None), "getvalue", None)
+        if callable(getvalue):
+            getvalue()
+
+
 def _report_handler(config: pytest.Config) -> object:
     return getattr(config.pluginmanager.get_plugin("logging-plugin"), "report_handler", None)
 
@@ -300,6 +314,7 @@ class RefleakPlugin:
         self._offsets: dict[bool, int] = {}
         self.failures: list[tuple[str, str, int]] = []
         self.unchecked: list[tuple[str, str]] = []
+        self._codes_seen: set[int] = set()
         self.checked = 0
         self.rerun = 0
         self.seconds = 0.0
@@ -334,6 +349,21 @@ class RefleakPlugin:
             calibration=self._calibration,
             offset=self._offsets[cycles],
         )
+
+    def first_call_of(self, item: pytest.Item) -> int:
+        """Blocks Python 3.10 keeps after a test function's first call: one frame.
+
+        Before 3.11 each code object keeps the frame of its last call for reuse, so
+        the first call of a test function leaves one block behind that later calls
+        do not.
+        """
+        if sys.version_info >= (3, 11):
+            return 0
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        if code is None or id(code) in self._codes_seen:
+            return 0
+        self._codes_seen.add(id(code))
+        return 1
 
     # -- reporting hooks -------------------------------------------------------------
 
@@ -461,6 +491,7 @@ class RefleakPlugin:
         if failure is not None:
             self.unchecked.append((item.nodeid, failure))
             return Verdict(Kind.INCONCLUSIVE, runs=len(plain), note=failure)
+        assert traced is not None  # runs >= 2: the loop ends on the traced re-run
         verdict = judge(plain, traced, limits)
         if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
             self.unchecked.append((item.nodeid, verdict.note))
@@ -481,6 +512,15 @@ class RefleakPlugin:
         sections_before = len(sections) if sections is not None else 0
         properties_before = len(item.user_properties)
         window = self.window(cycles=limits.cycles != "off", trace=traced)
+
+        def exclusions() -> Exclusions:
+            return Exclusions(
+                holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item),
+                         *caches],
+                ignored=ignored,
+                ignored_types=ignored_types,
+            )
+
         self._clear_caches(config)
         window.open()
         passed = False
@@ -495,14 +535,7 @@ class RefleakPlugin:
                 del sections[sections_before:]
             del item.user_properties[properties_before:]
             self._clear_caches(config)
-            reading = window.close(
-                lambda: Exclusions(
-                    holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item),
-                             *caches],
-                    ignored=ignored,
-                    ignored_types=ignored_types,
-                )
-            )
+            reading = window.close(exclusions)
         return reading if passed else None
 
     def _clear_caches(self, config: pytest.Config) -> None:
@@ -531,7 +564,12 @@ class RefleakPlugin:
 
 
 def _pack_reports(config: pytest.Config, reports: list[pytest.TestReport]) -> str | None:
-    """Reports as one JSON string, or ``None`` if any of them cannot make the round trip."""
+    """Reports as one JSON string, or ``None`` if any of them cannot make the round trip.
+
+    Only passing runs are measured exactly, so only their reports are packed.
+    """
+    if not _all_passed(reports):
+        return None
     try:
         data = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
         if any(d is None for d in data):
@@ -542,10 +580,16 @@ def _pack_reports(config: pytest.Config, reports: list[pytest.TestReport]) -> st
 
 
 def _unpack_reports(config: pytest.Config, packed: str) -> list[pytest.TestReport]:
-    return [
+    reports: list[pytest.TestReport] = [
         config.hook.pytest_report_from_serializable(config=config, data=data)
         for data in json.loads(packed)
     ]
+    for report in reports:
+        # JSON has no tuples; give back the shapes pytest made.
+        report.location = tuple(report.location)  # type: ignore[assignment]
+        report.sections = [tuple(section) for section in report.sections]  # type: ignore[misc]
+        report.user_properties = [tuple(p) for p in report.user_properties]  # type: ignore[misc]
+    return reports
 
 
 def _all_passed(reports: Iterable[pytest.TestReport]) -> bool:

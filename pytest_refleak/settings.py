@@ -51,7 +51,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "refleak_runs",
-        "re-runs that must all grow before a test counts as leaking (default 3)",
+        "re-runs that must all grow before a test counts as leaking, at least 2 (default 3)",
         default=3,
         metavar="N",
     ),
@@ -139,7 +139,7 @@ def _as_size(value: object, where: str) -> int:
 _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak": _as_bool,
     "refleak_cycles": _as_cycles,
-    "refleak_runs": lambda v, w: _as_count(v, w, 1),
+    "refleak_runs": lambda v, w: _as_count(v, w, 2),
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
 }
@@ -199,7 +199,7 @@ def read_marker(
     if kwargs.get("cycles") is not None:
         changes["cycles"] = _as_cycles(kwargs["cycles"], where("cycles"))
     if kwargs.get("runs") is not None:
-        changes["runs"] = _as_count(kwargs["runs"], where("runs"), 1)
+        changes["runs"] = _as_count(kwargs["runs"], where("runs"), 2)
     if kwargs.get("allow_objects") is not None:
         changes["allow_objects"] = _as_count(kwargs["allow_objects"], where("allow_objects"), 0)
     if kwargs.get("allow_memory") is not None:

@@ -61,30 +61,29 @@ class Verdict:
         return self.kind in (Kind.LEAKED, Kind.CYCLES)
 
 
-def judge(plain: Sequence[Reading], traced: Reading | None, limits: Limits) -> Verdict:
-    """The verdict over all re-runs: ``plain`` ones and the ``traced`` last one.
+def judge(plain: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
+    """The verdict over all re-runs: the ``plain`` ones and the ``traced`` last one.
 
-    Objects leak if every re-run left more new objects than allowed.  Memory leaks
-    if every plain re-run grew by at least one block and the traced re-run kept
-    more than the allowed bytes outside the test tooling.  Cycles fail if the
-    traced re-run found cycles of the kind the mode counts and every plain re-run
-    saw some.
+    Memory must grow on every plain re-run, by at least one allocator block: new
+    objects that merely replaced old ones (a buffer swapped for a fresh one) are
+    no leak.  Given that, objects leak if every re-run left more new objects than
+    allowed, and memory leaks if the traced re-run kept more than the allowed
+    bytes in objects the garbage collector does not track (strings, bytes,
+    numbers).  Cycles fail if the traced re-run found cycles of the kind the mode
+    counts and every plain re-run saw some.
     """
-    runs = list(plain) + ([traced] if traced is not None else [])
+    runs = [*plain, traced]
     problems = [r.problem for r in runs if r.problem]
     if problems:
         return Verdict(Kind.INCONCLUSIVE, len(runs), note=problems[0])
     objects = tuple(r.objects for r in runs)
     blocks = tuple(r.blocks for r in plain)
-    leaked_objects = bool(runs) and all(n > limits.allow_objects for n in objects)
-    memory = traced.traced if traced is not None and traced.traced is not None else 0
-    leaked_memory = (
-        traced is not None
-        and all(b > 0 for b in blocks)
-        and memory > limits.allow_memory
-    )
+    grows = all(b > 0 for b in blocks)
+    leaked_objects = grows and all(n > limits.allow_objects for n in objects)
+    memory = traced.traced or 0
+    leaked_memory = grows and (traced.untracked or 0) > limits.allow_memory
     counted: tuple[CycleGroup, ...] = ()
-    if traced is not None and limits.cycles != "off":
+    if limits.cycles != "off":
         bits = _cycle_bits(limits.cycles)
         if all(r.cycle_flags & bits for r in plain):
             counted = traced.cycles.counted(limits.cycles)
