@@ -204,6 +204,13 @@ def _member_origin(
     if isinstance(module, str) and module != "builtins":
         origin = origins.of_module(module)
         site = allocation_site(obj, origins) if tracing else None
+        if site is None and tracing:
+            # Python 3.11 cannot trace instances that keep their attributes inline;
+            # where the class's __init__ is written is the next best pointer.
+            init = cls.__dict__.get("__init__")
+            if isinstance(init, types.FunctionType):
+                code = init.__code__
+                site = f"{code.co_filename}:{code.co_firstlineno}"
         return origin, site
     if not tracing:
         return None, None
@@ -262,9 +269,22 @@ def _loop_path(start: int, members: set[int], objects: list[object], edges: list
     while chain[-1] != start:
         chain.append(previous[chain[-1]])
     chain.reverse()
+    steps = list(zip(chain, chain[1:] + [start]))
     parts = [type_name(objects[start])]
-    for a, b in zip(chain, chain[1:] + [start]):
-        parts.append(_edge_label(objects[a], objects[b]))
+    i = 0
+    while i < len(steps):
+        a, b = steps[i]
+        source, target = objects[a], objects[b]
+        if i + 1 < len(steps) and _instance_dict(source) is target:
+            # Python 3.10 keeps attributes in a separate dict: show `Node.parent`,
+            # not `Node.__dict__ → dict['parent']`.
+            key = _via_dict(target, objects[steps[i + 1][1]])
+            if key and key.startswith("['") and key.endswith("']") and key[2:-2].isidentifier():
+                parts.append(f".{key[2:-2]} → {type_name(objects[steps[i + 1][1]])}")
+                i += 2
+                continue
+        parts.append(_edge_label(source, target))
+        i += 1
     return _join_path(parts)
 
 

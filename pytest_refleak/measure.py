@@ -113,8 +113,10 @@ class Window:
         detailed: bool = False,
         calibration: dict[type, int] | None = None,
         offset: int = 0,
+        freeze: bool = True,
     ) -> None:
         self.heap = heap
+        self.freeze = freeze
         self.origins = origins
         self.trace = trace
         self.nframes = nframes
@@ -129,6 +131,9 @@ class Window:
         self._old_sentinel: list[object] = []
         self._new_sentinel: list[object] | None = None
         self._old_ids: set[int] | None = None
+        self._old_objects: list[object] | None = None
+        self._held_blocks = 0
+        self._watch_freezing = False
         self._blocks_before = 0
         self._catching = False
         self._findings: cycles_mod.CycleFindings = cycles_mod.NO_CYCLES
@@ -137,9 +142,21 @@ class Window:
 
     def open(self) -> None:
         _forget_last_failure()
-        self.heap.settle()
-        if not self.heap.frozen:
-            self._old_ids = {id(o) for o in gc.get_objects()}
+        if self.freeze:
+            self.heap.settle()
+        else:
+            gc.collect()
+        self._watch_freezing = self.freeze and self.heap.frozen
+        if not self._watch_freezing:
+            existing = gc.get_objects()
+            self._old_ids = {id(o) for o in existing}
+            if not self.freeze:
+                # Held until the window closes, so that nothing old is freed and its
+                # address handed to a new object, which would then look old.  The
+                # list and its array are let go before memory is read: add them back.
+                self._old_objects = existing
+                self._held_blocks = 1 + (1 if existing else 0)
+            del existing
         self._new_sentinel = []
         if self.trace:
             self.heap.start_tracing(self.nframes)
@@ -163,11 +180,13 @@ class Window:
             self._new_sentinel = None
             self._callback = None
             self._old_ids = None
+            self._old_objects = None
             self._snapshot = None
             if self.trace:
                 self.heap.stop_tracing()
 
     def _close(self, exclusions: Callable[[], Exclusions]) -> Reading:
+        self._old_objects = None
         gc.collect()
         self._catcher.stop()
         collected = self._catcher.collected
@@ -209,10 +228,10 @@ class Window:
         if self._old_ids is not None:
             all_ids -= self._old_ids
         young_ids = all_ids - ours
-        if id(self._old_sentinel) in young_ids:
+        if self._watch_freezing and id(self._old_sentinel) in all_ids:
             problem = "the test unfroze the heap (gc.unfreeze), so old objects looked new"
             young_ids = set()
-        elif id(self._new_sentinel) not in all_ids:
+        elif self._watch_freezing and id(self._new_sentinel) not in all_ids:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
 
         owned_tracked, owned_untracked = _exclusive_contents(exclusions.owned, young, young_ids)
@@ -238,7 +257,10 @@ class Window:
             self.calibration,
             extra_untracked=owned_untracked,
         )
-        blocks = blocks_after - self._blocks_before - booked - self.offset - exclusions.extra_blocks
+        blocks = (
+            blocks_after - self._blocks_before + self._held_blocks
+            - booked - self.offset - exclusions.extra_blocks
+        )
 
         traced_bytes = untracked_bytes = None
         memory: tuple[MemoryGrowth, ...] = ()

@@ -334,7 +334,7 @@ class RefleakPlugin:
             self._origins = Origins([str(self.config.rootpath)], list(patterns))
         return self._origins
 
-    def window(self, *, cycles: bool, trace: bool = False) -> Window:
+    def window(self, *, cycles: bool, trace: bool = False, freeze: bool = True) -> Window:
         if cycles not in self._offsets:
             self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
         if not self._calibration:
@@ -348,6 +348,7 @@ class RefleakPlugin:
             detailed=trace,
             calibration=self._calibration,
             offset=self._offsets[cycles],
+            freeze=freeze,
         )
 
     def first_call_of(self, item: pytest.Item) -> int:
@@ -511,7 +512,10 @@ class RefleakPlugin:
         sections = _report_sections(item)
         sections_before = len(sections) if sections is not None else 0
         properties_before = len(item.user_properties)
-        window = self.window(cycles=limits.cycles != "off", trace=traced)
+        # Re-runs do not freeze the heap again: what earlier runs of this test made
+        # stays collectable, so a structure rebuilt on every run and dropped by
+        # the next one is freed, as it would be without the plugin.
+        window = self.window(cycles=limits.cycles != "off", trace=traced, freeze=False)
 
         def exclusions() -> Exclusions:
             return Exclusions(

@@ -1,0 +1,186 @@
+"""Leaks the plugin must catch, each as a user would write the test."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run
+
+
+def assert_leaked(result: pytest.RunResult, test: str, *lines: str) -> None:
+    """The test failed as LEAKED, and each of ``lines`` is somewhere in the output."""
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"LEAKED test_it.py::{test} - *"])
+    for line in lines:
+        result.stdout.fnmatch_lines([line])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_object_appended_to_module_list(leaky: pytest.Pytester) -> None:
+    """A new object appended to a module-level list on every call is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
+    result = run(leaky, "--refleak")
+    assert_leaked(result, "test_it", "*Thing*×1*", "*allocated at leakylib.py:*")
+
+
+def test_object_in_class_registry(leaky: pytest.Pytester) -> None:
+    """An instance stored in a class-level registry is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.Model()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*Model*")
+
+
+def test_module_added_to_sys_modules(leaky: pytest.Pytester) -> None:
+    """A new module object put in sys.modules on every call is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.add_module()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*module*")
+
+
+@pytest.mark.parametrize("size", [100, 700], ids=["small-bytes", "bytes-over-512"])
+def test_untracked_keys_and_bytes_in_old_dict(leaky: pytest.Pytester, size: int) -> None:
+    """New str keys and bytes values in a dict that existed before the test leak memory.
+
+    Neither is tracked by the garbage collector; bytes over 512 are not served by
+    pymalloc.
+    """
+    leaky.makepyfile(test_it=f"import leakylib\ndef test_it(): leakylib.cache_bytes({size})\n")
+    result = run(leaky, "--refleak")
+    assert_leaked(result, "test_it", "*memory: *still allocated*", "*allocated at leakylib.py:*")
+
+
+def test_big_ints_appended_to_old_list(leaky: pytest.Pytester) -> None:
+    """Large ints appended to a list that existed before the test leak memory."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_big_int()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*memory: *")
+
+
+def test_unbounded_lru_cache_on_method(leaky: pytest.Pytester) -> None:
+    """An unbounded lru_cache on a method keeps every instance it was called on."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.compute()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*Calculator*")
+
+
+def test_logging_handler_added_per_call(leaky: pytest.Pytester) -> None:
+    """A handler added to a long-lived logger on every call is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.add_log_handler()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*NullHandler*")
+
+
+def test_bound_method_in_callback_list(leaky: pytest.Pytester) -> None:
+    """A bound method kept in a global callback list keeps its instance alive."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.subscribe()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*Listener*")
+
+
+def test_closure_registered_with_atexit(leaky: pytest.Pytester) -> None:
+    """A closure registered with atexit on every call is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.register_exit_hook()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*function*")
+
+
+def test_container_lost_to_refcount_bug(leaky: pytest.Pytester) -> None:
+    """A list nothing refers to, kept alive by a missing Py_DECREF, is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.lose_list()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*list*")
+
+
+def test_bytes_lost_to_refcount_bug(leaky: pytest.Pytester) -> None:
+    """A bytes object nothing refers to, kept alive by a missing Py_DECREF, is a leak."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.lose_bytes()\n")
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*memory: *")
+
+
+def test_parametrized_tests(leaky: pytest.Pytester) -> None:
+    """Each case of a parametrized test is judged on its own."""
+    leaky.makepyfile(
+        test_it="""
+        import pytest, leakylib
+        @pytest.mark.parametrize("leak", [True, False])
+        def test_it(leak):
+            if leak:
+                leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it[[]True[]] - *"])
+
+
+def test_method_of_test_class(leaky: pytest.Pytester) -> None:
+    """A leak in a test class's method is caught."""
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+        class TestThings:
+            def test_it(self):
+                leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::TestThings::test_it - *"])
+
+
+def test_unittest_testcase_method(leaky: pytest.Pytester) -> None:
+    """A leak in a unittest.TestCase method is caught."""
+    leaky.makepyfile(
+        test_it="""
+        import unittest, leakylib
+        class Things(unittest.TestCase):
+            def test_it(self):
+                leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::Things::test_it - *"])
+
+
+def test_function_scoped_fixture_setup(leaky: pytest.Pytester) -> None:
+    """A leak made while setting up a function-scoped fixture counts for the test."""
+    leaky.makepyfile(
+        test_it="""
+        import pytest, leakylib
+        @pytest.fixture
+        def thing():
+            leakylib.append_thing()
+            yield
+        def test_it(thing):
+            pass
+        """
+    )
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*Thing*")
+
+
+def test_leak_in_last_test_of_module(leaky: pytest.Pytester) -> None:
+    """A module fixture torn down after the last test frees memory; a leak there still shows."""
+    leaky.makepyfile(
+        test_it="""
+        import pytest, leakylib
+        @pytest.fixture(scope="module")
+        def big():
+            yield [list(range(100)) for _ in range(100)]
+        def test_first(big):
+            pass
+        def test_it(big):
+            leakylib.cache_bytes(10)
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *"])
+
+
+def test_leak_after_a_failed_test(leaky: pytest.Pytester) -> None:
+    """The traceback a failed test leaves behind is freed before the next test is measured."""
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+        def test_fails():
+            data = [list(range(50)) for _ in range(50)]
+            assert not data
+        def test_it():
+            leakylib.cache_bytes(10)
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *"])

@@ -1,0 +1,157 @@
+"""Harmless growth and pytest's own records must not fail a test."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run
+
+HARMLESS = {
+    "first-import": "import colorsys\n    colorsys.rgb_to_hsv(1, 0, 0)",
+    "regex-cache": "import re\n    re.compile(r'ab+c\\d{2,}').match('abbc12')",
+    "bounded-lru-cache": "import functools\n    @functools.lru_cache(maxsize=8)\n"
+    "    def f(x):\n        return [x]\n    f(1)\n    f(2)",
+    "typing-and-abc-caches": "import typing, collections.abc\n    typing.List[int]\n"
+    "    isinstance({}, collections.abc.Mapping)",
+    "getlogger-fixed-name": "import logging\n    logging.getLogger('app.fixed').info('x')",
+    "first-strptime": "import datetime\n    datetime.datetime.strptime('2024-02-03', '%Y-%m-%d')",
+    "pytest-warns": "import pytest, warnings\n    with pytest.warns(UserWarning):\n"
+    "        warnings.warn('careful', UserWarning)",
+    "warning-emitted": "import warnings\n    warnings.warn('careful', DeprecationWarning)",
+    "asyncio-run": "import asyncio\n    async def main():\n        await asyncio.sleep(0)\n"
+    "        return 1\n    assert asyncio.run(main()) == 1",
+    "thread-started-and-joined": "import threading\n    t = threading.Thread(target=lambda: None)\n"
+    "    t.start()\n    t.join()",
+    "decimal-localcontext": "import decimal\n    with decimal.localcontext() as ctx:\n"
+    "        ctx.prec = 5\n        decimal.Decimal(1) / 3",
+    "big-temporary": "data = [0] * 2_000_000\n    del data",
+    "gc-disable-enable": "import gc\n    gc.disable()\n    gc.enable()",
+    "print-output": "print('hello ' * 200)",
+}
+
+
+@pytest.mark.parametrize("body", list(HARMLESS.values()), ids=list(HARMLESS))
+def test_harmless_growth_passes(pytester: pytest.Pytester, body: str) -> None:
+    """Caches that fill once, first imports and freed temporaries are not leaks."""
+    pytester.makepyfile(test_it=f"def test_before():\n    pass\ndef test_it():\n    {body}\n"
+                        "def test_after():\n    pass\n")
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "def test_it(tmp_path):\n    (tmp_path / 'f').write_text('x')",
+        "def test_it(capsys):\n    print('x')\n    assert capsys.readouterr().out == 'x\\n'",
+        "import logging\ndef test_it(caplog):\n    logging.getLogger('y').warning('w')\n"
+        "    assert caplog.records",
+        "def test_it(monkeypatch):\n    monkeypatch.setattr('os.sep', '/')\n"
+        "    monkeypatch.setenv('REFLEAK_X', '1')",
+        "def test_it(record_property):\n    record_property('answer', 42)",
+    ],
+    ids=["tmp_path", "capsys", "caplog", "monkeypatch", "record_property"],
+)
+def test_builtin_fixtures_pass(pytester: pytest.Pytester, test: str) -> None:
+    """pytest's builtin fixtures keep what they keep for pytest, not for the test."""
+    pytester.makepyfile(test_it=f"{test}\ndef test_after():\n    pass\n")
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=2)
+
+
+def test_wider_scoped_fixtures_made_by_first_test_pass(pytester: pytest.Pytester) -> None:
+    """Module and session fixtures are created by the first test that asks for them."""
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+        @pytest.fixture(scope="session")
+        def database():
+            return {"rows": [object() for _ in range(100)]}
+        @pytest.fixture(scope="module")
+        def client(database):
+            yield [database, bytes(bytearray(5000))]
+        def test_first(client):
+            pass
+        def test_second(client):
+            pass
+        def test_last(client):
+            pass
+        """
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=3)
+
+
+def test_fixture_whose_teardown_clears_passes(pytester: pytest.Pytester) -> None:
+    """What a test puts into a fixture that its teardown clears is not a leak."""
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+        _shared = []
+        @pytest.fixture
+        def bucket():
+            yield _shared
+            _shared.clear()
+        def test_it(bucket):
+            bucket.append(object())
+            bucket.append(bytes(bytearray(1000)))
+        """
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=1)
+
+
+def test_skipped_xfailed_and_failed_tests_are_not_checked(pytester: pytest.Pytester) -> None:
+    """Only passing tests are leak-checked; a failure is reported as itself."""
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+        _kept = []
+        @pytest.mark.skip(reason="not today")
+        def test_skipped():
+            _kept.append(object())
+        @pytest.mark.xfail(reason="known")
+        def test_xfailed():
+            _kept.append(object())
+            assert False
+        def test_failed():
+            _kept.append(object())
+            assert False
+        def test_after_failure():
+            pass
+        """
+    )
+    result = run(pytester, "--refleak", "-rA")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(["FAILED test_it.py::test_failed - assert False"])
+    result.stdout.no_fnmatch_line("*LEAKED*")
+
+
+def test_pytest_records_are_not_leaks(pytester: pytest.Pytester) -> None:
+    """Reports, captured output, logs and JUnit XML data are pytest's, not the test's."""
+    pytester.makepyfile(
+        test_it="""
+        import logging, sys, pytest
+        @pytest.mark.parametrize("n", range(5))
+        def test_it(n, record_property):
+            print("out " * 100)
+            sys.stderr.write("err " * 100)
+            logging.getLogger("noisy").warning("message %s", n)
+            record_property("n", n)
+        """
+    )
+    result = run(pytester, "--refleak", f"--junitxml={pytester.path / 'junit.xml'}")
+    result.assert_outcomes(passed=5)
+
+
+def test_many_tests_pass_without_reruns_piling_up(pytester: pytest.Pytester) -> None:
+    """A long run of clean tests stays clean (no drift from one test to the next)."""
+    pytester.makepyfile(
+        test_it="""
+        import pytest, json
+        @pytest.mark.parametrize("n", range(60))
+        def test_it(n):
+            assert json.loads(json.dumps({"n": n}))["n"] == n
+        """
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=60)

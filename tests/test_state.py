@@ -1,0 +1,161 @@
+"""The interpreter is left as the plugin found it, and nothing measured is kept."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run
+
+REPORT_STATE = """
+import gc, tracemalloc
+def state():
+    return (gc.isenabled(), gc.get_threshold(), gc.get_debug(), gc.get_freeze_count(),
+            tracemalloc.is_tracing(), tracemalloc.get_traceback_limit(), len(gc.callbacks),
+            len(gc.garbage))
+"""
+
+
+def test_gc_and_tracemalloc_settings_restored(leaky: pytest.Pytester) -> None:
+    """Thresholds, debug flags, enabled state and a user's tracing survive a session."""
+    leaky.makeconftest(
+        REPORT_STATE
+        + """
+gc.set_threshold(1234, 11, 12)
+gc.set_debug(gc.DEBUG_UNCOLLECTABLE)
+tracemalloc.start(7)
+BEFORE = state()
+def pytest_configure(config):
+    config.add_cleanup(lambda: print("SAME STATE:", state() == BEFORE, state(), BEFORE))
+"""
+    )
+    leaky.makepyfile(
+        test_it="import leakylib\ndef test_leak():\n    leakylib.append_thing()\n"
+        "def test_cycle():\n    leakylib.make_tree()\ndef test_clean():\n    pass\n"
+    )
+    result = run(leaky, "--refleak", "-s")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(["SAME STATE: True *"])
+
+
+def test_gc_disabled_by_user_stays_disabled(leaky: pytest.Pytester) -> None:
+    """A suite that runs with the collector disabled still has it disabled afterwards."""
+    leaky.makeconftest(
+        REPORT_STATE
+        + """
+gc.disable()
+def pytest_configure(config):
+    config.add_cleanup(lambda: print("ENABLED:", gc.isenabled()))
+"""
+    )
+    leaky.makepyfile(test_it="import leakylib\ndef test_it():\n    leakylib.append_thing()\n")
+    result = run(leaky, "--refleak", "-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["ENABLED: False"])
+
+
+def test_user_freeze_is_kept_and_leaks_still_found(leaky: pytest.Pytester) -> None:
+    """Objects the user froze stay frozen; checking falls back to comparing objects."""
+    leaky.makeconftest(
+        REPORT_STATE
+        + """
+import leakylib
+gc.freeze()
+FROZEN = gc.get_freeze_count()
+def pytest_configure(config):
+    # Frozen objects that die leave the count; the plugin unfreezing would empty it.
+    config.add_cleanup(lambda: print("STILL FROZEN:", gc.get_freeze_count() > FROZEN // 2 > 0))
+"""
+    )
+    leaky.makepyfile(
+        test_it="import leakylib\ndef test_leak():\n    leakylib.append_thing()\n"
+        "def test_clean():\n    pass\n"
+    )
+    result = run(leaky, "--refleak", "-s")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["STILL FROZEN: True"])
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_leak - *"])
+
+
+def test_gc_garbage_untouched(pytester: pytest.Pytester) -> None:
+    """Code under test sees gc.garbage as it would without the plugin."""
+    pytester.makepyfile(
+        test_it="""
+        import gc
+        def test_it():
+            a = []
+            a.append(a)
+            del a
+            gc.collect()
+            assert gc.garbage == []
+        """
+    )
+    result = run(pytester, "--refleak", "--refleak-cycles=all")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["CYCLES test_it.py::test_it - *"])
+    result.stdout.no_fnmatch_line("*assert*garbage*")
+
+
+def test_test_that_unfreezes_is_still_judged(leaky: pytest.Pytester) -> None:
+    """A test that calls gc.unfreeze() is judged by its re-runs, which do not freeze."""
+    leaky.makepyfile(
+        test_it="""
+        import gc, leakylib
+        def test_unfreezes():
+            gc.unfreeze()
+        def test_unfreezes_and_leaks():
+            gc.unfreeze()
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unfreezes_and_leaks - *"])
+
+
+def test_measured_objects_are_not_kept(leaky: pytest.Pytester) -> None:
+    """After its verdict, the plugin holds none of the objects it measured."""
+    leaky.makepyfile(
+        test_it="""
+        import gc, weakref, leakylib
+        refs = []
+        def test_leak():
+            leakylib.append_thing()
+            refs.append(weakref.ref(leakylib._registry[-1]))
+        def test_cleanup():
+            del leakylib._registry[:]
+            gc.collect()
+            assert [r for r in refs if r() is not None] == []
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_leak - *"])
+
+
+def test_garbage_frozen_between_tests_is_collected(pytester: pytest.Pytester) -> None:
+    """Cycles that die after being frozen are still collected during a long session."""
+    pytester.makepyfile(
+        test_it="""
+        import gc, itertools, time, weakref, pytest
+        freed = itertools.count()  # counting must not itself grow the heap
+        class Node:
+            pass
+        holder = {}
+        @pytest.mark.refleak(enabled=False)
+        def test_start():
+            holder["start"] = time.perf_counter()
+        @pytest.mark.parametrize("n", range(300))
+        def test_churn(n):
+            node = Node()
+            node.me = node
+            weakref.finalize(node, next, freed)
+            holder["node"] = node  # the previous node becomes frozen garbage
+            time.sleep(0.002)
+        @pytest.mark.refleak(enabled=False)
+        def test_end():
+            count = next(freed)
+            print("FREED", count)
+            assert count > 100
+        """
+    )
+    result = run(pytester, "--refleak", "--refleak-cycles=off", "-s")
+    result.assert_outcomes(passed=302)
