@@ -75,6 +75,8 @@ class Reading:
     cycles: cycles_mod.CycleFindings = field(default=cycles_mod.NO_CYCLES)
     collected: int = 0
     problem: str | None = None
+    #: False when describing cycles allocated memory before it was read.
+    blocks_exact: bool = True
 
 
 @dataclass
@@ -191,8 +193,10 @@ class Window:
         self._catcher.stop()
         collected = self._catcher.collected
         self._flags[0] = 0
+        self._flags[1] = 1
         if self._catching and self._catcher.saved:
             if self.detailed:
+                self._flags[1] = 0
                 self._findings = cycles_mod.analyse(self._catcher.saved, self.origins)
             else:
                 self._flags[0] = _quick_cycle_flags(self._catcher.saved, self.origins)
@@ -280,6 +284,7 @@ class Window:
             cycles=self._findings,
             collected=collected,
             problem=problem,
+            blocks_exact=bool(self._flags[1]),
         )
 
     def _memory_growth(

@@ -64,7 +64,8 @@ class Verdict:
 def judge(plain: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
     """The verdict over all re-runs: the ``plain`` ones and the ``traced`` last one.
 
-    Memory must grow on every plain re-run, by at least one allocator block: new
+    Memory must grow on every re-run, by at least one allocator block (the traced
+    one counts when describing cycles did not disturb its reading): new
     objects that merely replaced old ones (a buffer swapped for a fresh one) are
     no leak.  Given that, objects leak if every re-run left more new objects than
     allowed, and memory leaks if the traced re-run kept more than the allowed
@@ -77,7 +78,7 @@ def judge(plain: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
     if problems:
         return Verdict(Kind.INCONCLUSIVE, len(runs), note=problems[0])
     objects = tuple(r.objects for r in runs)
-    blocks = tuple(r.blocks for r in plain)
+    blocks = tuple(r.blocks for r in runs if r.blocks_exact)
     grows = all(b > 0 for b in blocks)
     leaked_objects = grows and all(n > limits.allow_objects for n in objects)
     memory = traced.traced or 0
