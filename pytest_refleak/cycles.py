@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import allocation_site, safe_repr, type_name
+from pytest_refleak.text import allocation_site, object_traceback, safe_repr, type_name
 
 #: How close a cycle's maker is to the user, highest first.
 _PRECEDENCE = (
@@ -214,7 +214,7 @@ def _member_origin(
         return origin, site
     if not tracing:
         return None, None
-    traceback = tracemalloc.get_object_traceback(obj)
+    traceback = object_traceback(obj)
     if traceback is None:
         return None, None
     innermost = traceback[-1]

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pytest_refleak import cycles as cycles_mod
 from pytest_refleak.heap import Heap, read_blocks
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import allocation_frames, pick_frames, safe_repr, type_name
+from pytest_refleak.text import (
+    allocation_frames,
+    object_traceback,
+    pick_frames,
+    safe_repr,
+    type_name,
+)
 
 # Bits of the quick cycle verdict a plain window records.
 CYCLE_PROJECT = 1
@@ -224,8 +230,12 @@ class Window:
         traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None] | None,
         collected: int,
     ) -> Reading:
-        ours = {id(young), id(self._new_sentinel), *_function_parts(self._callback)}
+        callback, self._callback = self._callback, None
+        ours = {id(young), id(self._new_sentinel), *_function_parts(callback)}
+        # The window's own state, not through the callback: that holds the caller's
+        # roots, whose new objects are the test's.
         ours |= _closure([self, self._catcher], {id(o) for o in young})
+        del callback
         ours.update(id(f) for f in _current_frames())
         problem = None
         all_ids = {id(o) for o in young}
@@ -242,20 +252,15 @@ class Window:
         bookkeeping = _closure([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         held = _closure(exclusions.holders, young_ids)
-        ignored = _closure(exclusions.ignored, young_ids)
+        ignored_types = exclusions.ignored_types
+        typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
+        ignored = _closure([*exclusions.ignored, *typed], young_ids)
+        del typed
         excluded = bookkeeping | held | ignored
-        candidates = [
-            o
-            for o in young
-            if id(o) in young_ids
-            and id(o) not in excluded
-            and not isinstance(o, exclusions.ignored_types)
-        ]
+        candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
         if _STRINGIO_LISTS:
             candidates = _without_stringio_internals(candidates, young, held)
-        ignored_objects = [
-            o for o in young if id(o) in ignored or isinstance(o, exclusions.ignored_types)
-        ]
+        ignored_objects = [o for o in young if id(o) in ignored]
         booked = _estimated_blocks(
             [o for o in young if id(o) in bookkeeping or id(o) in ignored],
             self.calibration,
@@ -300,10 +305,8 @@ class Window:
         and the biggest allocation sites.
         """
         snapshot, diff = traced
-        skip = {tb for tb in (tracemalloc.get_object_traceback(o) for o in ignored) if tb is not None}
-        objects = {
-            tb for tb in (tracemalloc.get_object_traceback(o) for o in candidates) if tb is not None
-        }
+        skip = _traceback_keys(ignored)
+        objects = _traceback_keys(candidates)
         grown: list[MemoryGrowth] = []
         total = untracked = 0
         if diff is None:
@@ -311,11 +314,11 @@ class Window:
         else:
             stats = [(s.traceback, s.size_diff, s.count_diff) for s in diff if s.size_diff > 0]
         for traceback, size, count in stats:
-            frames = [(f.filename, f.lineno) for f in traceback]
-            if traceback in skip or not frames or self._tooling_made(frames):
+            frames = tuple((f.filename, f.lineno) for f in traceback)
+            if not frames or _made_by(frames, skip) or self._tooling_made(list(frames)):
                 continue
             total += size
-            if traceback not in objects:
+            if not _made_by(frames, objects):
                 untracked += size
             grown.append(MemoryGrowth(size, count, pick_frames(frames, self.origins)))
         grown.sort(key=lambda g: -g.size)
@@ -345,6 +348,38 @@ def _function_parts(function: object) -> set[int]:
         parts.add(id(closure))
         parts.update(id(cell) for cell in closure)
     return parts
+
+
+Frames = tuple[tuple[str, int], ...]
+
+
+def _traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Frames]]:
+    """Allocation tracebacks of ``objects``, indexed by their innermost frame."""
+    keys: dict[tuple[str, int], set[Frames]] = {}
+    for obj in objects:
+        traceback = object_traceback(obj)
+        if traceback is not None and len(traceback):
+            frames = tuple((f.filename, f.lineno) for f in traceback)
+            keys.setdefault(frames[-1], set()).add(frames)
+    return keys
+
+
+def _made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> bool:
+    """Whether an allocation happened where one of ``origins`` was made, or inside it.
+
+    Memory allocated by an object's constructor (its attribute storage, say) has
+    the object's own allocation traceback as its outer part.  Tracebacks keep only
+    their innermost frames, so the two are compared over the frames both kept.
+    """
+    if not origins:
+        return False
+    for end in range(len(frames), 0, -1):
+        outer = frames[:end]
+        for origin in origins.get(outer[-1], ()):
+            shared = min(len(origin), len(outer))
+            if origin[-shared:] == outer[-shared:]:
+                return True
+    return False
 
 
 def _forget_last_failure() -> None:

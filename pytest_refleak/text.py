@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import reprlib
+import struct
+import sys
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pytest_refleak.origins import Origin, Origins
 
@@ -57,11 +59,51 @@ def safe_repr(obj: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _traceback_by_address() -> Callable[[int], object] | None:
+    """CPython's lookup of a trace by address, for the one case tracemalloc gets wrong.
+
+    Python 3.11 keeps some instances' attributes in a header placed before the
+    object; ``tracemalloc.get_object_traceback`` looks for the allocation at the
+    wrong address and finds nothing.  The lookup by address only reads
+    tracemalloc's own table, so a wrong address returns None, nothing worse.
+    """
+    if sys.version_info[:2] != (3, 11):
+        return None
+    try:
+        import ctypes
+
+        lookup = ctypes.pythonapi._PyTraceMalloc_GetTraceback
+    except (ImportError, AttributeError):
+        return None
+    lookup.restype = ctypes.py_object
+    lookup.argtypes = [ctypes.c_uint, ctypes.c_size_t]
+    return lambda address: lookup(0, address)
+
+
+_BY_ADDRESS = _traceback_by_address()
+_MANAGED_DICT = 1 << 4
+_WORD = struct.calcsize("P")
+
+
+def object_traceback(obj: object) -> tracemalloc.Traceback | None:
+    """``tracemalloc.get_object_traceback``, also right for Python 3.11's inline attributes."""
+    traceback = tracemalloc.get_object_traceback(obj)
+    if traceback is not None or _BY_ADDRESS is None:
+        return traceback
+    if not type(obj).__flags__ & _MANAGED_DICT:
+        return None
+    # Two words of garbage-collector header and two of attribute header.
+    frames = _BY_ADDRESS(id(obj) - 4 * _WORD)
+    if not isinstance(frames, tuple):
+        return None
+    return tracemalloc.Traceback(frames)
+
+
 def allocation_frames(
     obj: object, origins: Origins, limit: int = 4
 ) -> tuple[tuple[str, int], ...]:
     """Where ``obj`` was allocated, innermost last, without the test tooling's frames."""
-    traceback = tracemalloc.get_object_traceback(obj)
+    traceback = object_traceback(obj)
     if traceback is None:
         return ()
     return pick_frames([(f.filename, f.lineno) for f in traceback], origins, limit)
