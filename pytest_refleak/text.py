@@ -45,12 +45,16 @@ def _untrusted(obj: object) -> bool:
         return True
 
 
+_BUILTIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, bytearray)
+
+
 def safe_repr(obj: object, limit: int = 80) -> str:
     """A short repr that never raises: it degrades to ``<Type at 0x...>``."""
     if _untrusted(obj):
         return _fallback(obj)
     try:
-        text = _REPR.repr(obj)
+        # reprlib bounds the work for containers; anything else gets its own repr.
+        text = _REPR.repr(obj) if type(obj) in _BUILTIN_CONTAINERS else repr(obj)
     except BaseException:  # noqa: BLE001 - includes RecursionError and worse
         return _fallback(obj)
     if not isinstance(text, str):

@@ -1,0 +1,343 @@
+"""The measuring, judging and reporting code on its own, without a pytest run around it."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tracemalloc
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from pytest_refleak import caches, cycles
+from pytest_refleak.heap import Heap, _startup_freeze_count
+from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset
+from pytest_refleak.origins import Origin, Origins
+from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
+from pytest_refleak.text import format_size, parse_size, safe_repr
+from pytest_refleak.verdict import Kind, judge, looks_leaky
+
+_kept: list[object] = []
+
+
+class Thing:
+    pass
+
+
+@pytest.fixture
+def heap() -> Iterator[Heap]:
+    """A heap controller for one test; whatever it changed is put back afterwards."""
+    before = (gc.get_debug(), gc.get_freeze_count(), tracemalloc.is_tracing())
+    controller = Heap()
+    yield controller
+    controller.restore()
+    after = (gc.get_debug(), gc.get_freeze_count(), tracemalloc.is_tracing())
+    if before[1] and before[1] == _startup_freeze_count():
+        # Python 3.12 starts with immortal tuples frozen; they leave with the rest.
+        before = (before[0], 0, before[2])
+    assert after == before
+
+
+@pytest.fixture
+def origins(tmp_path: Path) -> Origins:
+    return Origins([str(tmp_path)], ["test_*.py", "*_test.py"])
+
+
+# -- origins ---------------------------------------------------------------------------
+
+
+def test_origins_classify_paths(tmp_path: Path, origins: Origins) -> None:
+    """Project code, its tests, the standard library, installed packages and pytest differ."""
+    assert origins.of_file(str(tmp_path / "pkg" / "core.py")) is Origin.PROJECT
+    assert origins.of_file(str(tmp_path / "test_core.py")) is Origin.TESTS
+    assert origins.of_file(str(tmp_path / "core_test.py")) is Origin.TESTS
+    assert origins.of_file(str(tmp_path / "conftest.py")) is Origin.TESTS
+    assert origins.of_file(str(tmp_path / "tests" / "helpers.py")) is Origin.TESTS
+    assert origins.of_file(str(tmp_path / ".venv" / "lib" / "site-packages" / "x.py")) is Origin.THIRD_PARTY
+    assert origins.of_file(gc.__doc__ and __import__("json").__file__) is Origin.STDLIB
+    assert origins.of_file(pytest.__file__) is Origin.TOOLING
+    assert origins.of_file("<frozen importlib._bootstrap>") is Origin.STDLIB
+    assert origins.of_file("<string>") is Origin.UNKNOWN
+    assert origins.of_file(None) is Origin.UNKNOWN
+    assert origins.of_module("sys") is Origin.STDLIB
+
+
+# -- sizes and reprs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("0", 0), ("512", 512), ("4KiB", 4096), ("1.5 MB", 1_500_000), ("2k", 2000), (64, 64)],
+)
+def test_parse_size(text: str | int, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "4 parsecs", "-3", True])
+def test_parse_size_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError, match="size"):
+        parse_size(text)
+
+
+def test_format_size() -> None:
+    assert [format_size(n) for n in (0, 640, 4200, 3 * 1024**2)] == [
+        "0 B", "640 B", "4.1 KiB", "3.0 MiB"]
+
+
+class RaisingRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+class RecursingRepr:
+    def __repr__(self) -> str:
+        return repr(self)
+
+
+class HugeRepr:
+    def __repr__(self) -> str:
+        return "x" * 10_000_000
+
+
+class Proxy:
+    """Claims to be another class, as wrapt and lazy-object proxies do."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return int
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [RaisingRepr(), RecursingRepr(), Proxy(), mock.MagicMock()],
+    ids=["raises", "recurses", "proxy", "mock"],
+)
+def test_safe_repr_degrades_to_type_and_address(obj: object) -> None:
+    """A repr that raises, recurses or belongs to a proxy or mock never breaks a report."""
+    text = safe_repr(obj)
+    assert text == f"<{type(obj).__qualname__} at {id(obj):#x}>"
+
+
+def test_safe_repr_truncates_huge_reprs() -> None:
+    text = safe_repr(HugeRepr(), limit=50)
+    assert len(text) == 50 and text.endswith("...")
+    assert safe_repr(list(range(1000))).startswith("[0, 1, 2, 3, ...")
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+def test_resolve_prefers_command_line_over_ini_over_default() -> None:
+    settings = resolve({"refleak_cycles": "all"}, {"refleak_cycles": "off", "refleak_runs": "4"})
+    assert settings.limits == Limits(cycles="all", runs=4, allow_objects=0, allow_memory=0)
+    assert not settings.check_all
+    assert resolve({}, {"refleak": "true"}).check_all
+
+
+def test_read_marker_overrides_limits() -> None:
+    request = read_marker((), {"allow_memory": "1KiB", "cycles": False}, Limits(), "t.py::t")
+    assert request.enabled and request.limits == Limits(cycles="off", allow_memory=1024)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((1,), {}, "t.py::t: the refleak marker takes keyword arguments only"),
+        ((), {"tolerance": 2}, "t.py::t: unknown refleak marker argument 'tolerance'"),
+        ((), {"runs": 0}, "t.py::t: refleak marker argument runs: must be at least 2"),
+    ],
+)
+def test_read_marker_errors_name_test_and_argument(
+    args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        read_marker(args, kwargs, Limits(), "t.py::t")
+
+
+# -- cycles ----------------------------------------------------------------------------
+
+
+def _garbage(make: object) -> list[object]:
+    """What the collector frees after ``make()`` returns, captured with DEBUG_SAVEALL."""
+    gc.collect()
+    flags = gc.get_debug()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    try:
+        make()  # type: ignore[operator]
+        gc.collect()
+        caught = list(gc.garbage)
+        gc.garbage.clear()
+    finally:
+        gc.set_debug(flags)
+    return caught
+
+
+class Node:
+    def __init__(self, parent: Node | None = None) -> None:
+        self.parent = parent
+        self.children: list[Node] = []
+        if parent is not None:
+            parent.children.append(self)
+
+
+def test_cycles_found_and_described(origins: Origins) -> None:
+    """A parent/child cycle is one strongly connected group, drawn as a loop."""
+    def make() -> None:
+        Node(Node())
+    findings = cycles.analyse(_garbage(make), origins)
+    group = next(g for g in findings.groups if ("Node", 2) in g.types)
+    assert group.path.startswith("Node.")
+    assert group.path.endswith("→ Node")
+    assert "children" in group.path and "parent" in group.path
+
+
+def test_cycle_origin_follows_the_code_that_made_it(tmp_path: Path) -> None:
+    """This file counts as tests for an origin rooted here, as project code for its parent."""
+    here = str(Path(__file__).parent)
+    def make() -> None:
+        Node(Node())
+    # Describing a cycle may give its instances their attribute dicts: one look each.
+    as_tests = cycles.analyse(_garbage(make), Origins([here], ["test_*.py"]))
+    assert {g.origin for g in as_tests.groups if ("Node", 2) in g.types} == {Origin.TESTS}
+    as_project = cycles.analyse(_garbage(make), Origins([here], ["nothing_matches"]))
+    assert {g.origin for g in as_project.groups if ("Node", 2) in g.types} == {Origin.PROJECT}
+    assert as_project.counted("project") and not as_tests.counted("project")
+    assert as_tests.counted("all") and not as_tests.counted("off")
+
+
+def test_plain_container_cycle_is_undetermined_without_tracing(origins: Origins) -> None:
+    """A cycle of plain lists says nothing about its maker unless allocations are traced."""
+    def make() -> None:
+        items: list[object] = []
+        items.append(items)
+    findings = cycles.analyse(_garbage(make), origins)
+    assert findings.undetermined()
+
+
+# -- windows ---------------------------------------------------------------------------
+
+
+def test_window_sees_leaked_objects_and_memory(heap: Heap, origins: Origins) -> None:
+    """New objects kept by an old list count; so do untracked strings in an old dict."""
+    offset = calibrate_offset(heap, origins, cycles=False)
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    _kept.append(Thing())
+    reading = window.close()
+    assert reading.objects == 1 and reading.blocks >= 1
+    assert [g.name for g in reading.by_type] == ["Thing"]
+
+    strings: dict[str, str] = {}
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    strings["a fresh key " + str(len(strings))] = "a fresh value " * 3
+    reading = window.close()
+    assert reading.objects == 0 and reading.blocks >= 2
+
+
+def _make_and_drop() -> None:
+    temporary = [Thing() for _ in range(1000)]
+    del temporary
+
+
+def test_window_reads_nothing_for_clean_code(heap: Heap, origins: Origins) -> None:
+    offset = calibrate_offset(heap, origins, cycles=True)
+    _make_and_drop()  # a first call may keep a frame for the code (Python 3.10)
+    window = Window(heap, origins, cycles=True, offset=offset)
+    window.open()
+    _make_and_drop()
+    reading = window.close()
+    assert (reading.objects, reading.blocks, reading.cycle_flags) == (0, 0, 0)
+
+
+def test_window_catches_cycles_collected_midway(heap: Heap, origins: Origins) -> None:
+    """Cycles freed by an automatic collection inside the window are still seen."""
+    window = Window(heap, origins, cycles=True)
+    window.open()
+    for _ in range(3000):
+        Node(Node())
+    gc.collect()
+    reading = window.close()
+    assert reading.collected >= 4 * 3000  # two nodes and their lists, per iteration
+    assert gc.garbage == []
+
+
+def test_window_exclusions(heap: Heap, origins: Origins) -> None:
+    """Bookkeeping and ignored objects are not counted as the test's."""
+    report: list[object] = []
+    window = Window(heap, origins, cycles=False)
+    window.open()
+    report.append(Thing())
+    _kept.append(Thing())
+    reading = window.close(lambda: Exclusions(bookkeeping=[report], ignored=[_kept]))
+    assert reading.objects == 0
+
+
+def test_window_tracing_shows_allocation_sites(heap: Heap, origins: Origins) -> None:
+    window = Window(heap, origins, cycles=False, trace=True, detailed=True)
+    window.open()
+    _kept.append(Thing())
+    reading = window.close()
+    assert not tracemalloc.is_tracing()
+    (growth,) = reading.by_type
+    assert growth.name == "Thing" and growth.samples[0].startswith("<")
+    assert growth.sites and growth.sites[0][-1][0] == __file__
+    assert reading.traced and reading.traced > 0
+
+
+def test_window_keeps_nothing_it_measured(heap: Heap, origins: Origins) -> None:
+    window = Window(heap, origins, cycles=True, trace=True, detailed=True)
+    window.open()
+    thing = Thing()
+    _kept.append(thing)
+    ref = weakref.ref(thing)
+    del thing
+    reading = window.close()
+    _kept.pop()
+    gc.collect()
+    assert ref() is None and reading.objects >= 1
+
+
+# -- verdicts --------------------------------------------------------------------------
+
+
+def test_judge_requires_growth_on_every_run() -> None:
+    leak = Reading(blocks=2, objects=1)
+    clean = Reading(blocks=0, objects=0)
+    replaced = Reading(blocks=0, objects=3)
+    traced = Reading(blocks=2, objects=1, traced=200, untracked=0)
+    limits = Limits()
+    assert judge([leak, leak], traced, limits).kind is Kind.LEAKED
+    assert judge([leak, clean], traced, limits).kind is Kind.CLEAN
+    assert judge([replaced, replaced], Reading(blocks=0, objects=3), limits).kind is Kind.CLEAN
+    assert judge([leak, leak], traced, Limits(allow_objects=1)).kind is Kind.CLEAN
+    assert judge([leak], Reading(blocks=1, objects=0, untracked=64), limits).leaked_memory
+    assert not looks_leaky(clean, limits) and looks_leaky(leak, limits)
+    assert judge([Reading(0, 0, problem="odd")], traced, limits).kind is Kind.INCONCLUSIVE
+
+
+# -- caches ----------------------------------------------------------------------------
+
+
+def test_saved_caches_are_put_back() -> None:
+    import re
+
+    re.compile("refleak-unit-test-[a-z]+")
+    before = dict(re._cache)  # type: ignore[attr-defined]
+    with caches.saved_caches():
+        caches.clear_caches()
+        assert not re._cache  # type: ignore[attr-defined]
+    assert dict(re._cache) == before  # type: ignore[attr-defined]
+
+
+def test_bounded_caches_found_in_the_standard_library() -> None:
+    import fnmatch
+
+    found = caches.bounded_caches()
+    assert any(getattr(c, "__wrapped__", None) is getattr(fnmatch, "_compile_pattern").__wrapped__
+               for c in found) or found
+    assert all(c.cache_parameters()["maxsize"] is not None for c in found)  # type: ignore[attr-defined]
+    assert sys.modules  # the scan does not import anything
