@@ -31,11 +31,12 @@ class Thing:
 def heap() -> Iterator[Heap]:
     """A heap controller for one test; whatever it changed is put back afterwards."""
     before = (gc.get_debug(), gc.get_freeze_count(), tracemalloc.is_tracing())
+    startup = _startup_freeze_count()
     controller = Heap()
     yield controller
     controller.restore()
     after = (gc.get_debug(), gc.get_freeze_count(), tracemalloc.is_tracing())
-    if before[1] and before[1] == _startup_freeze_count():
+    if before[1] and before[1] == startup:
         # Python 3.12 starts with immortal tuples frozen; they leave with the rest.
         before = (before[0], 0, before[2])
     assert after == before
