@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/run.py [--rounds N] [--warmup N] [-- EXTRA PYTEST ARGS]
+    python benchmarks/run.py [--rounds N] [--warmup N] [--heap-records N] [-- PYTEST ARGS]
 
 Each round runs the suite in ``benchmarks/suite`` twice, as subprocesses of
 this interpreter (``sys.executable -m pytest``): first plain, then with
@@ -10,6 +10,11 @@ this interpreter (``sys.executable -m pytest``): first plain, then with
 noise over both; the medians of the wall times, and their ratio, are what to
 compare.  Warm-up runs (one of each by default) are made first and not counted:
 they write the bytecode caches and warm the file system.
+
+Every run gets a fresh ``--basetemp`` directory, removed by this script after
+the run and outside its timing.  With pytest's default numbered directories each
+session would delete the one from three sessions back, and a plain run would
+pay for removing a refleak run's files or the other way round.
 
 Arguments after ``--`` are passed to both variants, e.g.
 ``-- --refleak-cycles=off`` or ``-- -k json``.
@@ -25,9 +30,11 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 SUITE = HERE / "suite"
 BASE_ARGS = ["-p", "no:cacheprovider", "-q"]
 VARIANTS = (("plain", []), ("refleak", ["--refleak"]))
+HEAP_VARIABLE = "REFLEAK_BENCH_HEAP_RECORDS"
 
 # pytest's closing line in quiet mode, e.g. "400 passed in 1.23s" or
 # "2 failed, 398 passed in 75.20s (0:01:15)".
@@ -77,11 +85,19 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="measured rounds, each one plain run then one refleak run (default 5)")
     parser.add_argument("--warmup", type=int, default=1,
                         help="unmeasured rounds run first (default 1)")
+    parser.add_argument("--heap-records", type=int, default=None, metavar="N",
+                        help="records in the suite's long-lived heap, five objects each "
+                        "(default 200000, for 1M objects); 0 to compare against no heap")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
+    if args.heap_records is not None:
+        if args.heap_records < 0:
+            parser.error("--heap-records must not be negative")
+        # Read by suite/conftest.py; inherited by every subprocess.
+        os.environ[HEAP_VARIABLE] = str(args.heap_records)
     return args, extra
 
 
@@ -97,13 +113,14 @@ def probe() -> dict[str, object]:
         return {"probe_error": repr(error)}
 
 
-def run_once(command: list[str]) -> dict[str, object]:
+def run_once(command: list[str], basetemp: Path) -> dict[str, object]:
     started = time.perf_counter()
     result = subprocess.run(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=SUITE, check=False,
+        [*command, f"--basetemp={basetemp}"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, cwd=SUITE, check=False,
     )
     wall = time.perf_counter() - started
+    shutil.rmtree(basetemp, ignore_errors=True)
     outcome, session = "no summary line", None
     for line in reversed(result.stdout.splitlines()):
         match = SUMMARY.match(line.strip())
@@ -112,6 +129,20 @@ def run_once(command: list[str]) -> dict[str, object]:
             break
     return {"wall": wall, "session": session, "outcome": outcome,
             "code": result.returncode, "output": result.stdout}
+
+
+def record(label: str, name: str, run: dict[str, object],
+           results: dict[str, list[dict[str, object]]] | None,
+           failed: dict[str, dict[str, object]]) -> None:
+    session = run["session"]
+    session_text = f"{session:.2f}s" if session is not None else "-"
+    status = "" if run["code"] == 0 else f"  (exit code {run['code']})"
+    print(f"{label:<8}{name:<10}{run['wall']:>8.2f}s{session_text:>10}   "
+          f"{run['outcome']}{status}", flush=True)
+    if run["code"] != 0:
+        failed.setdefault(name, run)
+    if results is not None:
+        results[name].append(run)
 
 
 def describe(times: list[float]) -> str:
@@ -133,7 +164,8 @@ def main(argv: list[str]) -> int:
     print(f"pytest:   {info.get('pytest', '?')}    pytest-refleak: {info.get('pytest_refleak', '?')}")
     print(f"platform: {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"suite:    {SUITE}, heap of {heap_text}")
-    print(f"command:  {' '.join(base)} [--refleak]{' ' + ' '.join(extra) if extra else ''}")
+    print(f"command:  {' '.join(base)} [--refleak]{' ' + ' '.join(extra) if extra else ''}"
+          " --basetemp=<fresh directory>")
     if os.environ.get("PYTEST_ADDOPTS"):
         print(f"note:     PYTEST_ADDOPTS is set: {os.environ['PYTEST_ADDOPTS']!r}")
     print(f"rounds:   {args.rounds} measured after {args.warmup} warm-up, "
@@ -143,19 +175,13 @@ def main(argv: list[str]) -> int:
 
     results: dict[str, list[dict[str, object]]] = {name: [] for name, _ in VARIANTS}
     failed: dict[str, dict[str, object]] = {}
-    for number in range(-args.warmup + 1, args.rounds + 1):
-        label = str(number) if number > 0 else "warm-up"
-        for name, flags in VARIANTS:
-            run = run_once([*base, *flags, *extra])
-            session = run["session"]
-            session_text = f"{session:.2f}s" if session is not None else "-"
-            status = "" if run["code"] == 0 else f"  (exit code {run['code']})"
-            print(f"{label:<8}{name:<10}{run['wall']:>8.2f}s{session_text:>10}   "
-                  f"{run['outcome']}{status}", flush=True)
-            if run["code"] != 0:
-                failed.setdefault(name, run)
-            if number > 0:
-                results[name].append(run)
+    with tempfile.TemporaryDirectory(prefix="refleak-bench-") as scratch:
+        for number in range(-args.warmup + 1, args.rounds + 1):
+            label = str(number) if number > 0 else "warm-up"
+            for name, flags in VARIANTS:
+                basetemp = Path(scratch) / f"{name}-{number + args.warmup}"
+                run = run_once([*base, *flags, *extra], basetemp)
+                record(label, name, run, results if number > 0 else None, failed)
 
     walls = {name: [float(r["wall"]) for r in runs] for name, runs in results.items()}
     sessions = {
@@ -180,7 +206,7 @@ def main(argv: list[str]) -> int:
         print(f"WARNING: a {name} run exited with code {run['code']} ({run['outcome']}); "
               "its timing is not comparable. The end of its output:")
         lines = str(run["output"]).rstrip().splitlines()
-        print("\n".join("  | " + line for line in lines[-40:]))
+        print("\n".join("  | " + line for line in lines[-25:]))
 
     print()
     ratio = statistics.median(walls["refleak"]) / statistics.median(walls["plain"])

@@ -62,7 +62,7 @@ def saved_caches() -> Iterator[None]:
 
 def bounded_caches() -> list[object]:
     """``lru_cache`` wrappers with a size limit, found in the standard library's modules."""
-    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     found: list[object] = []
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] not in stdlib:

@@ -90,9 +90,7 @@ def analyse(
     truncated = len(garbage) > limit
     objects = list(garbage[:limit])
     index = {id(obj): i for i, obj in enumerate(objects)}
-    edges = [
-        [index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects
-    ]
+    edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects]
     tracing = tracemalloc.is_tracing()
     groups = []
     for component in _strongly_connected(edges):
@@ -192,8 +190,11 @@ def _member_origin(
     if isinstance(obj, types.FrameType):
         if obj.f_back is not None and id(obj.f_back) in member_ids:
             return None, None
-        code = obj.f_code
-        return origins.of_file(code.co_filename), f"{code.co_filename}:{obj.f_lineno}"
+        frame_code = obj.f_code
+        return (
+            origins.of_file(frame_code.co_filename),
+            f"{frame_code.co_filename}:{obj.f_lineno}",
+        )
     if isinstance(obj, (BaseException, types.TracebackType)):
         return None, None
     code = _code_of(obj)
@@ -269,7 +270,7 @@ def _loop_path(start: int, members: set[int], objects: list[object], edges: list
     while chain[-1] != start:
         chain.append(previous[chain[-1]])
     chain.reverse()
-    steps = list(zip(chain, chain[1:] + [start]))
+    steps = list(zip(chain, [*chain[1:], start], strict=True))
     parts = [type_name(objects[start])]
     i = 0
     while i < len(steps):
@@ -336,7 +337,8 @@ def _via_dict(source: object, target: object) -> str | None:
 def _via_sequence(source: object, target: object) -> str | None:
     if type(source) not in (list, tuple):
         return None
-    for i, value in enumerate(source):  # type: ignore[call-overload]
+    items: list[object] | tuple[object, ...] = source  # type: ignore[assignment]
+    for i, value in enumerate(items):
         if value is target:
             return f"[{i}]"
     return None

@@ -13,6 +13,7 @@ comparing object ids, which is slower.
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import subprocess
 import sys
@@ -21,9 +22,17 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-_clear_type_cache: Callable[[], None] = getattr(
-    sys, "_clear_internal_caches", None
-) or getattr(sys, "_clear_type_cache", lambda: None)
+
+def _nothing() -> None:
+    return None
+
+
+# Python 3.13 names it _clear_internal_caches and deprecates the old name.
+_clear_type_cache: Callable[[], None] = (
+    getattr(sys, "_clear_internal_caches", None)
+    or getattr(sys, "_clear_type_cache", None)
+    or _nothing
+)
 
 
 def read_blocks() -> int:
@@ -48,7 +57,10 @@ def _startup_freeze_count() -> int:
     try:
         output = subprocess.run(
             [sys.executable, "-I", "-c", "import gc; print(gc.get_freeze_count())"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
         return int(output.strip())
     except (OSError, subprocess.SubprocessError, ValueError):
@@ -224,8 +236,6 @@ class CycleCatcher:
         self.stop()
         self.release()
         if self._registered:
-            try:
+            with contextlib.suppress(ValueError):
                 gc.callbacks.remove(self._on_collection_hook)
-            except ValueError:
-                pass
             self._registered = False

@@ -15,6 +15,7 @@ objects as *bookkeeping* and their blocks are worked out and taken off.
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import sys
 import tracemalloc
@@ -40,7 +41,7 @@ CYCLE_OTHER = 2
 CYCLE_UNDETERMINED = 4
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
-_EMPTY_SIZES = {
+_EMPTY_SIZES: dict[type, int] = {
     dict: sys.getsizeof({}),
     list: sys.getsizeof([]),
     set: sys.getsizeof(set()),
@@ -267,8 +268,12 @@ class Window:
             extra_untracked=owned_untracked,
         )
         blocks = (
-            blocks_after - self._blocks_before + self._held_blocks
-            - booked - self.offset - exclusions.extra_blocks
+            blocks_after
+            - self._blocks_before
+            + self._held_blocks
+            - booked
+            - self.offset
+            - exclusions.extra_blocks
         )
 
         traced_bytes = untracked_bytes = None
@@ -323,7 +328,6 @@ class Window:
             grown.append(MemoryGrowth(size, count, pick_frames(frames, self.origins)))
         grown.sort(key=lambda g: -g.size)
         return total, untracked, tuple(grown[:10])
-
 
     def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
         """Whether the innermost frame outside the standard library is the test tooling's.
@@ -389,11 +393,8 @@ def _forget_last_failure() -> None:
     they hold would otherwise be freed during the measured window.
     """
     for name in ("last_type", "last_value", "last_traceback", "last_exc"):
-        if hasattr(sys, name):
-            try:
-                delattr(sys, name)
-            except AttributeError:
-                pass
+        with contextlib.suppress(AttributeError):
+            delattr(sys, name)
 
 
 def _current_frames() -> list[types.FrameType]:
@@ -463,14 +464,15 @@ def _exclusive_contents(
     """
     values: dict[int, object] = {}
     for container in containers:
-        if type(container) is dict:
-            contents: Iterable[object] = container.values()  # type: ignore[attr-defined]
-        elif type(container) is list:
-            contents = container  # type: ignore[assignment]
+        if isinstance(container, dict):
+            contents: Iterable[object] = container.values()
+        elif isinstance(container, list):
+            contents = container
         else:
             continue
         values.update(
-            (id(v), v) for v in contents
+            (id(v), v)
+            for v in contents
             if not isinstance(v, _NO_ALLOCATION) and (id(v) in young_ids or not gc.is_tracked(v))
         )
     if not values:
@@ -509,8 +511,12 @@ def _without_stringio_internals(
         return candidates
     budget = 2 * buffers
     suspects = {
-        id(o): o for o in candidates
-        if type(o) is list and len(o) <= 1 and all(type(x) is str for x in o)  # type: ignore[attr-defined]
+        id(o): o
+        for o in candidates
+        if isinstance(o, list)
+        and type(o) is list
+        and len(o) <= 1
+        and all(type(x) is str for x in o)
     }
     if not suspects:
         return candidates
@@ -590,7 +596,7 @@ def _untracked_referents(
             key = id(ref)
             if key in found or key in counted or key in fresh:
                 continue
-            if isinstance(ref, _NO_ALLOCATION) or isinstance(ref, type) or gc.is_tracked(ref):
+            if isinstance(ref, (*_NO_ALLOCATION, type)) or gc.is_tracked(ref):
                 continue
             fresh[key] = ref
     return fresh
@@ -621,7 +627,9 @@ def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
     return flags
 
 
-def _summarise(candidates: list[object], origins: Origins, *, detailed: bool) -> tuple[TypeGrowth, ...]:
+def _summarise(
+    candidates: list[object], origins: Origins, *, detailed: bool
+) -> tuple[TypeGrowth, ...]:
     if not candidates:
         return ()
     counts: Counter[str] = Counter()
@@ -629,10 +637,8 @@ def _summarise(candidates: list[object], origins: Origins, *, detailed: bool) ->
     for obj in candidates:
         name = type_name(obj)
         counts[name] += 1
-        try:
+        with contextlib.suppress(Exception):  # a broken __sizeof__ only loses a figure
             sizes[name] += sys.getsizeof(obj)
-        except Exception:  # noqa: BLE001 - a broken __sizeof__ only loses a figure
-            pass
     if not detailed:
         return tuple(TypeGrowth(n, c, sizes[n]) for n, c in counts.most_common())
     inner = _referenced_within(candidates)

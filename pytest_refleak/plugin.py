@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 import time
 import warnings
@@ -66,11 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("refleak", "finding leaked objects, memory and reference cycles")
     for option in OPTIONS:
         if option.flag:
-            group.addoption(option.cli, action="store_true", default=None, dest=option.name,
-                            help=option.help)
+            group.addoption(
+                option.cli, action="store_true", default=None, dest=option.name, help=option.help
+            )
         else:
-            group.addoption(option.cli, default=None, dest=option.name, metavar=option.metavar,
-                            help=option.help)
+            group.addoption(
+                option.cli, default=None, dest=option.name, metavar=option.metavar, help=option.help
+            )
         parser.addini(option.name, help=option.help, type="string", default=None)
 
 
@@ -176,8 +177,10 @@ class FirstRun:
             extra += 1  # the string itself
         request_dropped = getattr(item, "_request", None) is not self.request
         for owner, container, name, size in self.containers:
-            dropped = request_dropped if owner is self.request else (
-                getattr(owner, name, None) is not container
+            dropped = (
+                request_dropped
+                if owner is self.request
+                else (getattr(owner, name, None) is not container)
             )
             # Referred to by: its owner unless dropped, the tuple in self.containers,
             # the loop variable and getrefcount's argument.  More means it is shared.
@@ -185,7 +188,7 @@ class FirstRun:
             if dropped and mine:
                 # pytest let it go: empty it as pytest meant it to be.
                 container.clear()  # type: ignore[attr-defined]
-            elif size == _EMPTY_SIZE[type(container)] and sys.getsizeof(container) > size:
+            elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
                 extra += 1
         self.extra_blocks = extra + self.first_call
         self.reading = self.window.close(self.exclusions)
@@ -213,7 +216,7 @@ class FirstRun:
             self.window.close()
 
 
-_EMPTY_SIZE = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
+_EMPTY_SIZE: dict[type, int] = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
 
 
 def _item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:
@@ -251,7 +254,7 @@ def _fixture_finalizers(item: pytest.Item) -> list[object]:
     definitions = getattr(info, "name2fixturedefs", None)
     if not isinstance(definitions, dict):
         return []
-    lists = []
+    lists: list[object] = []
     for chain in definitions.values():
         for definition in chain:
             finalizers = getattr(definition, "_finalizers", None)
@@ -412,7 +415,9 @@ class RefleakPlugin:
     # -- running a checked test ------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
         limits = item.stash.get(limits_key, None)
         if limits is None:
             return None
@@ -447,8 +452,6 @@ class RefleakPlugin:
         reports: list[pytest.TestReport],
         tore_down: bool,
     ) -> Verdict | None:
-        if os.environ.get("REFLEAK_DEBUG"):
-            sys.__stderr__.write(f"\n[refleak] {item.nodeid} first: {reading}\n")
         if reading is None or not _all_passed(reports):
             return None
         if not tore_down and not looks_leaky(reading, limits):
@@ -478,8 +481,6 @@ class RefleakPlugin:
                 reading = self._measure_rerun(
                     item, nextitem, limits, last, ignored, ignored_types, caches
                 )
-                if os.environ.get("REFLEAK_DEBUG"):
-                    sys.__stderr__.write(f"[refleak]   rerun {number}: {reading}\n")
                 if reading is None:
                     failure = "it did not pass when re-run"
                     break
@@ -519,8 +520,12 @@ class RefleakPlugin:
 
         def exclusions() -> Exclusions:
             return Exclusions(
-                holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item),
-                         *caches],
+                holders=[
+                    item.stash,
+                    *_tooling_holders(config),
+                    *_fixture_finalizers(item),
+                    *caches,
+                ],
                 ignored=ignored,
                 ignored_types=ignored_types,
             )
@@ -554,8 +559,9 @@ class RefleakPlugin:
                 (types_ if isinstance(declared, type) else objects).append(declared)
         return objects, tuple(types_)
 
-    def _fail(self, item: pytest.Item, reports: list[pytest.TestReport], verdict: Verdict,
-              limits: Limits) -> None:
+    def _fail(
+        self, item: pytest.Item, reports: list[pytest.TestReport], verdict: Verdict, limits: Limits
+    ) -> None:
         call = next(r for r in reports if r.when == "call")
         call.outcome = "failed"
         call.longrepr = explain(verdict, limits, root=str(item.config.rootpath))
@@ -609,7 +615,7 @@ def _shared(chain: list[Any], other: pytest.Item | None) -> int:
     if other is None:
         return 0
     count = 0
-    for a, b in zip(chain[:-1], other.listchain()):
+    for a, b in zip(chain[:-1], other.listchain(), strict=False):
         if a is not b:
             break
         count += 1

@@ -56,7 +56,9 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
     lines: list[str] = []
     detail = verdict.detail
     if verdict.kind is Kind.LEAKED:
-        lines.append(f"refleak: this test leaked on every one of {runs} re-runs after its first run")
+        lines.append(
+            f"refleak: this test leaked on every one of {runs} re-runs after its first run"
+        )
         if verdict.leaked_objects:
             per_run = ", ".join(str(n) for n in verdict.objects)
             lines.append(
@@ -84,7 +86,8 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
             )
         else:
             lines.append("  it also left reference cycles for the cyclic garbage collector:")
-        lines.append(f"  cycles made by {_mode_words(limits.cycles)} (--refleak-cycles={limits.cycles}):")
+        mode = limits.cycles
+        lines.append(f"  cycles made by {_mode_words(mode)} (--refleak-cycles={mode}):")
         for group in verdict.cycles[:5]:
             kinds = ", ".join(f"{name} ×{n}" for name, n in group.types[:4])
             lines.append(f"    cycle of {group.size} objects ({kinds})")
@@ -115,6 +118,7 @@ def one_line(nodeid: str, verdict: Verdict) -> str:
         parts.append(f"+{format_size(verdict.memory_per_run)}/run")
     if verdict.cycles:
         first = verdict.cycles[0]
-        parts.append(f"{len(verdict.cycles)} cycle{'s' if len(verdict.cycles) != 1 else ''} ({first.path})")
+        count = len(verdict.cycles)
+        parts.append(f"{count} cycle{'s' if count != 1 else ''} ({first.path})")
     word = "LEAKED" if verdict.kind is Kind.LEAKED else "CYCLES"
     return f"{word} {nodeid} - {', '.join(parts)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pytest_refleak.text import parse_size
 
@@ -154,7 +155,7 @@ def resolve(cli: Mapping[str, object | None], ini: Mapping[str, object | None]) 
         if given is None:
             given = ini.get(option.name)
             where = f"ini option {option.name}"
-        if given is None or given == "" and not option.flag:
+        if given is None or (given == "" and not option.flag):
             values[option.name] = option.default
             continue
         values[option.name] = _PARSERS[option.name](given, where)
@@ -195,7 +196,7 @@ def read_marker(
     def where(name: str) -> str:
         return f"{test}: refleak marker argument {name}"
 
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if kwargs.get("cycles") is not None:
         changes["cycles"] = _as_cycles(kwargs["cycles"], where("cycles"))
     if kwargs.get("runs") is not None:

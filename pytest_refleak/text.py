@@ -18,9 +18,22 @@ _REPR.maxstring = 60
 _REPR.maxother = 60
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
-          "m": 1000**2, "mb": 1000**2, "mib": 1024**2, "mi": 1024**2,
-          "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "gi": 1024**3}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "ki": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "mi": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "gi": 1024**3,
+}
 
 
 def type_name(obj: object) -> str:
@@ -103,9 +116,7 @@ def object_traceback(obj: object) -> tracemalloc.Traceback | None:
     return tracemalloc.Traceback(frames)
 
 
-def allocation_frames(
-    obj: object, origins: Origins, limit: int = 4
-) -> tuple[tuple[str, int], ...]:
+def allocation_frames(obj: object, origins: Origins, limit: int = 4) -> tuple[tuple[str, int], ...]:
     """Where ``obj`` was allocated, innermost last, without the test tooling's frames."""
     traceback = object_traceback(obj)
     if traceback is None:
@@ -156,7 +167,7 @@ def parse_size(text: str | int) -> int:
             raise ValueError(f"a size cannot be negative, got {text}")
         return text
     match = _SIZE.match(str(text))
-    if not match or match.group(2) is None and not match.group(1):
+    if not match or (match.group(2) is None and not match.group(1)):
         raise ValueError(f"expected a size such as 0, 512, 4KiB or 1MB, got {text!r}")
     unit = (match.group(2) or "").lower()
     if unit not in _UNITS:

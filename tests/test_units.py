@@ -338,7 +338,7 @@ def test_bounded_caches_found_in_the_standard_library() -> None:
     import fnmatch
 
     found = caches.bounded_caches()
-    assert any(getattr(c, "__wrapped__", None) is getattr(fnmatch, "_compile_pattern").__wrapped__
+    assert any(getattr(c, "__wrapped__", None) is fnmatch._compile_pattern.__wrapped__
                for c in found) or found
     assert all(c.cache_parameters()["maxsize"] is not None for c in found)  # type: ignore[attr-defined]
     assert sys.modules  # the scan does not import anything

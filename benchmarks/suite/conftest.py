@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 
 import pytest
 
 #: Records in the heap; each one is five gc-tracked objects (see ``_record``;
 #: six on Python 3.10, where an instance's ``__dict__`` is an object of its own).
-HEAP_RECORDS = 200_000
+#: ``run.py --heap-records N`` sets it through the environment, to see whether a
+#: cost grows with the heap.
+HEAP_RECORDS = int(os.environ.get("REFLEAK_BENCH_HEAP_RECORDS", "200000"))
 
 
 class Node:
@@ -72,6 +75,14 @@ try:
 finally:
     if _was_enabled:
         gc.enable()
+
+
+def pytest_unconfigure(config):
+    # Let the heap go once the session is over.  Freeing it is quick (it holds
+    # no cycles), whereas the full collections the interpreter makes while
+    # shutting down would otherwise scan it, adding a second or so to every
+    # run, plain or not, that has nothing to do with the tests.
+    HEAP.clear()
 
 
 def heap_summary():
