@@ -56,9 +56,7 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
     lines: list[str] = []
     detail = verdict.detail
     if verdict.kind is Kind.LEAKED:
-        lines.append(
-            f"refleak: this test leaked on every one of {runs} re-runs after its first run"
-        )
+        lines.append(f"refleak: {_summary(verdict)}, on every one of {runs} re-runs")
         if verdict.leaked_objects:
             per_run = ", ".join(str(n) for n in verdict.objects)
             lines.append(
@@ -80,9 +78,10 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
                 lines.extend(_frames(growth.frames, root, "      "))
     if verdict.cycles:
         if verdict.kind is Kind.CYCLES:
+            lines.append(f"refleak: {_summary(verdict)}, on every one of {runs} re-runs")
             lines.append(
-                f"refleak: this test left garbage that only the cyclic garbage collector "
-                f"could free, on every one of {runs} re-runs"
+                "  (garbage that only the cyclic garbage collector can free: each run "
+                "leaves it for a later collection)"
             )
         else:
             lines.append("  it also left reference cycles for the cyclic garbage collector:")
@@ -106,6 +105,25 @@ def _mode_words(mode: str) -> str:
 
 def one_line(nodeid: str, verdict: Verdict) -> str:
     """``LEAKED test_x.py::test_y - 1 object/run (Thing ×1), +120 B/run``."""
+    word = "LEAKED" if verdict.kind is Kind.LEAKED else "CYCLES"
+    return f"{word} {nodeid} - {', '.join(_parts(verdict))}"
+
+
+def _summary(verdict: Verdict) -> str:
+    """What leaked, in words: the first line of a test's failure."""
+    parts = []
+    if verdict.leaked_objects:
+        n = verdict.objects[-1] if verdict.objects else 0
+        parts.append(f"{n} new object{'s' if n != 1 else ''} left alive per run")
+    if verdict.leaked_memory:
+        parts.append(f"+{format_size(verdict.memory_per_run)} of memory kept per run")
+    if verdict.cycles:
+        count = len(verdict.cycles)
+        parts.append(f"{count} reference cycle{'s' if count != 1 else ''} left per run")
+    return ", ".join(parts) if parts else "leaked"
+
+
+def _parts(verdict: Verdict) -> list[str]:
     parts = []
     detail = verdict.detail
     if verdict.leaked_objects:
@@ -120,5 +138,4 @@ def one_line(nodeid: str, verdict: Verdict) -> str:
         first = verdict.cycles[0]
         count = len(verdict.cycles)
         parts.append(f"{count} cycle{'s' if count != 1 else ''} ({first.path})")
-    word = "LEAKED" if verdict.kind is Kind.LEAKED else "CYCLES"
-    return f"{word} {nodeid} - {', '.join(parts)}"
+    return parts
