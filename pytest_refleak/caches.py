@@ -60,8 +60,21 @@ def saved_caches() -> Iterator[None]:
             cache.update(contents)
 
 
+_bounded: tuple[int, list[object]] = (-1, [])
+
+
 def bounded_caches() -> list[object]:
-    """``lru_cache`` wrappers with a size limit, found in the standard library's modules."""
+    """``lru_cache`` wrappers with a size limit, found in the standard library's modules.
+
+    Looked up again only when modules were imported since the last look.
+    """
+    global _bounded
+    if _bounded[0] != len(sys.modules):
+        _bounded = (len(sys.modules), _find_bounded_caches())
+    return _bounded[1]
+
+
+def _find_bounded_caches() -> list[object]:
     stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     found: list[object] = []
     for name, module in list(sys.modules.items()):

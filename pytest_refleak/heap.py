@@ -84,18 +84,27 @@ class Heap:
         self._frozen = False
         self._started_tracing = False
         self._last_full = time.perf_counter()
-        self._full_cost = 0.0
+        # Until a full collection has been timed, assume one costs this much.
+        self._full_cost = 0.05
         self.full_collections = 0
         self.catcher = CycleCatcher()
 
     # -- collection -------------------------------------------------------------
 
     def settle(self) -> None:
-        """Collect the garbage made since the last window, then freeze the heap."""
-        if self._frozen and self._full_collection_due():
+        """Collect the garbage made since the last window, then freeze the heap.
+
+        The first time, the heap is frozen as it is: what garbage it holds waits
+        for the first full collection, run when the time budget allows.
+        """
+        if not self.can_freeze:
+            gc.collect()
+            return
+        if not self._frozen:
+            self.freeze()
+            return
+        if self._full_collection_due():
             gc.unfreeze()
-            self._frozen = False
-        if self.can_freeze and not self._frozen:
             started = time.perf_counter()
             gc.collect()
             self._full_cost = time.perf_counter() - started

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import gc
+import struct
 import sys
 import tracemalloc
 import types
@@ -150,6 +152,12 @@ class Window:
         self._callback: object = None
 
     def open(self) -> None:
+        """Start measuring.
+
+        Every reading follows a full collection of the unfrozen objects, which also
+        empties the interpreter's free lists; nothing may be freed between that
+        collection and the reading, or it would sit in a free list and count.
+        """
         _forget_last_failure()
         if self.freeze:
             self.heap.settle()
@@ -171,9 +179,9 @@ class Window:
             self.heap.start_tracing(self.nframes)
             if self.heap.user_tracing:
                 self._snapshot = tracemalloc.take_snapshot()
-        # A full collection empties the interpreter's free lists; the closing
-        # reading follows one too, so both readings start from the same state.
-        gc.collect()
+                # Taking the snapshot freed objects into the interpreter's free
+                # lists; a collection empties them again, as before the closing reading.
+                gc.collect()
         self._catching = self._catch and self._catcher.start()
         self._blocks_before = read_blocks()
 
@@ -207,8 +215,9 @@ class Window:
                 self._findings = cycles_mod.analyse(self._catcher.saved, self.origins)
             else:
                 self._flags[0] = _quick_cycle_flags(self._catcher.saved, self.origins)
-        self._catcher.release()
-        gc.collect()
+            self._catcher.release()
+            # The garbage, and the free lists that describing it refilled.
+            gc.collect()
         blocks_after = read_blocks()
         young = gc.get_objects()
         traced = self._traced_growth() if self.trace else None
@@ -237,7 +246,9 @@ class Window:
         # roots, whose new objects are the test's.
         ours |= _closure([self, self._catcher], {id(o) for o in young})
         del callback
-        ours.update(id(f) for f in _current_frames())
+        if any(type(o) is types.FrameType for o in young):
+            # Frames of code still running (the caller's, pytest's) are not leaks.
+            ours.update(id(f) for f in _current_frames())
         problem = None
         all_ids = {id(o) for o in young}
         if self._old_ids is not None:
@@ -531,11 +542,36 @@ def _without_stringio_internals(
     return [o for o in candidates if id(o) not in drop]
 
 
+_MANAGED_DICT = 1 << 4
+_WORD = struct.calcsize("P")
+
+
+def _attribute_values_block(obj: object) -> int:
+    """1 if ``obj`` keeps its attributes in a separately allocated values array.
+
+    Python 3.11 and 3.12 store the attributes of most instances in such an array,
+    found two words before the object's garbage-collector header, unless a real
+    ``__dict__`` has been made for it (then the dict owns the array and is counted
+    as an object of its own).  3.10 always uses a dict; 3.13 keeps the values in
+    the object itself.  Reading the header words only looks inside the object's
+    own allocation.
+    """
+    if sys.version_info[:2] not in ((3, 11), (3, 12)):
+        return 0
+    if not type(obj).__flags__ & _MANAGED_DICT:
+        return 0
+    header = ctypes.c_void_p.from_address(id(obj) - 3 * _WORD).value or 0
+    if sys.version_info[:2] == (3, 12):
+        return 1 if header & 1 else 0  # tagged: values, not a dict
+    values = ctypes.c_void_p.from_address(id(obj) - 4 * _WORD).value or 0
+    return 1 if header == 0 and values != 0 else 0
+
+
 def _hidden_blocks(obj: object) -> int:
     """Allocations an object owns besides its own block: a dict's table, a list's array."""
     empty = _EMPTY_SIZES.get(type(obj))
     if empty is None:
-        return 0
+        return _attribute_values_block(obj)
     try:
         return 1 if sys.getsizeof(obj) > empty else 0
     except Exception:  # noqa: BLE001

@@ -16,7 +16,7 @@ How a checked test runs (``docs/how-it-decides.md`` has the long version):
 from __future__ import annotations
 
 import gc
-import json
+import pickle
 import sys
 import time
 import warnings
@@ -160,16 +160,14 @@ class FirstRun:
         """Read the window and hand back the reports, re-made if they had to be let go.
 
         pytest's reports are still held here, to be marked and logged later.  To
-        keep their memory out of the reading they are turned into one string with
-        pytest's own report serialization (as pytest-xdist does), dropped, and made
-        again once memory has been read.
+        keep their memory out of the reading they are pickled into one bytes
+        object, dropped, and made again once memory has been read.
         """
         if self.state != "open":
             return reports
         self.state = "closed"
         item = self.item
-        config = item.config
-        packed = _pack_reports(config, reports)
+        packed = _pack_reports(reports)
         extra = 0
         self.reports = reports
         if packed is not None:
@@ -196,7 +194,8 @@ class FirstRun:
         self.request = None
         if packed is None:
             return reports
-        return _unpack_reports(config, packed)
+        unpacked: list[pytest.TestReport] = pickle.loads(packed)
+        return unpacked
 
     def _exclusions(self) -> Exclusions:
         item = self.item
@@ -204,9 +203,9 @@ class FirstRun:
         # The stash's storage: new entries there (tmp_path's results, say) are pytest's.
         current.extend(r for r in gc.get_referents(item.stash) if type(r) is dict)
         return Exclusions(
-            bookkeeping=[self.reports, *self.reports, item.stash],
+            bookkeeping=[self.reports, *self.reports, item.stash, *_fixture_finalizers(item)],
             owned=current,
-            holders=[*_tooling_holders(item.config), *_fixture_finalizers(item)],
+            holders=_tooling_holders(item.config),
             extra_blocks=self.extra_blocks,
         )
 
@@ -242,7 +241,7 @@ def _containers_of(owner: object) -> list[tuple[object, object, str, int]]:
     ]
 
 
-def _fixture_finalizers(item: pytest.Item) -> list[object]:
+def _fixture_finalizers(item: pytest.Item) -> list[list[object]]:
     """The finalizer lists of the fixtures an item uses.
 
     Setting up a fixture registers its teardown with each fixture it depends on;
@@ -254,7 +253,7 @@ def _fixture_finalizers(item: pytest.Item) -> list[object]:
     definitions = getattr(info, "name2fixturedefs", None)
     if not isinstance(definitions, dict):
         return []
-    lists: list[object] = []
+    lists: list[list[object]] = []
     for chain in definitions.values():
         for definition in chain:
             finalizers = getattr(definition, "_finalizers", None)
@@ -513,6 +512,7 @@ class RefleakPlugin:
         sections = _report_sections(item)
         sections_before = len(sections) if sections is not None else 0
         properties_before = len(item.user_properties)
+        registrations = [(lst, len(lst)) for lst in _fixture_finalizers(item)]
         # Re-runs do not freeze the heap again: what earlier runs of this test made
         # stays collectable, so a structure rebuilt on every run and dropped by
         # the next one is freed, as it would be without the plugin.
@@ -539,10 +539,13 @@ class RefleakPlugin:
             passed = _all_passed(reports)
             del reports
         finally:
-            # Re-runs are not reported: what they added to the item goes.
+            # Re-runs are not reported: what they added to the item goes, and so do
+            # the teardown registrations their fixtures left with wider-scoped ones.
             if sections is not None:
                 del sections[sections_before:]
             del item.user_properties[properties_before:]
+            for finalizers, length in registrations:
+                del finalizers[length:]
             self._clear_caches(config)
             reading = window.close(exclusions)
         return reading if passed else None
@@ -573,33 +576,19 @@ class RefleakPlugin:
         call.refleak_size = size  # type: ignore[attr-defined]
 
 
-def _pack_reports(config: pytest.Config, reports: list[pytest.TestReport]) -> str | None:
-    """Reports as one JSON string, or ``None`` if any of them cannot make the round trip.
+def _pack_reports(reports: list[pytest.TestReport]) -> bytes | None:
+    """The reports as one bytes object, or ``None`` if they cannot make the round trip.
 
     Only passing runs are measured exactly, so only their reports are packed.
+    Reports carrying user properties are left as they are: their values are the
+    user's objects, and pickling those may run the user's code.
     """
-    if not _all_passed(reports):
+    if not _all_passed(reports) or any(r.user_properties for r in reports):
         return None
     try:
-        data = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
-        if any(d is None for d in data):
-            return None
-        return json.dumps(data)
-    except Exception:  # noqa: BLE001 - unserializable extras: keep the reports as they are
+        return pickle.dumps(reports, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an attribute that cannot be pickled: keep them
         return None
-
-
-def _unpack_reports(config: pytest.Config, packed: str) -> list[pytest.TestReport]:
-    reports: list[pytest.TestReport] = [
-        config.hook.pytest_report_from_serializable(config=config, data=data)
-        for data in json.loads(packed)
-    ]
-    for report in reports:
-        # JSON has no tuples; give back the shapes pytest made.
-        report.location = tuple(report.location)  # type: ignore[assignment]
-        report.sections = [tuple(section) for section in report.sections]  # type: ignore[misc]
-        report.user_properties = [tuple(p) for p in report.user_properties]  # type: ignore[misc]
-    return reports
 
 
 def _all_passed(reports: Iterable[pytest.TestReport]) -> bool:
