@@ -161,7 +161,8 @@ def main(argv: list[str]) -> int:
     print("pytest-refleak benchmark: plain pytest vs pytest --refleak")
     print(f"python:   {info.get('python', platform.python_version())} "
           f"({info.get('implementation', platform.python_implementation())}) {sys.executable}")
-    print(f"pytest:   {info.get('pytest', '?')}    pytest-refleak: {info.get('pytest_refleak', '?')}")
+    versions = f"{info.get('pytest', '?')}    pytest-refleak: {info.get('pytest_refleak', '?')}"
+    print(f"pytest:   {versions}")
     print(f"platform: {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"suite:    {SUITE}, heap of {heap_text}")
     print(f"command:  {' '.join(base)} [--refleak]{' ' + ' '.join(extra) if extra else ''}"
@@ -199,7 +200,8 @@ def main(argv: list[str]) -> int:
         for name, _ in VARIANTS:
             print(f"  {name:<8} {describe(sessions[name])}")
         if plain_session > 0:
-            print(f"  session-time ratio, refleak over plain: {refleak_session / plain_session:.2f}")
+            ratio = refleak_session / plain_session
+            print(f"  session-time ratio, refleak over plain: {ratio:.2f}")
 
     for name, run in failed.items():
         print()
