@@ -18,6 +18,7 @@ import array
 import contextlib
 import ctypes
 import gc
+import linecache
 import struct
 import sys
 import tracemalloc
@@ -99,6 +100,8 @@ class Exclusions:
     its new contents are too, but only if nothing else holds them.  ``holders``: long-lived
     tooling objects whose new contents replaced old ones (no memory growth).
     ``ignored``: objects and types the user declared not to be leaks.
+    ``caches``: bounded caches; what they gained is theirs to drop, like ignored
+    objects, but only their new entries are looked at.
     ``extra_blocks``: blocks the caller knows it holds besides all these.
     """
 
@@ -107,6 +110,7 @@ class Exclusions:
     holders: Sequence[object] = ()
     ignored: Sequence[object] = ()
     ignored_types: tuple[type, ...] = ()
+    caches: Sequence[object] = ()
     extra_blocks: int = 0
 
 
@@ -138,7 +142,7 @@ class Window:
         self._catcher = heap.catcher
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
-        self._flags = array.array("q", [0, 0])
+        self._flags = array.array("q", [0, 0, 0, 0])
         self._old_sentinel: list[object] = []
         self._new_sentinel: list[object] | None = None
         self._old_ids: set[int] | None = None
@@ -183,6 +187,8 @@ class Window:
                 # lists; a collection empties them again, as before the closing reading.
                 gc.collect()
         self._catching = self._catch and self._catcher.start()
+        if _interned_size is not None:
+            self._flags[2] = _interned_size()
         self._blocks_before = read_blocks()
 
     def close(self, exclusions: Callable[[], Exclusions] = Exclusions) -> Reading:
@@ -219,6 +225,9 @@ class Window:
             # The garbage, and the free lists that describing it refilled.
             gc.collect()
         blocks_after = read_blocks()
+        self._flags[3] = 0
+        if _interned_size is not None:
+            self._flags[3] = max(0, _interned_size() - self._flags[2])
         young = gc.get_objects()
         traced = self._traced_growth() if self.trace else None
         try:
@@ -267,6 +276,7 @@ class Window:
         ignored_types = exclusions.ignored_types
         typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
         ignored = _closure([*exclusions.ignored, *typed], young_ids)
+        ignored |= _closure(exclusions.caches, young_ids, old_depth=1)
         del typed
         excluded = bookkeeping | held | ignored
         candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
@@ -285,6 +295,7 @@ class Window:
             - booked
             - self.offset
             - exclusions.extra_blocks
+            - self._flags[3]
         )
 
         traced_bytes = untracked_bytes = None
@@ -345,8 +356,16 @@ class Window:
 
         Standard library code allocates on behalf of its caller: pytest's logging
         plugin writing through ``logging`` is pytest's memory, a test's call to
-        ``json.loads`` is the test's.
+        ``json.loads`` is the test's.  On Python 3.12 interned strings live
+        forever; the standard library interning a new name (pathlib interns every
+        path component it sees) is the interpreter keeping it, not the test.
         """
+        if _IMMORTAL_INTERNS and frames:
+            filename, lineno = frames[-1]
+            if self.origins.of_file(filename) is Origin.STDLIB and "sys.intern(" in (
+                linecache.getline(filename, lineno)
+            ):
+                return True
         for filename, _ in reversed(frames):
             origin = self.origins.of_file(filename)
             if origin in (Origin.STDLIB, Origin.UNKNOWN):
@@ -502,6 +521,17 @@ def _exclusive_contents(
             (tracked if is_young else untracked).append(values[key])
     return tracked, untracked
 
+
+#: Python 3.12 makes interned strings immortal.
+_IMMORTAL_INTERNS = sys.version_info[:2] == (3, 12)
+
+#: On Python 3.12 the number of interned strings, each kept forever: the standard
+#: library interning a name it has not seen (pathlib interns every part of every
+#: path it makes) grows the heap by a block that nobody can free.  That block is
+#: the interpreter's, not the test's.
+_interned_size: Callable[[], int] | None = (
+    getattr(sys, "getunicodeinternedsize", None) if _IMMORTAL_INTERNS else None
+)
 
 #: Before 3.12, io.StringIO accumulates text in lists it does not show to the
 #: garbage collector: nothing visibly refers to them.

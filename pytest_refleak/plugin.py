@@ -47,7 +47,14 @@ from pytest_refleak.settings import (
     resolve,
 )
 from pytest_refleak.text import format_size
-from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky
+from pytest_refleak.verdict import (
+    Kind,
+    Verdict,
+    judge,
+    looks_leaky,
+    settling,
+    still_leaky,
+)
 
 PLUGIN_NAME = "refleak-checker"
 
@@ -463,40 +470,48 @@ class RefleakPlugin:
             self.seconds += time.perf_counter() - started
 
     def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
-        """Re-run the test unreported; the last re-run traces allocations.
+        """Re-run the test unreported; the second re-run traces allocations.
+
+        The first re-run is cheap and clears most tests.  The second traces, so
+        that a leaking test gets its allocation sites and the memory held by
+        strings and numbers is counted; the rest are cheap again.  A test leaks
+        only if every re-run grew.
 
         Re-runs tear down what the real next test would not need, as the real run
         did: after the last test of a module, its module fixtures are set up and
         torn down again by each re-run.
         """
         ignored, ignored_types = self._ignored(item)
-        plain: list[Reading] = []
         traced: Reading | None = None
         failure = None
         # Python 3.10 keeps a frame per function for reuse, which makes single
         # readings noisier: one more re-run must grow before a test counts as leaking.
         runs = limits.runs + (1 if sys.version_info < (3, 11) else 0)
+        readings: list[Reading] = []
         with saved_caches():
             caches = bounded_caches()
-            for number in range(1, runs + 1):
-                last = number == runs
+            number = 0
+            # Growth still shrinking after the planned re-runs is something warming
+            # up, not yet a leak: re-run until it settles, at most as often again.
+            while number < runs or (number < 2 * runs and settling(readings)):
+                number += 1
+                tracing = number == 2
                 reading = self._measure_rerun(
-                    item, nextitem, limits, last, ignored, ignored_types, caches
+                    item, nextitem, limits, tracing, ignored, ignored_types, caches
                 )
                 if reading is None:
                     failure = "it did not pass when re-run"
                     break
-                if last:
+                readings.append(reading)
+                if tracing:
                     traced = reading
-                else:
-                    plain.append(reading)
-                    if not looks_leaky(reading, limits):
-                        return Verdict(Kind.CLEAN, runs=number)
+                if not still_leaky(reading, limits):
+                    return Verdict(Kind.CLEAN, runs=number)
         if failure is not None:
             self.unchecked.append((item.nodeid, failure))
-            return Verdict(Kind.INCONCLUSIVE, runs=len(plain), note=failure)
-        assert traced is not None  # runs >= 2: the loop ends on the traced re-run
-        verdict = judge(plain, traced, limits)
+            return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
+        assert traced is not None  # runs >= 2: the second re-run traces
+        verdict = judge(readings, traced, limits)
         if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
             self.unchecked.append((item.nodeid, verdict.note))
         return verdict
@@ -525,8 +540,9 @@ class RefleakPlugin:
             # What bounded standard-library caches gained is theirs to drop later.
             return Exclusions(
                 holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item)],
-                ignored=[*ignored, *caches],
+                ignored=ignored,
                 ignored_types=ignored_types,
+                caches=caches,
             )
 
         self._clear_caches(config)

@@ -69,10 +69,10 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
                 f"(allowed: {format_size(limits.allow_memory)})"
             )
         if detail is not None and detail.by_type:
-            lines.append("  what is still alive after the last re-run:")
+            lines.append("  what is still alive after the traced re-run:")
             lines.extend(_type_table(detail.by_type, root))
         if detail is not None and detail.memory:
-            lines.append("  where the memory still allocated after the last re-run came from:")
+            lines.append("  where the memory still allocated after the traced re-run came from:")
             for growth in detail.memory[:5]:
                 lines.append(f"    +{format_size(growth.size)} in {growth.count} blocks")
                 lines.extend(_frames(growth.frames, root, "      "))

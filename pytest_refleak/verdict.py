@@ -43,6 +43,39 @@ def looks_leaky(reading: Reading, limits: Limits) -> bool:
     )
 
 
+def still_leaky(reading: Reading, limits: Limits) -> bool:
+    """Whether a re-run leaves the test suspect.
+
+    Objects and memory only leak if the re-run grew the heap by at least one
+    block: new objects that merely replaced old ones are no leak.  A re-run's
+    block count is exact unless describing cycles allocated memory before the
+    reading; then only the traced bytes outside the tooling can tell.
+    """
+    if reading.problem:
+        return True
+    if limits.cycles != "off":
+        if reading.cycle_flags & _cycle_bits(limits.cycles):
+            return True
+        if reading.cycles.counted(limits.cycles):
+            return True
+    grew = reading.blocks > 0 or not reading.blocks_exact
+    if reading.untracked is None:
+        return grew
+    objects = reading.objects > limits.allow_objects
+    return grew and (objects or reading.untracked > limits.allow_memory)
+
+
+def settling(readings: Sequence[Reading]) -> bool:
+    """Whether the memory growth is still shrinking from re-run to re-run.
+
+    Caches warming up over several calls grow by less each time until they stop;
+    a leak grows by about as much every time.  The last exact reading below an
+    earlier one means the test has not settled yet.
+    """
+    blocks = [r.blocks for r in readings if r.blocks_exact]
+    return len(blocks) >= 2 and blocks[-1] < max(blocks[:-1])
+
+
 @dataclass(frozen=True)
 class Verdict:
     kind: Kind
@@ -61,8 +94,8 @@ class Verdict:
         return self.kind in (Kind.LEAKED, Kind.CYCLES)
 
 
-def judge(plain: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
-    """The verdict over all re-runs: the ``plain`` ones and the ``traced`` last one.
+def judge(runs: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
+    """The verdict over all re-runs, in the order they ran; ``traced`` is among them.
 
     Memory must grow on every re-run, by at least one allocator block (the traced
     one counts when describing cycles did not disturb its reading): new
@@ -73,7 +106,7 @@ def judge(plain: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
     numbers).  Cycles fail if the traced re-run found cycles of the kind the mode
     counts and every plain re-run saw some.
     """
-    runs = [*plain, traced]
+    plain = [r for r in runs if r is not traced]
     problems = [r.problem for r in runs if r.problem]
     if problems:
         return Verdict(Kind.INCONCLUSIVE, len(runs), note=problems[0])

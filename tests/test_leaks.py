@@ -184,3 +184,35 @@ def test_leak_after_a_failed_test(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *"])
+
+
+def test_growth_that_shrinks_but_never_stops(pytester: pytest.Pytester) -> None:
+    """A leak whose growth shrinks from call to call but never stops is still a leak."""
+    pytester.makepyfile(
+        test_it="""
+        LEAK = []
+        class Thing:
+            pass
+        def test_it():
+            LEAK.extend(Thing() for _ in range(max(1, 12 - 4 * len(LEAK))))
+        """
+    )
+    assert_leaked(run(pytester, "--refleak"), "test_it", "*Thing*")
+
+
+def test_leak_in_a_test_that_also_makes_new_paths(leaky: pytest.Pytester) -> None:
+    """A leak is caught even when the test also makes paths never seen before.
+
+    Python 3.12 keeps every path part pathlib has seen forever (interned strings
+    are immortal there); that growth is excused, the leak next to it is not.
+    """
+    leaky.makepyfile(
+        test_it="""
+        import itertools, pathlib, leakylib
+        counter = itertools.count()
+        def test_it(tmp_path):
+            (tmp_path / f"part-{next(counter)}" / "file.txt").parent.mkdir()
+            leakylib.append_thing()
+        """
+    )
+    assert_leaked(run(leaky, "--refleak"), "test_it", "*Thing*×1*")

@@ -155,3 +155,44 @@ def test_many_tests_pass_without_reruns_piling_up(pytester: pytest.Pytester) -> 
     )
     result = run(pytester, "--refleak")
     result.assert_outcomes(passed=60)
+
+
+def test_cache_warming_over_several_calls_passes(pytester: pytest.Pytester) -> None:
+    """Growth that shrinks call after call and then stops is warming up, not leaking.
+
+    Each call keeps fewer new objects than the one before, until none: more
+    calls than the planned re-runs are needed to see it stop.
+    """
+    pytester.makepyfile(
+        test_it="""
+        WARM = []
+        def test_it():
+            calls = len(WARM)
+            WARM.append([object() for _ in range(max(0, 24 - 6 * calls))])
+            if calls > 5:
+                WARM.pop()
+        """
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=1)
+
+
+def test_paths_never_seen_before_pass(pytester: pytest.Pytester) -> None:
+    """Making paths with new names on every call is not a leak.
+
+    On Python 3.12 pathlib interns every part, and interned strings live forever:
+    the interpreter's growth, not the test's.
+    """
+    pytester.makepyfile(
+        test_it="""
+        import itertools, pathlib
+        counter = itertools.count()
+        def test_it(tmp_path):
+            target = tmp_path / f"part-{next(counter)}" / "file.txt"
+            target.parent.mkdir()
+            target.write_text("x")
+        def test_after():
+            pass
+        """
+    )
+    run(pytester, "--refleak").assert_outcomes(passed=2)

@@ -18,7 +18,7 @@ from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr
-from pytest_refleak.verdict import Kind, judge, looks_leaky
+from pytest_refleak.verdict import Kind, judge, looks_leaky, settling, still_leaky
 
 _kept: list[object] = []
 
@@ -311,13 +311,47 @@ def test_judge_requires_growth_on_every_run() -> None:
     replaced = Reading(blocks=0, objects=3)
     traced = Reading(blocks=2, objects=1, traced=200, untracked=0)
     limits = Limits()
-    assert judge([leak, leak], traced, limits).kind is Kind.LEAKED
-    assert judge([leak, clean], traced, limits).kind is Kind.CLEAN
-    assert judge([replaced, replaced], Reading(blocks=0, objects=3), limits).kind is Kind.CLEAN
-    assert judge([leak, leak], traced, Limits(allow_objects=1)).kind is Kind.CLEAN
-    assert judge([leak], Reading(blocks=1, objects=0, untracked=64), limits).leaked_memory
+    assert judge([leak, traced, leak], traced, limits).kind is Kind.LEAKED
+    assert judge([leak, traced, clean], traced, limits).kind is Kind.CLEAN
+    replaced_traced = Reading(blocks=0, objects=3, untracked=0)
+    assert judge([replaced, replaced_traced], replaced_traced, limits).kind is Kind.CLEAN
+    assert judge([leak, traced], traced, Limits(allow_objects=1)).kind is Kind.CLEAN
+    memory = Reading(blocks=1, objects=0, untracked=64)
+    assert judge([leak, memory], memory, limits).leaked_memory
+    # Per-run figures are reported in the order the re-runs ran.
+    second = Reading(blocks=3, objects=5, traced=200, untracked=0)
+    assert judge([leak, second, leak], second, limits).objects == (1, 5, 1)
     assert not looks_leaky(clean, limits) and looks_leaky(leak, limits)
-    assert judge([Reading(0, 0, problem="odd")], traced, limits).kind is Kind.INCONCLUSIVE
+    odd = Reading(0, 0, problem="odd")
+    assert judge([odd, traced], traced, limits).kind is Kind.INCONCLUSIVE
+
+
+def test_a_rerun_stays_suspect_only_while_it_grows() -> None:
+    limits = Limits()
+    replaced = Reading(blocks=0, objects=3)
+    assert not still_leaky(replaced, limits)
+    assert still_leaky(Reading(blocks=2, objects=1), limits)
+    # Plain re-runs do not count untracked memory: any growth keeps them suspect.
+    assert still_leaky(Reading(blocks=1, objects=0), limits)
+    # The traced re-run says which growth was objects or memory.
+    assert still_leaky(Reading(blocks=1, objects=0, untracked=64), limits)
+    assert not still_leaky(Reading(blocks=1, objects=0, untracked=64), Limits(allow_memory=100))
+    # Describing cycles disturbs the block count: objects decide then.
+    inexact = Reading(blocks=0, objects=2, untracked=0, blocks_exact=False)
+    assert still_leaky(inexact, limits)
+    assert still_leaky(Reading(blocks=0, objects=0, problem="odd"), limits)
+
+
+def test_settling_growth_is_told_from_steady_growth() -> None:
+    def runs(*blocks: int) -> list[Reading]:
+        return [Reading(blocks=b, objects=2) for b in blocks]
+
+    assert settling(runs(10, 18, 22, 2))
+    assert not settling(runs(2, 2, 2, 2))
+    assert not settling(runs(1, 2, 3))
+    assert not settling(runs(5))
+    # A reading disturbed by describing cycles says nothing either way.
+    assert not settling([*runs(4), Reading(blocks=1, objects=2, blocks_exact=False)])
 
 
 # -- caches ----------------------------------------------------------------------------
