@@ -83,6 +83,7 @@ class Heap:
         self.can_freeze = gc.get_freeze_count() <= _startup_freeze_count()
         self._frozen = False
         self._started_tracing = False
+        self.tracing_held = False
         self._last_full = time.perf_counter()
         # Until a full collection has been timed, assume one costs this much.
         self._full_cost = 0.05
@@ -139,9 +140,21 @@ class Heap:
         self._started_tracing = True
 
     def stop_tracing(self) -> None:
-        if self._started_tracing:
+        if self._started_tracing and not self.tracing_held:
             tracemalloc.stop()
             self._started_tracing = False
+
+    def hold_tracing(self) -> None:
+        """Keep tracing past the window that started it, until :meth:`release_tracing`.
+
+        Explaining a leak after the verdict needs the allocation tracebacks of
+        what the traced re-run made.
+        """
+        self.tracing_held = True
+
+    def release_tracing(self) -> None:
+        self.tracing_held = False
+        self.stop_tracing()
 
     @property
     def user_tracing(self) -> bool:
@@ -153,7 +166,7 @@ class Heap:
     def restore(self) -> None:
         """Undo what this object changed: freezing, tracing, the gc debug flags."""
         self.catcher.close()
-        self.stop_tracing()
+        self.release_tracing()
         if self._frozen:
             gc.unfreeze()
             self._frozen = False

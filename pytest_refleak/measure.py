@@ -62,6 +62,11 @@ class TypeGrowth:
     size: int
     samples: tuple[str, ...] = ()
     sites: tuple[tuple[tuple[str, int], ...], ...] = ()
+    #: Ids of the sampled objects, to find them again while they are still alive
+    #: (a leak keeps them); ids, not the objects, so that nothing is kept.
+    sample_ids: tuple[int, ...] = ()
+    #: What keeps the samples alive, as found after the verdict.
+    chains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,13 @@ class MemoryGrowth:
     size: int
     count: int
     frames: tuple[tuple[str, int], ...]
+    #: The innermost frame as traced, to find what was allocated there.
+    innermost: tuple[str, int] | None = None
+    #: Whether the memory is not that of the new objects found alive: strings,
+    #: bytes and numbers, which the garbage collector does not track.
+    untracked: bool = False
+    #: What holds memory allocated there, as found after the verdict.
+    holders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -345,9 +357,18 @@ class Window:
             if not frames or _made_by(frames, skip) or self._tooling_made(list(frames)):
                 continue
             total += size
-            if not _made_by(frames, objects):
+            loose = not _made_by(frames, objects)
+            if loose:
                 untracked += size
-            grown.append(MemoryGrowth(size, count, pick_frames(frames, self.origins)))
+            grown.append(
+                MemoryGrowth(
+                    size,
+                    count,
+                    pick_frames(frames, self.origins),
+                    innermost=frames[-1],
+                    untracked=loose,
+                )
+            )
         grown.sort(key=lambda g: -g.size)
         return total, untracked, tuple(grown[:10])
 
@@ -709,6 +730,7 @@ def _summarise(
         return tuple(TypeGrowth(n, c, sizes[n]) for n, c in counts.most_common())
     inner = _referenced_within(candidates)
     samples: dict[str, list[str]] = {}
+    sample_ids: dict[str, list[int]] = {}
     sites: dict[str, list[tuple[tuple[str, int], ...]]] = {}
     # Objects nothing new refers to are where a leak hangs from: show those first.
     ordered = sorted(candidates, key=lambda o: id(o) in inner)
@@ -717,6 +739,7 @@ def _summarise(
         shown = samples.setdefault(name, [])
         if len(shown) < 3:
             shown.append(safe_repr(obj))
+            sample_ids.setdefault(name, []).append(id(obj))
         where = sites.setdefault(name, [])
         if len(where) < 2:
             frames = allocation_frames(obj, origins)
@@ -724,7 +747,14 @@ def _summarise(
                 where.append(frames)
     order = sorted(counts, key=lambda n: (-sizes[n], -counts[n], n))
     return tuple(
-        TypeGrowth(n, counts[n], sizes[n], tuple(samples.get(n, ())), tuple(sites.get(n, ())))
+        TypeGrowth(
+            n,
+            counts[n],
+            sizes[n],
+            tuple(samples.get(n, ())),
+            tuple(sites.get(n, ())),
+            tuple(sample_ids.get(n, ())),
+        )
         for n in order
     )
 

@@ -15,6 +15,7 @@ How a checked test runs (``docs/how-it-decides.md`` has the long version):
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import pickle
 import sys
@@ -32,7 +33,9 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_refleak import hookspecs
+from pytest_refleak.alive import Request, atexit_callbacks, explain_alive
 from pytest_refleak.caches import bounded_caches, clear_caches, saved_caches
+from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
 from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset, calibrate_type
 from pytest_refleak.origins import Origins
@@ -327,6 +330,7 @@ class RefleakPlugin:
         self.checked = 0
         self.rerun = 0
         self.seconds = 0.0
+        self.explain_seconds = 0.0
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -402,7 +406,8 @@ class RefleakPlugin:
             self.failures.append((report.nodeid, line, getattr(report, "refleak_size", 0)))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.failures and not self.unchecked:
+        verbose = self.config.get_verbosity() > 0
+        if not self.failures and not self.unchecked and not verbose:
             return
         terminalreporter.section("refleak")
         for _nodeid, line, _size in sorted(self.failures, key=lambda f: -f[2]):
@@ -412,6 +417,12 @@ class RefleakPlugin:
         count = len(self.failures)
         if count:
             terminalreporter.line(f"{count} test{'s' if count != 1 else ''} leaked")
+        if verbose:
+            terminalreporter.line(
+                f"refleak: checked {self.checked} test{'s' if self.checked != 1 else ''}, "
+                f"re-ran {self.rerun} ({self.seconds:.2f}s), "
+                f"explaining leaks took {self.explain_seconds:.2f}s"
+            )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._heap is not None:
@@ -488,32 +499,73 @@ class RefleakPlugin:
         # readings noisier: one more re-run must grow before a test counts as leaking.
         runs = limits.runs + (1 if sys.version_info < (3, 11) else 0)
         readings: list[Reading] = []
-        with saved_caches():
-            caches = bounded_caches()
-            number = 0
-            # Growth still shrinking after the planned re-runs is something warming
-            # up, not yet a leak: re-run until it settles, at most as often again.
-            while number < runs or (number < 2 * runs and settling(readings)):
-                number += 1
-                tracing = number == 2
-                reading = self._measure_rerun(
-                    item, nextitem, limits, tracing, ignored, ignored_types, caches
+        count_callbacks = atexit_callbacks()
+        callbacks_before = count_callbacks() if count_callbacks else 0
+        try:
+            with saved_caches():
+                caches = bounded_caches()
+                number = 0
+                # Growth still shrinking after the planned re-runs is something warming
+                # up, not yet a leak: re-run until it settles, at most as often again.
+                while number < runs or (number < 2 * runs and settling(readings)):
+                    number += 1
+                    tracing = number == 2
+                    if tracing:
+                        # Explaining a leak later needs what this re-run allocated.
+                        self.heap.hold_tracing()
+                    reading = self._measure_rerun(
+                        item, nextitem, limits, tracing, ignored, ignored_types, caches
+                    )
+                    if reading is None:
+                        failure = "it did not pass when re-run"
+                        break
+                    readings.append(reading)
+                    if tracing:
+                        traced = reading
+                        if not reading.untracked:
+                            # Only memory held by strings and numbers needs the
+                            # traces to be explained; the rest run faster without.
+                            self.heap.release_tracing()
+                    if not still_leaky(reading, limits):
+                        return Verdict(Kind.CLEAN, runs=number)
+            if failure is not None:
+                self.unchecked.append((item.nodeid, failure))
+                return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
+            assert traced is not None  # runs >= 2: the second re-run traces
+            verdict = judge(readings, traced, limits)
+            if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
+                self.unchecked.append((item.nodeid, verdict.note))
+            if verdict.kind is Kind.LEAKED:
+                grew = count_callbacks is not None and (
+                    count_callbacks() - callbacks_before >= len(readings)
                 )
-                if reading is None:
-                    failure = "it did not pass when re-run"
-                    break
-                readings.append(reading)
-                if tracing:
-                    traced = reading
-                if not still_leaky(reading, limits):
-                    return Verdict(Kind.CLEAN, runs=number)
-        if failure is not None:
-            self.unchecked.append((item.nodeid, failure))
-            return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
-        assert traced is not None  # runs >= 2: the second re-run traces
-        verdict = judge(readings, traced, limits)
-        if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
-            self.unchecked.append((item.nodeid, verdict.note))
+                verdict = self._explain(item, verdict, atexit_grew=grew)
+            return verdict
+        finally:
+            self.heap.release_tracing()
+
+    def _explain(self, item: pytest.Item, verdict: Verdict, *, atexit_grew: bool) -> Verdict:
+        """Fill in what keeps the leak alive while it still is."""
+        verbose = item.config.get_verbosity()
+        graphs_dir = None
+        if self.settings.graphs_dir is not None:
+            graphs_dir = item.config.invocation_params.dir / self.settings.graphs_dir
+        request = Request(
+            types=6 if verbose > 0 else 3,
+            sites=5 if verbose > 0 else 3,
+            atexit_grew=atexit_grew,
+            graphs_dir=graphs_dir,
+            stem=file_stem(item.nodeid),
+        )
+        explained = explain_alive(
+            verdict, request, unfreeze=self.heap.frozen and self.heap.can_freeze
+        )
+        self.explain_seconds += explained.seconds
+        verdict = explained.verdict
+        if explained.graphs:
+            verdict = dataclasses.replace(verdict, graphs=tuple(map(str, explained.graphs)))
+        if explained.problem:
+            verdict = dataclasses.replace(verdict, note=explained.problem)
         return verdict
 
     def _measure_rerun(
@@ -582,7 +634,9 @@ class RefleakPlugin:
     ) -> None:
         call = next(r for r in reports if r.when == "call")
         call.outcome = "failed"
-        call.longrepr = explain(verdict, limits, root=str(item.config.rootpath))
+        call.longrepr = explain(
+            verdict, limits, root=str(item.config.rootpath), verbosity=item.config.get_verbosity()
+        )
         call.refleak_verdict = verdict.kind.value  # type: ignore[attr-defined]
         call.refleak_line = one_line(item.nodeid, verdict)  # type: ignore[attr-defined]
         size = verdict.memory_per_run

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from pytest_refleak.measure import TypeGrowth
 from pytest_refleak.settings import Limits
-from pytest_refleak.text import format_size
+from pytest_refleak.text import PLAIN_TYPES, format_size
 from pytest_refleak.verdict import Kind, Verdict
 
 
@@ -34,7 +34,9 @@ def _frames(frames: Sequence[tuple[str, int]], root: str | None, indent: str) ->
     return lines
 
 
-def _type_table(growth: Sequence[TypeGrowth], root: str | None, limit: int = 8) -> list[str]:
+def _type_table(
+    growth: Sequence[TypeGrowth], root: str | None, limit: int = 8, sites: int = 1
+) -> list[str]:
     if not growth:
         return []
     width = max(len(g.name) for g in growth[:limit])
@@ -42,7 +44,9 @@ def _type_table(growth: Sequence[TypeGrowth], root: str | None, limit: int = 8) 
     for g in growth[:limit]:
         sample = f"  e.g. {g.samples[0]}" if g.samples else ""
         lines.append(f"    {g.name:<{width}}  ×{g.count:<4} {format_size(g.size):>9}{sample}")
-        for frames in g.sites[:1]:
+        for chain in g.chains:
+            lines.append(f"        {chain}")
+        for frames in g.sites[:sites]:
             lines.extend(_frames(frames, root, "        "))
     if len(growth) > limit:
         rest = sum(g.count for g in growth[limit:])
@@ -50,8 +54,12 @@ def _type_table(growth: Sequence[TypeGrowth], root: str | None, limit: int = 8) 
     return lines
 
 
-def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
-    """The report section for a leaking test."""
+def explain(
+    verdict: Verdict, limits: Limits, root: str | None = None, verbosity: int = 0
+) -> str:
+    """The report section for a leaking test; ``verbosity`` as pytest's ``-v``/``-q``."""
+    if verbosity < 0:
+        return _brief(verdict)
     runs = verdict.runs
     lines: list[str] = []
     detail = verdict.detail
@@ -70,12 +78,26 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None) -> str:
             )
         if detail is not None and detail.by_type:
             lines.append("  what is still alive after the traced re-run:")
-            lines.extend(_type_table(detail.by_type, root))
+            lines.extend(
+                _type_table(
+                    detail.by_type,
+                    root,
+                    limit=16 if verbosity > 0 else 8,
+                    sites=2 if verbosity > 0 else 1,
+                )
+            )
         if detail is not None and detail.memory:
             lines.append("  where the memory still allocated after the traced re-run came from:")
-            for growth in detail.memory[:5]:
-                lines.append(f"    +{format_size(growth.size)} in {growth.count} blocks")
+            for growth in detail.memory[: 8 if verbosity > 0 else 5]:
+                blocks = f"{growth.count} block{'s' if growth.count != 1 else ''}"
+                lines.append(f"    +{format_size(growth.size)} in {blocks}")
+                for holder in growth.holders:
+                    lines.append(f"      {holder}")
                 lines.extend(_frames(growth.frames, root, "      "))
+        for path in verdict.graphs:
+            lines.append(f"  picture of what keeps it alive: {_relative(path, root)}")
+        if verdict.note:
+            lines.append(f"  ({verdict.note})")
     if verdict.cycles:
         if verdict.kind is Kind.CYCLES:
             lines.append(f"refleak: {_summary(verdict)}, on every one of {runs} re-runs")
@@ -104,9 +126,77 @@ def _mode_words(mode: str) -> str:
 
 
 def one_line(nodeid: str, verdict: Verdict) -> str:
-    """``LEAKED test_x.py::test_y - 1 object/run (Thing ×1), +120 B/run``."""
+    """``LEAKED test_x.py::test_y - 1 object/run, +120 B: Thing ×1 via lib._registry``."""
     word = "LEAKED" if verdict.kind is Kind.LEAKED else "CYCLES"
-    return f"{word} {nodeid} - {', '.join(_parts(verdict))}"
+    return f"{word} {nodeid} - {_headline(verdict)}"
+
+
+def _headline(verdict: Verdict) -> str:
+    parts = ", ".join(_parts(verdict))
+    culprit = _culprit(verdict)
+    return f"{parts}: {culprit}" if culprit else parts
+
+
+def _culprit(verdict: Verdict) -> str:
+    """The biggest leaked type and what keeps it, or the biggest memory holder."""
+    detail = verdict.detail
+    if detail is None:
+        return ""
+    if verdict.leaked_objects and detail.by_type:
+        # A class of the project says more than the dicts and lists around it.
+        top = next((g for g in detail.by_type if g.name not in PLAIN_TYPES), detail.by_type[0])
+        chain = top.chains[0] if top.chains else ""
+        via = ""
+        if chain.startswith(_KEPT):
+            via = f" via {_container(chain[len(_KEPT) :])}"
+        elif chain.startswith("no referrers"):
+            via = " with no referrers (a missing Py_DECREF?)"
+        return f"{top.name} ×{top.count}{via}"
+    if verdict.leaked_memory:
+        for growth in detail.memory:
+            held = growth.holders[0] if growth.holders else ""
+            if held.startswith(_HELD):
+                return f"held by {_container(held[len(_HELD) :])}"
+            if held.startswith("no container"):
+                return "held by no container (a missing Py_DECREF?)"
+    return ""
+
+
+_KEPT = "kept alive by "
+_HELD = "held by "
+
+
+def _container(chain: str) -> str:
+    """The start of a chain, up to the first subscript or step: where the leak piles up."""
+    ends = [i for i in (chain.find(mark) for mark in ("[", " → ", " (", ", held")) if i > 0]
+    return chain[: min(ends)] if ends else chain
+
+
+def _brief(verdict: Verdict) -> str:
+    """The report for ``-q``: the headline and what keeps each type alive."""
+    lines = [f"refleak: {_headline(verdict)}"]
+    detail = verdict.detail
+    if detail is not None:
+        for g in [g for g in detail.by_type if g.chains][:4]:
+            for chain in g.chains:
+                lines.append(f"  {g.name}: {chain}")
+        for growth in detail.memory[:3]:
+            for holder in growth.holders:
+                lines.append(f"  +{format_size(growth.size)}: {holder}")
+    for group in verdict.cycles[:3]:
+        lines.append(f"  cycle: {group.path}")
+    return "\n".join(lines)
+
+
+def _relative(path: str, root: str | None) -> str:
+    if root:
+        try:
+            relative = os.path.relpath(path, root)
+        except ValueError:
+            return path
+        if not relative.startswith(".."):
+            return relative
+    return path
 
 
 def _summary(verdict: Verdict) -> str:
@@ -128,12 +218,13 @@ def _parts(verdict: Verdict) -> list[str]:
     detail = verdict.detail
     if verdict.leaked_objects:
         n = verdict.objects[-1] if verdict.objects else 0
-        what = ""
-        if detail is not None and detail.by_type:
-            what = " (" + ", ".join(f"{g.name} ×{g.count}" for g in detail.by_type[:3]) + ")"
-        parts.append(f"{n} object{'s' if n != 1 else ''}/run{what}")
-    if verdict.leaked_memory:
-        parts.append(f"+{format_size(verdict.memory_per_run)}/run")
+        parts.append(f"{n} object{'s' if n != 1 else ''}/run")
+    if verdict.leaked_objects or verdict.leaked_memory:
+        size = verdict.memory_per_run
+        if not size and detail is not None:
+            size = sum(g.size for g in detail.by_type)
+        if size:
+            parts.append(f"+{format_size(size)}/run")
     if verdict.cycles:
         first = verdict.cycles[0]
         count = len(verdict.cycles)

@@ -68,6 +68,13 @@ OPTIONS: tuple[Option, ...] = (
         default=0,
         metavar="SIZE",
     ),
+    Option(
+        "refleak_graphs",
+        "write a Graphviz picture of what keeps each leak alive into DIR "
+        "(.dot, and .svg when Graphviz's dot is installed)",
+        default=None,
+        metavar="DIR",
+    ),
 )
 
 MARKER_ARGS = ("enabled", "reason", "cycles", "runs", "allow_objects", "allow_memory")
@@ -94,6 +101,7 @@ class Limits:
 class Settings:
     check_all: bool
     limits: Limits
+    graphs_dir: str | None = None
 
 
 def _as_bool(value: object, where: str) -> bool:
@@ -130,6 +138,13 @@ def _as_count(value: object, where: str, minimum: int) -> int:
     return number
 
 
+def _as_directory(value: object, where: str) -> str:
+    text = str(value).strip()
+    if not text or "\0" in text:
+        raise SettingsError(f"{where}: expected a directory, got {value!r}")
+    return text
+
+
 def _as_size(value: object, where: str) -> int:
     try:
         return parse_size(value if isinstance(value, int) else str(value))
@@ -143,6 +158,7 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak_runs": lambda v, w: _as_count(v, w, 2),
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
+    "refleak_graphs": _as_directory,
 }
 
 
@@ -165,7 +181,12 @@ def resolve(cli: Mapping[str, object | None], ini: Mapping[str, object | None]) 
         allow_objects=int(values["refleak_allow_objects"]),  # type: ignore[call-overload]
         allow_memory=int(values["refleak_allow_memory"]),  # type: ignore[call-overload]
     )
-    return Settings(check_all=bool(values["refleak"]), limits=limits)
+    graphs = values["refleak_graphs"]
+    return Settings(
+        check_all=bool(values["refleak"]),
+        limits=limits,
+        graphs_dir=str(graphs) if graphs is not None else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,12 @@ def _untrusted(obj: object) -> bool:
 
 _BUILTIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, bytearray)
 
+#: Types that say little about a leak on their own: the containers and plumbing
+#: around the objects a project made.
+PLAIN_TYPES = frozenset(
+    {"dict", "list", "tuple", "set", "cell", "function", "method", "ReferenceType", "frame"}
+)
+
 
 def safe_repr(obj: object, limit: int = 80) -> str:
     """A short repr that never raises: it degrades to ``<Type at 0x...>``."""

@@ -88,6 +88,8 @@ class Verdict:
     cycles: tuple[CycleGroup, ...] = ()
     detail: Reading | None = None
     note: str | None = None
+    #: Pictures of what keeps the leak alive, when asked for.
+    graphs: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:

@@ -243,7 +243,7 @@ def test_leaked_status_word_and_exit_code(leaky: pytest.Pytester) -> None:
     )
     result = run(leaky, "--refleak", "-v")
     result.stdout.fnmatch_lines(["test_it.py::test_it LEAKED*", "test_it.py::test_clean PASSED*"])
-    result.stdout.fnmatch_lines(["*= refleak =*", "LEAKED test_it.py::test_it - 1 object/run (Thing ×1)*",
+    result.stdout.fnmatch_lines(["*= refleak =*", "LEAKED test_it.py::test_it - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
                                  "1 test leaked"])
     result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED

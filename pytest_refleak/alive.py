@@ -1,0 +1,177 @@
+"""After the verdict: what keeps a leaking test's objects and memory alive.
+
+The re-runs keep only ids of sample objects and the allocation sites of the
+memory, never the objects.  A leak keeps them alive, so once a test is judged to
+leak they are found again by id, and the referrer search runs while they are.
+A test that does not leak pays nothing for this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_refleak import graphs
+from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
+from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
+from pytest_refleak.text import PLAIN_TYPES, type_name
+from pytest_refleak.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class Request:
+    """How much to explain: types and memory sites to follow, files to draw."""
+
+    types: int = 3
+    sites: int = 3
+    budget_seconds: float = 1.5
+    #: The test registered ``atexit`` callbacks on every run: a function that
+    #: nothing refers to is held there.
+    atexit_grew: bool = False
+    graphs_dir: Path | None = None
+    stem: str = "test"
+
+
+@dataclass(frozen=True)
+class Explained:
+    verdict: Verdict
+    graphs: tuple[Path, ...] = ()
+    seconds: float = 0.0
+    problem: str | None = None
+
+
+def explain_alive(verdict: Verdict, request: Request, *, unfreeze: bool) -> Explained:
+    """``verdict`` with referrer chains filled in, and the graph files written.
+
+    ``unfreeze``: the heap is frozen by the plugin; frozen objects are invisible
+    to ``gc.get_referrers``, so it is unfrozen for the search and frozen again.
+    """
+    started = time.perf_counter()
+    detail = verdict.detail
+    if detail is None or not (detail.by_type or detail.memory):
+        return Explained(verdict)
+    # With the heap unfrozen, the collections the search's own allocations would
+    # trigger could each go over the whole heap.
+    enabled = gc.isenabled()
+    gc.disable()
+    if unfreeze:
+        gc.unfreeze()
+    try:
+        detail, files, problem = _explain(detail, request)
+    except Exception as error:  # noqa: BLE001 - explaining must never lose the verdict
+        return Explained(
+            verdict,
+            seconds=time.perf_counter() - started,
+            problem=f"explaining it failed: {type(error).__name__}: {error}",
+        )
+    finally:
+        if unfreeze:
+            # Garbage the re-runs left must not be frozen with the rest, where no
+            # collection would reach it: one full collection, paid by leaking tests.
+            gc.collect()
+            gc.freeze()
+        if enabled:
+            gc.enable()
+    return Explained(
+        dataclasses.replace(verdict, detail=detail),
+        graphs=tuple(files),
+        seconds=time.perf_counter() - started,
+        problem=problem,
+    )
+
+
+def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], str | None]:
+    budget = Budget(seconds=request.budget_seconds)
+    followed = list(detail.by_type[: request.types])
+    # The summary names the first type that is not plumbing: explain it too.
+    telling = next((g for g in detail.by_type if g.name not in PLAIN_TYPES), None)
+    if telling is not None and telling not in followed:
+        followed.append(telling)
+    wanted = {i: g.name for g in followed for i in g.sample_ids[:1]}
+    found: dict[int, object] = {}
+    everything = gc.get_objects()
+    try:
+        # Allocating in these loops would be slow while allocations are traced
+        # (even id() and a builtin type's __name__ allocate): the types are
+        # matched by name once, then objects by type, and only those get an id().
+        present = {type(obj) for obj in everything}
+        names = set(wanted.values())
+        types_wanted = {t for t in present if _name_of(t) in names}
+        for obj in everything:
+            if type(obj) in types_wanted:
+                key = id(obj)
+                if key in wanted and type_name(obj) == wanted[key]:
+                    found[key] = obj
+    finally:
+        everything.clear()
+        del everything
+    targets = [found[i] for g in followed for i in g.sample_ids[:1] if i in found]
+    mine = {id(found), id(targets)}
+    native = _atexit_root if request.atexit_grew else None
+    chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
+    by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
+    by_type = tuple(_with_chain(g, by_id) for g in detail.by_type)
+    memory = tuple(
+        _with_holders(m, budget, mine) if i < request.sites else m
+        for i, m in enumerate(detail.memory)
+    )
+    files: list[Path] = []
+    problem = None
+    if request.graphs_dir is not None and targets:
+        try:
+            files = graphs.draw(targets, request.graphs_dir, request.stem, ignore=mine)
+        except OSError as error:
+            problem = f"explaining it failed: {type(error).__name__}: {error}"
+    targets.clear()
+    found.clear()
+    return dataclasses.replace(detail, by_type=by_type, memory=memory), files, problem
+
+
+def _name_of(cls: type) -> str:
+    name = cls.__dict__.get("__qualname__", cls.__name__)
+    return name if isinstance(name, str) else cls.__name__
+
+
+def _with_chain(growth: TypeGrowth, chains: dict[int, Chain]) -> TypeGrowth:
+    texts = tuple(chains[i].sentence for i in growth.sample_ids[:1] if i in chains)
+    return dataclasses.replace(growth, chains=texts) if texts else growth
+
+
+def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> MemoryGrowth:
+    if not growth.untracked or growth.innermost is None or budget.spent():
+        return growth
+    pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
+    if not pairs:
+        why = NOT_HELD if complete else "no holder found within the time budget"
+        return dataclasses.replace(growth, holders=(why,))
+    containers = [c for c, _ in pairs]
+    chains = chains_to(containers, ignore=mine | {id(pairs), id(containers)}, budget=budget)
+    texts = tuple(
+        f"held by {describe_holding(container, item, chain)}"
+        for (container, item), chain in zip(pairs, chains, strict=True)
+    )
+    pairs.clear()
+    containers.clear()
+    return dataclasses.replace(growth, holders=texts)
+
+
+NOT_HELD = (
+    "no container holds it: kept alive by a reference count held in native code "
+    "(a missing Py_DECREF?)"
+)
+
+
+def _atexit_root(obj: object) -> str | None:
+    return "atexit callbacks" if callable(obj) else None
+
+
+def atexit_callbacks() -> Callable[[], int] | None:
+    """How to count the registered ``atexit`` callbacks, where CPython tells."""
+    import atexit
+
+    count = getattr(atexit, "_ncallbacks", None)
+    return count if callable(count) else None

@@ -1,0 +1,528 @@
+"""What keeps a leaked object alive, written as the Python path that reaches it.
+
+A referrer chain is found by a breadth-first search upwards from the leaked
+objects, one ``gc.get_referrers`` call per level for the whole frontier: each
+call is one pass over the heap, so the cost is the depth of the chain, not the
+number of objects visited.  (``objgraph.find_backref_chain`` asks for the
+referrers of one object at a time, which on a heap of a million objects costs a
+pass per object visited.)  The search stops at the first root a developer would
+recognise (a module, a class, ``sys.modules``, a logger, the ``atexit``
+callbacks) and gives up, saying so, when its time or depth budget runs out.
+
+Memory held by strings, bytes and numbers cannot be searched upwards: the
+garbage collector does not know them.  Their holders are looked for among the
+containers of the loaded modules first, where caches and registries live, then
+among all containers, while the budget lasts.
+
+Nothing found is kept: the search returns text.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import sys
+import sysconfig
+import time
+import tracemalloc
+import types
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pytest_refleak.text import object_traceback, safe_repr, type_name
+
+NO_REFERRERS = (
+    "no referrers: kept alive by a reference count held in native code (a missing Py_DECREF?)"
+)
+
+#: Types whose instances the garbage collector does not see, so they can only be
+#: found through the containers that hold them.
+UNTRACKED = (str, bytes, int, float, complex, bytearray)
+
+_CONTAINERS = (dict, list, set, frozenset, tuple, collections.deque)
+#: Containers the last-resort search of the whole heap looks into: the ones a
+#: leak can grow.
+_SEARCHED = frozenset((dict, list, set, collections.deque))
+
+
+@dataclass
+class Budget:
+    """How much explaining one test may cost.
+
+    Time is counted in this process's CPU time: a busy machine slows the search
+    down but does not make it give up sooner.
+    """
+
+    seconds: float = 1.5
+    depth: int = 16
+    breadth: int = 2000
+    started: float = field(default_factory=time.process_time)
+
+    def spent(self) -> bool:
+        return time.process_time() - self.started > self.seconds
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A path from a root to a leaked object, or why there is none.
+
+    ``kind``: ``"root"`` (the path starts at a root), ``"native"`` (it starts at
+    an object nothing refers to), ``"none"`` (nothing refers to the leaked object
+    itself) or ``"unknown"`` (the budget ran out).
+    """
+
+    text: str
+    kind: str = "root"
+
+    @property
+    def sentence(self) -> str:
+        if self.kind in ("root", "native"):
+            return f"kept alive by {self.text}"
+        return self.text
+
+
+# -- searching upwards -------------------------------------------------------------------
+
+
+def chains_to(
+    targets: Sequence[object],
+    *,
+    ignore: Iterable[int] = (),
+    budget: Budget | None = None,
+    native_root: Callable[[object], str | None] | None = None,
+) -> list[Chain]:
+    """For each of ``targets``, the shortest chain of references from a root to it.
+
+    ``ignore``: ids of the caller's own objects that refer to the targets (lists
+    of objects being examined, say); frames running now are always ignored.
+    ``native_root`` may name what holds an object nothing refers to (the
+    ``atexit`` callbacks, when the test registered some).
+    """
+    budget = budget or Budget()
+    skip = set(ignore)
+    skip.update(id(f) for f in _stack())
+    # Objects seen, by target and id; ``up`` maps each to the one it refers to, a
+    # step nearer the target.  Only ``nodes`` holds objects.
+    nodes: dict[_Key, object] = {(i, id(t)): t for i, t in enumerate(targets)}
+    up: dict[_Key, _Key] = {}
+    results: dict[int, Chain] = {}
+    # A chain that ends at an object nothing refers to: used if no root is found.
+    native: dict[int, Chain] = {}
+    # Parallel lists, not pairs: a pair would be one more referrer of its object.
+    frontier: list[object] = list(targets)
+    owners: list[int] = list(range(len(targets)))
+    skip.update((id(nodes), id(frontier), id(skip), id(targets), id(owners)))
+    depth = 0
+    try:
+        while frontier and len(results) < len(targets):
+            if depth >= budget.depth or budget.spent():
+                break
+            depth += 1
+            waiting: dict[int, list[int]] = {}
+            for which, obj in zip(owners, frontier, strict=True):
+                waiting.setdefault(id(obj), []).append(which)
+            referred: set[int] = set()
+            following: list[object] = []
+            following_owners: list[int] = []
+            # The call's argument tuple refers to the frontier too: it is built
+            # here, so that it can be skipped (a tuple passed with * is passed as is).
+            arguments = tuple(frontier)
+            referrers = gc.get_referrers(*arguments)
+            # This level's own containers; their ids are not kept past it, since
+            # another object may take the same address once they are freed.
+            mine = {id(arguments), id(following), id(following_owners), id(waiting), id(referrers)}
+            for ref in referrers:
+                if id(ref) in skip or id(ref) in mine or _is_tooling(ref):
+                    continue
+                root = _root_name(ref) is not None
+                for child in gc.get_referents(ref):
+                    for which in waiting.get(id(child), ()):
+                        referred.add(id(child))
+                        key = (which, id(ref))
+                        if which in results or key in nodes:
+                            continue
+                        nodes[key] = ref
+                        up[key] = (which, id(child))
+                        if root:
+                            results[which] = _root_chain(_path(key, nodes, up))
+                        elif len(following) < budget.breadth:
+                            following.append(ref)
+                            following_owners.append(which)
+            for which, obj in zip(owners, frontier, strict=True):
+                if id(obj) in referred or which in results or which in native:
+                    continue
+                name = native_root(obj) if native_root is not None else None
+                if name is None and obj is targets[which]:
+                    native[which] = Chain(NO_REFERRERS, kind="none")
+                else:
+                    native[which] = _native_chain(_path((which, id(obj)), nodes, up), name)
+            del referrers, arguments
+            keep = [i for i, w in enumerate(following_owners) if w not in results]
+            frontier[:] = [following[i] for i in keep]
+            owners[:] = [following_owners[i] for i in keep]
+            following.clear()
+        out = []
+        for i, target in enumerate(targets):
+            if i in results:
+                out.append(results[i])
+            elif i in native:
+                out.append(native[i])
+            else:
+                why = "time" if budget.spent() else "depth"
+                out.append(
+                    Chain(
+                        f"no root found within the {why} budget "
+                        f"({depth} steps up from the {type_name(target)})",
+                        kind="unknown",
+                    )
+                )
+        return out
+    finally:
+        nodes.clear()
+        frontier.clear()
+
+
+def _root_chain(path: list[object]) -> Chain:
+    try:
+        return Chain(_render(path))
+    finally:
+        path.clear()
+
+
+def _native_chain(path: list[object], name: str | None) -> Chain:
+    """A chain whose top object nothing refers to; ``name`` says what holds it, if known."""
+    try:
+        if name is not None:
+            return Chain(_render(path, f"{name} → {_describe(path[0])}"))
+        return Chain(
+            f"{_render(path)}, held from native code "
+            f"(nothing refers to the {type_name(path[0])})",
+            kind="native",
+        )
+    finally:
+        path.clear()
+
+
+def _stack() -> list[types.FrameType]:
+    frames = []
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
+
+
+def _is_tooling(obj: object) -> bool:
+    """The plugin's own objects and module namespaces are never where a leak hangs from."""
+    if type(obj) is dict:
+        name = obj.get("__name__")
+        return isinstance(name, str) and name.startswith("pytest_refleak")
+    module = getattr(type(obj), "__module__", "") or ""
+    return module.startswith("pytest_refleak")
+
+
+_Key = tuple[int, int]
+
+
+def _path(key: _Key, nodes: dict[_Key, object], up: dict[_Key, _Key]) -> list[object]:
+    path = [nodes[key]]
+    while key in up:
+        key = up[key]
+        path.append(nodes[key])
+    return path
+
+
+# -- roots and steps -------------------------------------------------------------------
+
+
+def _module_of_namespace(obj: object) -> types.ModuleType | None:
+    if type(obj) is not dict:
+        return None
+    name = obj.get("__name__")
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    if module is not None and getattr(module, "__dict__", None) is obj:
+        return module
+    return None
+
+
+def _root_name(obj: object) -> str | None:
+    """The name of a root a developer recognises, or None."""
+    if obj is sys.modules:
+        return "sys.modules"
+    if isinstance(obj, types.ModuleType):
+        return "atexit callbacks" if obj.__name__ == "atexit" else obj.__name__
+    module = _module_of_namespace(obj)
+    if module is not None:
+        return module.__name__
+    if isinstance(obj, type) and obj.__module__ not in ("builtins", None):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    logging = sys.modules.get("logging")
+    if logging is not None and isinstance(obj, logging.Logger):
+        if isinstance(obj, logging.RootLogger):
+            return "logging.getLogger()"
+        return f"logging.getLogger({obj.name!r})"
+    return None
+
+
+def _is_namespace_of(owner: object, child: object) -> bool:
+    """Whether ``child`` is the attribute dict of ``owner`` (module, class or instance)."""
+    if type(child) is not dict:
+        return False
+    if isinstance(owner, types.ModuleType):
+        return owner.__dict__ is child
+    if isinstance(owner, type):
+        return child.keys() == owner.__dict__.keys()
+    try:
+        return object.__getattribute__(owner, "__dict__") is child
+    except Exception:  # noqa: BLE001 - no __dict__, or a hostile one
+        return False
+
+
+def _key_text(key: object) -> str:
+    if isinstance(key, str) and key.isidentifier():
+        return f".{key}"
+    return f"[{safe_repr(key, 40)}]"
+
+
+def _in_dict(mapping: dict[object, object], child: object, attribute: bool) -> str:
+    for key, value in list(mapping.items()):
+        if value is child:
+            return _key_text(key) if attribute else f"[{safe_repr(key, 40)}]"
+    for key in list(mapping):
+        if key is child:
+            return f" → key {safe_repr(key, 60)}"
+    return " → " + type_name(child)
+
+
+def _attribute_of(owner: object, child: object) -> str | None:
+    try:
+        namespace = object.__getattribute__(owner, "__dict__")
+    except Exception:  # noqa: BLE001
+        namespace = None
+    if isinstance(namespace, dict):
+        for key, value in list(namespace.items()):
+            if value is child:
+                return _key_text(key)
+    for cls in type(owner).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            descriptor = cls.__dict__.get(name)
+            try:
+                if descriptor is not None and descriptor.__get__(owner, cls) is child:
+                    return f".{name}"
+            except Exception:  # noqa: BLE001 - an empty slot
+                continue
+    return None
+
+
+def _step(parent: object, child: object, grandchild: object | None) -> tuple[str, bool]:
+    """The text for ``parent`` referring to ``child``, and whether ``grandchild``'s
+    step has been said by it too (closures, attribute dicts)."""
+    if isinstance(parent, types.ModuleType) and parent.__name__ == "atexit":
+        return f" → {_describe(child)}", False
+    if _module_of_namespace(parent) is not None:
+        return _in_dict(parent, child, attribute=True), False  # type: ignore[arg-type]
+    if _is_namespace_of(parent, child):
+        if grandchild is not None:
+            assert isinstance(child, dict)
+            return _in_dict(child, grandchild, attribute=True), True
+        return ".__dict__", False
+    if type(parent) is dict:
+        return _in_dict(parent, child, attribute=False), False
+    if isinstance(parent, (list, tuple, collections.deque)):
+        for i, item in enumerate(parent):
+            if item is child:
+                return f"[{i}]", False
+    if isinstance(parent, (set, frozenset)):
+        return " → an item of the set", False
+    if isinstance(parent, types.FunctionType):
+        if child is parent.__closure__ and grandchild is not None:
+            names = parent.__code__.co_freevars
+            for name, cell in zip(names, parent.__closure__ or (), strict=False):
+                if cell is grandchild:
+                    return f" (closure variable {name!r})", True
+        if child is parent.__closure__:
+            return ".__closure__", False
+        if child is parent.__defaults__:
+            return " (default arguments)", False
+        if child is parent.__globals__:
+            return ".__globals__", False
+    if isinstance(parent, types.CellType):
+        return "", False
+    if isinstance(parent, types.MethodType):
+        if child is parent.__self__:
+            return ".__self__", False
+        if child is parent.__func__:
+            return ".__func__", False
+    if type_name(parent) == "_lru_cache_wrapper":
+        return " (lru_cache)", False
+    if isinstance(parent, types.FrameType):
+        try:
+            local_items = list(parent.f_locals.items())
+        except Exception:  # noqa: BLE001
+            local_items = []
+        for name, value in local_items:
+            if value is child:
+                return f" → local {name!r} of {parent.f_code.co_name}()", False
+    if isinstance(parent, (types.GeneratorType, types.CoroutineType)):
+        return f" (suspended {parent.__qualname__})", False
+    attribute = _attribute_of(parent, child)
+    if attribute is not None:
+        return attribute, False
+    return f" → {type_name(child)}", False
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return f"{obj.__qualname__}()"
+    return f"<{type_name(obj)}>"
+
+
+def _render(path: list[object], root: str | None = None) -> str:
+    """``root.attr[key] → ...`` from a list of objects, root first, target last."""
+    root = root or _root_name(path[0])
+    text = root if root is not None else f"<{type_name(path[0])}>"
+    i = 0
+    while i < len(path) - 1:
+        grandchild = path[i + 2] if i + 2 < len(path) else None
+        step, skip_next = _step(path[i], path[i + 1], grandchild)
+        text += step
+        i += 2 if skip_next else 1
+    return text
+
+
+# -- holders of untracked memory ---------------------------------------------------------
+
+
+def holders_of(
+    sites: Sequence[tuple[str, int]],
+    *,
+    ignore: Iterable[int] = (),
+    budget: Budget | None = None,
+    limit: int = 2,
+) -> tuple[list[tuple[object, object]], bool]:
+    """Containers holding untracked objects allocated at ``sites`` (innermost frames).
+
+    Returns pairs of (container, held object), at most ``limit``, and whether
+    the search looked everywhere.  Needs the allocations to be traced.  The
+    modules' own containers are searched first.
+    """
+    budget = budget or Budget()
+    wanted = set(sites)
+    skip = set(ignore)
+    found: list[tuple[object, object]] = []
+
+    def check(container: object) -> bool:
+        # Allocations here are traced, and so slow: one iterator per container.
+        if id(container) in skip:
+            return False
+        if type(container) is dict:
+            # Keys too: a dict does not show the garbage collector its string keys.
+            for key in container:
+                if type(key) in UNTRACKED and _innermost(key) in wanted:
+                    found.append((container, key))
+                    return True
+            for value in container.values():
+                if type(value) in UNTRACKED and _innermost(value) in wanted:
+                    found.append((container, value))
+                    return True
+            return False
+        # Other containers are read through the collector, never iterated: a
+        # tuple found by gc.get_objects() may still be being filled in by C code.
+        for item in gc.get_referents(container):
+            if type(item) in UNTRACKED and _innermost(item) in wanted:
+                found.append((container, item))
+                return True
+        return False
+
+    for container in _module_containers():
+        if check(container) and len(found) >= limit:
+            return found, False
+        if budget.spent():
+            return found, False
+    if found:
+        return found, False
+    everything = gc.get_objects()
+    try:
+        for container in everything:
+            if type(container) in _SEARCHED and check(container) and len(found) >= limit:
+                return found, False
+            if budget.spent():
+                return found, False
+    finally:
+        everything.clear()
+    return found, True
+
+
+def _innermost(obj: object) -> tuple[str, int] | None:
+    """Where ``obj`` was allocated: the innermost traced frame, as cheaply as possible.
+
+    This runs for every string in every container searched; the raw lookup saves
+    building a ``tracemalloc.Traceback`` for each.
+    """
+    if _RAW_TRACEBACK is not None:
+        frames = _RAW_TRACEBACK(obj)
+        return frames[0] if frames else None  # most recent first
+    traceback = object_traceback(obj)
+    if traceback is None or not len(traceback):
+        return None
+    return traceback[-1].filename, traceback[-1].lineno
+
+
+_RAW_TRACEBACK: Callable[[object], tuple[tuple[str, int], ...] | None] | None = getattr(
+    tracemalloc, "_get_object_traceback", None
+)
+
+
+def _module_containers() -> Iterable[object]:
+    """Containers that modules and their classes hold directly: caches and registries.
+
+    The project's own modules come first: installed packages and the standard
+    library are where a leak is least likely to be, and the most costly to search.
+    """
+    modules = [m for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)]
+    modules.sort(key=_installed)
+    for module in modules:
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict) or _is_tooling(namespace):
+            continue
+        for value in list(namespace.values()):
+            if type(value) in _CONTAINERS:
+                yield value
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attribute in list(value.__dict__.values()):
+                    if type(attribute) in _CONTAINERS:
+                        yield attribute
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+def _installed(module: types.ModuleType) -> bool:
+    filename = getattr(module, "__file__", None)
+    if not isinstance(filename, str):
+        return True
+    return filename.startswith(_STDLIB) or "-packages" in filename
+
+
+def describe_holding(container: object, item: object, chain: Chain) -> str:
+    """``chain`` to ``container``, then the step from it to ``item``."""
+    if type(container) is dict:
+        for key, value in list(container.items()):
+            if key is item:
+                return f"{chain.text} (key {safe_repr(item, 40)})"
+            if value is item:
+                return f"{chain.text}[{safe_repr(key, 40)}]"
+    step, _ = _step(container, item, None)
+    return chain.text + step
+
+
+def call_with_unfrozen_heap(heap_frozen: bool, action: Callable[[], object]) -> object:
+    """Frozen objects are invisible to ``gc.get_referrers``: unfreeze around ``action``."""
+    if heap_frozen:
+        gc.unfreeze()
+    try:
+        return action()
+    finally:
+        if heap_frozen:
+            gc.freeze()

@@ -1,0 +1,227 @@
+"""Explaining leaks: what keeps them alive, the summary lines, pictures, hostile objects."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import run
+
+NATIVE = "kept alive by a reference count held in native code (a missing Py_DECREF?)"
+
+
+def output_of(leaky: pytest.Pytester, call: str, *args: str) -> str:
+    leaky.makepyfile(test_it=f"import leakylib\ndef test_it():\n    {call}\n")
+    result = run(leaky, "--refleak", *args)
+    result.assert_outcomes(failed=1)
+    return result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("call", "chain", "summary"),
+    [
+        (
+            "leakylib.append_thing()",
+            "        kept alive by leakylib._registry[",
+            "Thing ×1 via leakylib._registry",
+        ),
+        (
+            "leakylib.Model()",
+            "        kept alive by leakylib.Model._instances[",
+            "Model ×1 via leakylib.Model._instances",
+        ),
+        (
+            "leakylib.add_log_handler()",
+            "        kept alive by logging.getLogger('leakylib.audit').handlers[",
+            "NullHandler ×1 via logging.getLogger('leakylib.audit').handlers",
+        ),
+        (
+            "leakylib.compute()",
+            "        kept alive by leakylib.Calculator.compute (lru_cache) → key (<leakylib.Calc",
+            "Calculator ×1 via leakylib.Calculator.compute",
+        ),
+        (
+            "leakylib.add_module()",
+            "        kept alive by sys.modules['leaky_module_",
+            "module ×1 via sys.modules",
+        ),
+        (
+            "leakylib.subscribe()",
+            "        kept alive by leakylib._callbacks[",
+            "Listener ×1 via leakylib._callbacks",
+        ),
+        (
+            "leakylib.register_exit_hook()",
+            "        kept alive by atexit callbacks → register_exit_hook.<locals>.<lambda>()",
+            "function ×1 via atexit callbacks",
+        ),
+        ("leakylib.lose_list()", f"        no referrers: {NATIVE}", "list ×1 with no referrers"),
+    ],
+    ids=["list", "class-registry", "logger", "lru_cache", "sys.modules", "callback", "atexit",
+         "no-referrers"],
+)
+def test_what_keeps_objects_alive(leaky: pytest.Pytester, call: str, chain: str,
+                                  summary: str) -> None:
+    """Each leaked object's chain from a root, as a path a developer recognises."""
+    out = output_of(leaky, call)
+    assert chain in out
+    summary_line = next(line for line in out.splitlines() if line.startswith("LEAKED test_it"))
+    assert summary in summary_line
+
+
+def test_closure_variable_named_in_chain(leaky: pytest.Pytester) -> None:
+    """What a closure keeps is named by its variable."""
+    out = output_of(leaky, "leakylib.register_exit_hook()")
+    assert "<lambda>() (closure variable 'data')" in out
+
+
+@pytest.mark.parametrize(
+    ("call", "holder"),
+    [
+        ("leakylib.cache_bytes(100)", "held by leakylib._cache"),
+        ("leakylib.cache_bytes(700)", "held by leakylib._cache"),
+        ("leakylib.append_big_int()", "held by leakylib._numbers["),
+        ("leakylib.lose_bytes()", f"no container holds it: {NATIVE}"),
+    ],
+    ids=["small-bytes", "bytes-over-512", "big-int", "no-container"],
+)
+def test_what_holds_untracked_memory(leaky: pytest.Pytester, call: str, holder: str) -> None:
+    """Strings, bytes and numbers are found in the containers that hold them."""
+    out = output_of(leaky, call)
+    assert f"      {holder}" in out
+
+
+def test_cycle_path_and_allocation(leaky: pytest.Pytester) -> None:
+    """A cycle is shown as a path back to its start, with where its objects came from."""
+    out = output_of(leaky, "leakylib.make_tree()")
+    assert "Node.children → list[0] → Node.parent → Node" in out or (
+        "Node.parent → Node.children → list[0] → Node" in out
+    )
+    assert "allocated at leakylib.py:" in out
+
+
+class_with_hostile_repr = """
+class Hostile:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+class Recursive:
+    def __repr__(self):
+        return repr(self)
+class Huge:
+    def __repr__(self):
+        return "x" * 10_000_000
+KEPT = {}
+def test_it():
+    from unittest import mock
+    KEPT[Hostile()] = Hostile()
+    KEPT[len(KEPT)] = Recursive()
+    KEPT[len(KEPT)] = Huge()
+    KEPT[len(KEPT)] = mock.MagicMock()
+"""
+
+
+def test_hostile_reprs_degrade(pytester: pytest.Pytester) -> None:
+    """reprs that raise, recurse, are huge or belong to mocks never break the report."""
+    pytester.makepyfile(test_it=class_with_hostile_repr)
+    result = run(pytester, "--refleak", "-v")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "<Hostile at 0x" in out
+    assert "<Recursive at 0x" in out
+    assert "<MagicMock at 0x" in out
+    assert "kept alive by test_it.KEPT[<Hostile at 0x" in out
+    assert "x" * 200 not in out
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+
+
+def test_summary_lines_sorted_by_size_with_count(leaky: pytest.Pytester) -> None:
+    """One line per leaking test in the refleak section, biggest first, then a count."""
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+        def test_small():
+            leakylib.append_big_int()
+        def test_big():
+            leakylib.cache_bytes(5000)
+        def test_clean():
+            pass
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= refleak =*",
+            "LEAKED test_it.py::test_big - +* KiB/run: held by leakylib._cache",
+            "LEAKED test_it.py::test_small - +* B/run: held by leakylib._numbers",
+            "2 tests leaked",
+        ]
+    )
+
+
+def test_quiet_keeps_one_liners_and_verbose_shows_more(leaky: pytest.Pytester) -> None:
+    """-q: the headline and the chains; -v: more types, sites and figures."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.add_log_handler()\n")
+    quiet = run(leaky, "--refleak", "-q")
+    quiet.stdout.fnmatch_lines(
+        [
+            "refleak: * objects/run, +* B/run: NullHandler ×1 via logging.getLogger(*).handlers",
+            "  NullHandler: kept alive by logging.getLogger('leakylib.audit').handlers*",
+            "LEAKED test_it.py::test_it - *",
+        ]
+    )
+    assert "allocated at" not in quiet.stdout.str()
+    verbose = run(leaky, "--refleak", "-v")
+    verbose.stdout.fnmatch_lines(
+        ["*what is still alive*", "*allocated at leakylib.py:*", "*refleak: checked 1 test*"]
+    )
+    assert "checked 1 test" not in run(leaky, "--refleak").stdout.str()
+
+
+def test_graphs_written_and_named(leaky: pytest.Pytester) -> None:
+    """--refleak-graphs writes a Graphviz file per leaking test and the report names it."""
+    leaky.makepyfile(
+        test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n"
+        "def test_clean(): pass\n"
+    )
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    result.assert_outcomes(failed=1, passed=1)
+    dot = leaky.path / "pictures" / "test_it.py_test_it.dot"
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it.dot"])
+    text = dot.read_text()
+    assert text.startswith("digraph ObjectGraph {")
+    assert 'label="Thing' in text
+    assert 'label="list' in text  # the module's _registry, which holds it
+    assert sorted(p.name for p in (leaky.path / "pictures").iterdir() if p.suffix == ".dot") == [
+        "test_it.py_test_it.dot"
+    ]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graphs_rendered_as_svg(leaky: pytest.Pytester) -> None:
+    """With Graphviz installed, the picture is rendered too."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    svg = leaky.path / "pictures" / "test_it.py_test_it.svg"
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it.svg"])
+    assert "<svg" in svg.read_text()
+
+
+def test_graph_directory_that_cannot_be_made(leaky: pytest.Pytester) -> None:
+    """A picture that cannot be written is said so; the report is not lost."""
+    Path(leaky.path / "taken").write_text("a file, not a directory")
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=taken")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*kept alive by leakylib._registry*", "*explaining it failed: *Error*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_empty_graph_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it="def test_it(): pass\n")
+    result = run(pytester, "--refleak", "--refleak-graphs= ")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--refleak-graphs: expected a directory*"])
