@@ -9,8 +9,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import objgraph
-
 #: How far up from the leaked objects the picture goes, and how many referrers of
 #: one object it draws before it stops there.
 MAX_DEPTH = 6
@@ -31,6 +29,8 @@ def draw(
     Returns the files written.  Failing to render the picture loses the picture,
     never the report: problems are written into the list as missing files.
     """
+    import objgraph  # only when pictures are asked for
+
     directory.mkdir(parents=True, exist_ok=True)
     dot_file = directory / f"{stem}.dot"
     skip = set(ignore)
