@@ -24,7 +24,7 @@ from pytest_refleak.record import (
     verdict_record,
     write_atomically,
 )
-from pytest_refleak.settings import Limits, Settings
+from pytest_refleak.settings import Limits, Settings, SettingsError, resolve
 from pytest_refleak.verdict import Kind, Verdict
 
 ROOT = "/project"
@@ -340,3 +340,36 @@ def test_annotations_are_errors_for_leaks_and_warnings_for_known_leaks() -> None
     )
     assert lines[1].startswith("::warning file=pkg/core.py,line=12,")
     assert all("\n" not in line for line in lines)
+
+
+def test_interrupted_run_writes_the_report_but_not_the_baseline(tmp_path: Path) -> None:
+    """After Ctrl-C the report holds what finished; the baseline is left as it was."""
+    settings = Settings(check_all=True, limits=Limits(), report=str(tmp_path / "r.json"),
+                        baseline=str(tmp_path / "b.json"), baseline_update=True)
+    gate = Gate(settings, str(tmp_path))
+    gate.add(leak_record(nodeid="t.py::t"))
+    gate.finish(interrupted=True, exists=lambda path: True)
+    assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is True
+    assert not (tmp_path / "b.json").exists()
+    assert ("refleak: baseline b.json not updated: the run was interrupted", "yellow") in gate.summary()
+    gate.finish(interrupted=False, exists=lambda path: True)
+    assert list(baseline.load(str(tmp_path / "b.json"))) == ["t.py::t"]
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+def test_paths_are_taken_from_where_they_were_given(tmp_path: Path) -> None:
+    """A command-line path is relative to the directory pytest runs in, an ini path to the
+    ini file's directory; absolute paths stay as they are."""
+    settings = resolve({"refleak_report": "r.json"}, {"refleak_baseline": "b.json"},
+                       cli_dir="/here", ini_dir="/project")
+    assert (settings.report, settings.baseline) == ("/here/r.json", "/project/b.json")
+    settings = resolve({"refleak_report": "/abs/r.json"}, {}, cli_dir="/here")
+    assert settings.report == "/abs/r.json" and settings.baseline is None
+    with pytest.raises(SettingsError, match="--refleak-baseline-update: say which file"):
+        resolve({"refleak_baseline_update": True}, {})
+    with pytest.raises(SettingsError, match="is a directory, expected a file"):
+        resolve({"refleak_report": str(tmp_path)}, {})
+    assert resolve({}, {"refleak_baseline_update": "true", "refleak_baseline": "b.json"},
+                   ini_dir="/p").baseline_update is True
