@@ -87,6 +87,7 @@ def test_record_of_a_leak_is_plain_data_with_relative_paths() -> None:
 
 
 def test_type_growth_without_chains_gives_an_empty_list() -> None:
+    """Until the measurement says what keeps objects alive, a type's chains are empty."""
     plain = TypeGrowth(name="Thing", count=1, size=48)
     detail = Reading(blocks=1, objects=1, by_type=(plain,))
     record = verdict_record("t.py::t", Verdict(Kind.LEAKED, runs=2, objects=(1, 1),
@@ -108,6 +109,7 @@ def test_clean_record_is_small_and_completed_for_the_report() -> None:
 
 
 def test_report_document_counts_and_sorts() -> None:
+    """The report sorts tests by id and counts each verdict."""
     records = [leak_record(nodeid="b.py::t"), clean_record("a.py::t")]
     document = report_document(records, limits=Limits(), interrupted=True)
     assert document["version"] == 1 and document["interrupted"] is True
@@ -120,6 +122,7 @@ def test_report_document_counts_and_sorts() -> None:
 
 
 def test_write_atomically_replaces_the_file(tmp_path: Path) -> None:
+    """The new text replaces the old, parent directories are made, no temporary is left."""
     target = tmp_path / "deep" / "report.json"
     write_atomically(str(target), "one\n")
     write_atomically(str(target), "two\n")
@@ -179,6 +182,7 @@ def test_growth_tolerance(recorded: Entry, objects: int, memory: int, grew: list
 
 
 def test_baseline_round_trip_is_sorted_and_stable(tmp_path: Path) -> None:
+    """Entries and their types are written sorted; reading and writing again changes nothing."""
     entries = {
         "b.py::t": Entry("cycles", cycles=2, types={"Node": 2}),
         "a.py::t": Entry("leaked", objects=1, bytes=64, types={"Z": 1, "A": 3}),
@@ -215,6 +219,7 @@ def test_baseline_round_trip_is_sorted_and_stable(tmp_path: Path) -> None:
     ],
 )
 def test_unusable_baselines_say_why(tmp_path: Path, content: str | None, message: str) -> None:
+    """Each way a baseline can be unusable has its own message naming the file."""
     path = tmp_path / "leaks.json"
     if content is not None:
         path.write_text(content)
@@ -224,6 +229,7 @@ def test_unusable_baselines_say_why(tmp_path: Path, content: str | None, message
 
 
 def test_missing_or_empty_baseline_is_fine_when_writing(tmp_path: Path) -> None:
+    """Updating may start from no file or an empty one, never from a corrupt one."""
     path = tmp_path / "leaks.json"
     assert baseline.load(str(path), missing_ok=True) == {}
     path.write_text("")
@@ -287,6 +293,8 @@ def test_update_records_new_and_grown_leaks_and_ratchets_down() -> None:
 
 
 def test_gate_turns_accepted_leaks_into_known_leaks() -> None:
+    """A leak within its entry is known; one past it, or without one, still fails;
+    updating accepts every leak."""
     entries = {"t.py::known": Entry("leaked", objects=2, bytes=300, cycles=1)}
     gate = Gate(Settings(check_all=True, limits=Limits(), baseline="b.json"), ROOT, entries)
     known, grown, new = (leak_record(2, 300, "t.py::known"), leak_record(9, 300, "t.py::known"),
@@ -308,6 +316,7 @@ def test_gate_turns_accepted_leaks_into_known_leaks() -> None:
 
 
 def test_workflow_command_escaping() -> None:
+    """Messages escape %, CR and LF; properties also : and ,."""
     assert github.escape_data("100% done\r\nnext") == "100%25 done%0D%0Anext"
     assert github.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
 
@@ -329,6 +338,7 @@ def test_annotation_site_prefers_project_code_then_tests_then_the_test() -> None
 
 
 def test_annotations_are_errors_for_leaks_and_warnings_for_known_leaks() -> None:
+    """One single-line command per leak, none for clean tests."""
     leak = leak_record(nodeid="tests/test_x.py::test_a")
     known = leak_record(nodeid="tests/test_x.py::test_b")
     known["verdict"] = "known leak"
