@@ -39,8 +39,10 @@ def _package_dir(module_name: str) -> str | None:
 
 
 def _tooling_dirs() -> list[str]:
-    """Directories of the test tooling itself: pytest, pluggy and this plugin."""
-    dirs = {_package_dir(name) for name in ("_pytest", "pluggy", "pytest_refleak")}
+    """Directories of the test tooling itself: pytest, pluggy, this plugin, and
+    pytest-xdist with its messaging library when tests run in its workers."""
+    tooling = ("_pytest", "pluggy", "pytest_refleak", "xdist", "execnet")
+    dirs = {_package_dir(name) for name in tooling}
     pytest_module = sys.modules.get("pytest")
     pytest_file = getattr(pytest_module, "__file__", None)
     if pytest_file:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import pickle
 import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,14 +33,25 @@ import pytest
 # function pytest's own protocol calls, and what pytest-rerunfailures uses.
 from _pytest.runner import runtestprotocol
 
-from pytest_refleak import hookspecs
+from pytest_refleak import __version__, hookspecs
 from pytest_refleak.alive import Request, atexit_callbacks, explain_alive
+from pytest_refleak.baseline import BaselineError
 from pytest_refleak.caches import bounded_caches, clear_caches, saved_caches
+from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
 from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset, calibrate_type
 from pytest_refleak.origins import Origins
-from pytest_refleak.report import explain, one_line
+from pytest_refleak.record import (
+    CYCLES,
+    KNOWN,
+    LEAKED,
+    Record,
+    clean_record,
+    junit_properties,
+    unchecked_record,
+    verdict_record,
+)
 from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
@@ -62,6 +74,7 @@ from pytest_refleak.verdict import (
 PLUGIN_NAME = "refleak-checker"
 
 settings_key = pytest.StashKey[Settings]()
+gate_key = pytest.StashKey[Gate]()
 limits_key = pytest.StashKey[Limits]()
 
 #: Frames kept per allocation while tracing: enough to get past library code.
@@ -93,13 +106,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     cli = {option.name: config.getoption(option.name) for option in OPTIONS}
     ini = {option.name: config.getini(option.name) for option in OPTIONS}
+    ini_dir = config.inipath.parent if config.inipath is not None else config.rootpath
+    cli_dir = config.invocation_params.dir
     try:
-        settings = resolve(cli, ini)
-    except SettingsError as error:
+        settings = resolve(cli, ini, cli_dir=str(cli_dir), ini_dir=str(ini_dir))
+        gate = Gate.open(settings, str(config.rootpath), __version__)
+    except (SettingsError, BaselineError) as error:
         raise pytest.UsageError(f"refleak: {error}") from None
     config.stash[settings_key] = settings
-    if settings.check_all:
-        config.pluginmanager.register(RefleakPlugin(config, settings), PLUGIN_NAME)
+    config.stash[gate_key] = gate
+    if settings.check_all or _reports_run(config, settings):
+        config.pluginmanager.register(RefleakPlugin(config, settings, gate), PLUGIN_NAME)
+
+
+def _reports_run(config: pytest.Config, settings: Settings) -> bool:
+    """Whether the plugin must be there from the start to report on the run.
+
+    A report file or a baseline is written even if no test turns out to be
+    checked.  pytest-xdist's controller runs no test, so it never sees the
+    markers that turn checking on: it reports whatever its workers send.
+    """
+    if settings.report is not None or settings.baseline is not None:
+        return True
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(trylast=True)
@@ -124,7 +153,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.stash[limits_key] = request.limits
             wanted = True
     if wanted and not config.pluginmanager.has_plugin(PLUGIN_NAME):
-        config.pluginmanager.register(RefleakPlugin(config, settings), PLUGIN_NAME)
+        plugin = RefleakPlugin(config, settings, config.stash[gate_key])
+        config.pluginmanager.register(plugin, PLUGIN_NAME)
 
 
 # -- the first run's measuring window ----------------------------------------------------
@@ -307,25 +337,19 @@ def _tooling_holders(config: pytest.Config) -> list[object]:
 # -- the plugin ------------------------------------------------------------------------
 
 
-@dataclass
-class Outcome:
-    nodeid: str
-    verdict: Verdict
-    line: str = field(default="")
-
-
 class RefleakPlugin:
     """Checks the tests chosen by flag, ini setting or marker."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, gate: Gate) -> None:
         self.config = config
         self.settings = settings
+        self.gate = gate
+        # pytest-xdist's workers check tests; the controller reports on them.
+        self.worker = hasattr(config, "workerinput")
         self._heap: Heap | None = None
         self._origins: Origins | None = None
         self._calibration: dict[type, int] = {}
         self._offsets: dict[bool, int] = {}
-        self.failures: list[tuple[str, str, int]] = []
-        self.unchecked: list[tuple[str, str]] = []
         self._codes_seen: set[int] = set()
         self.checked = 0
         self.rerun = 0
@@ -381,48 +405,86 @@ class RefleakPlugin:
 
     # -- reporting hooks -------------------------------------------------------------
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = []
         limits = self.settings.limits
-        parts = [f"cycles: {limits.cycles}", f"re-runs: {limits.runs}"]
-        if limits.allow_objects:
-            parts.append(f"allowed objects: {limits.allow_objects}")
-        if limits.allow_memory:
-            parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
-        return f"refleak: checking every test ({', '.join(parts)})"
+        if self.settings.check_all:
+            parts = [f"cycles: {limits.cycles}", f"re-runs: {limits.runs}"]
+            if limits.allow_objects:
+                parts.append(f"allowed objects: {limits.allow_objects}")
+            if limits.allow_memory:
+                parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
+            lines.append(f"refleak: checking every test ({', '.join(parts)})")
+        lines.extend(self.gate.header())
+        return lines
 
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         kind = getattr(report, "refleak_verdict", None)
-        if report.when != "call" or kind not in ("leaked", "cycles"):
+        if report.when != "call" or kind not in (LEAKED, CYCLES, KNOWN):
             return None
-        if kind == "leaked":
+        if kind == LEAKED:
             return "failed", "L", ("LEAKED", {"red": True})
+        if kind == KNOWN:
+            return "passed", "K", ("KNOWN LEAK", {"yellow": True})
         return "failed", "C", ("CYCLES", {"red": True})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        line = getattr(report, "refleak_line", None)
-        if report.when == "call" and line:
-            self.failures.append((report.nodeid, line, getattr(report, "refleak_size", 0)))
+        record = getattr(report, "refleak_record", None)
+        if record is not None and not self.worker:
+            self.gate.add(record)
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        if self.settings.baseline is not None:
+            self.gate.add_collected(item.nodeid for item in items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Note which tests exist, to tell baseline entries of removed tests."""
+        if self.settings.baseline is None:
+            return
+        self.gate.add_collected(item.nodeid for item in session.items)
+        if self.worker:
+            workeroutput: dict[str, object] = self.config.workeroutput  # type: ignore[attr-defined]
+            workeroutput["refleak_collected"] = sorted(self.gate.collected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist's controller: what a worker collected, for the baseline."""
+        collected = getattr(node, "workeroutput", {}).get("refleak_collected")
+        if isinstance(collected, list):
+            self.gate.add_collected(str(nodeid) for nodeid in collected)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.worker:
+            return
+        self.gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        if self.gate.write_failed:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        verbose = self.config.get_verbosity() > 0
-        if not self.failures and not self.unchecked and not verbose:
+        lines = self.gate.summary()
+        annotations = []
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            annotations = self.gate.annotations(self._classify)
+        verbose = self.config.get_verbosity() > 0 and not self.worker
+        if not lines and not annotations and not verbose:
             return
         terminalreporter.section("refleak")
-        for _nodeid, line, _size in sorted(self.failures, key=lambda f: -f[2]):
-            terminalreporter.line(line, red=True)
-        for nodeid, why in self.unchecked:
-            terminalreporter.line(f"NOT CHECKED {nodeid} - {why}", yellow=True)
-        count = len(self.failures)
-        if count:
-            terminalreporter.line(f"{count} test{'s' if count != 1 else ''} leaked")
+        for line, colour in lines:
+            terminalreporter.line(line, **({colour: True} if colour else {}))
+        for annotation in annotations:
+            terminalreporter.line(annotation)
         if verbose:
+            # Measured in this process: under xdist the workers' share is not in it.
             terminalreporter.line(
                 f"refleak: checked {self.checked} test{'s' if self.checked != 1 else ''}, "
                 f"re-ran {self.rerun} ({self.seconds:.2f}s), "
                 f"explaining leaks took {self.explain_seconds:.2f}s"
             )
+
+    def _classify(self, path: str) -> str:
+        return self.origins.of_file(os.path.join(str(self.config.rootpath), path)).value
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._heap is not None:
@@ -451,8 +513,7 @@ class RefleakPlugin:
         # first run's window, which could hide a leak: such a test is always re-run.
         tore_down = _shared(item.listchain(), nextitem) < len(item.listchain()) - 1
         verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
-        if verdict is not None and verdict.failed:
-            self._fail(item, reports, verdict, limits)
+        self._conclude(item, reports, verdict, limits)
         for report in reports:
             ihook.pytest_runtest_logreport(report=report)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -529,12 +590,9 @@ class RefleakPlugin:
                     if not still_leaky(reading, limits):
                         return Verdict(Kind.CLEAN, runs=number)
             if failure is not None:
-                self.unchecked.append((item.nodeid, failure))
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
             assert traced is not None  # runs >= 2: the second re-run traces
             verdict = judge(readings, traced, limits)
-            if verdict.kind is Kind.INCONCLUSIVE and verdict.note:
-                self.unchecked.append((item.nodeid, verdict.note))
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
                     count_callbacks() - callbacks_before >= len(readings)
@@ -549,7 +607,7 @@ class RefleakPlugin:
         verbose = item.config.get_verbosity()
         graphs_dir = None
         if self.settings.graphs_dir is not None:
-            graphs_dir = item.config.invocation_params.dir / self.settings.graphs_dir
+            graphs_dir = Path(self.settings.graphs_dir)
         request = Request(
             types=6 if verbose > 0 else 3,
             sites=5 if verbose > 0 else 3,
@@ -629,20 +687,47 @@ class RefleakPlugin:
                 (types_ if isinstance(declared, type) else objects).append(declared)
         return objects, tuple(types_)
 
-    def _fail(
-        self, item: pytest.Item, reports: list[pytest.TestReport], verdict: Verdict, limits: Limits
+    def _conclude(
+        self,
+        item: pytest.Item,
+        reports: list[pytest.TestReport],
+        verdict: Verdict | None,
+        limits: Limits,
     ) -> None:
-        call = next(r for r in reports if r.when == "call")
+        """Put the test's record on its reports, and fail it for a leak the baseline does not
+        accept.  The record travels with the last report: pytest-xdist sends it to the
+        controller, which writes the report file and the summary."""
+        if any(r.skipped for r in reports):
+            return
+        path, line, _ = item.location
+        location = (path, (line or 0) + 1)
+        record: Record
+        if not _all_passed(reports):
+            record = unchecked_record(item.nodeid, "the test did not pass", location)
+        elif verdict is None:
+            record = clean_record(item.nodeid)
+        else:
+            root = str(item.config.rootpath)
+            record = verdict_record(
+                item.nodeid,
+                verdict,
+                limits,
+                root=root,
+                location=location,
+                verbosity=item.config.get_verbosity(),
+            )
+        self.gate.judge(record)
+        if record["verdict"] in (LEAKED, CYCLES, KNOWN):
+            call = next(r for r in reports if r.when == "call")
+            call.refleak_verdict = record["verdict"]  # type: ignore[attr-defined]
+            if record["verdict"] != KNOWN:
+                self._fail(call, record)
+        reports[-1].refleak_record = record  # type: ignore[attr-defined]
+        reports[-1].user_properties.extend(junit_properties(record))
+
+    def _fail(self, call: pytest.TestReport, record: Record) -> None:
         call.outcome = "failed"
-        call.longrepr = explain(
-            verdict, limits, root=str(item.config.rootpath), verbosity=item.config.get_verbosity()
-        )
-        call.refleak_verdict = verdict.kind.value  # type: ignore[attr-defined]
-        call.refleak_line = one_line(item.nodeid, verdict)  # type: ignore[attr-defined]
-        size = verdict.memory_per_run
-        if verdict.detail is not None:
-            size = max(size, sum(g.size for g in verdict.detail.by_type))
-        call.refleak_size = size  # type: ignore[attr-defined]
+        call.longrepr = str(record["text"])
 
 
 def _pack_reports(reports: list[pytest.TestReport]) -> bytes | None:

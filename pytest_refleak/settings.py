@@ -8,6 +8,7 @@ raise :class:`SettingsError` with a message that names where they came from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -75,7 +76,29 @@ OPTIONS: tuple[Option, ...] = (
         default=None,
         metavar="DIR",
     ),
+    Option(
+        "refleak_report",
+        "write a JSON report of every checked test to PATH (see the CI page of the docs)",
+        default=None,
+        metavar="PATH",
+    ),
+    Option(
+        "refleak_baseline",
+        "accept the leaks recorded in the baseline file PATH: those tests pass as known "
+        "leaks, new leaks and leaks that grew fail",
+        default=None,
+        metavar="PATH",
+    ),
+    Option(
+        "refleak_baseline_update",
+        "write this run's leaks to the baseline file and let them pass",
+        default=False,
+        flag=True,
+    ),
 )
+
+#: Options whose value is a file: relative paths are taken from where they were given.
+PATH_OPTIONS = ("refleak_graphs", "refleak_report", "refleak_baseline")
 
 MARKER_ARGS = ("enabled", "reason", "cycles", "runs", "allow_objects", "allow_memory")
 
@@ -102,6 +125,9 @@ class Settings:
     check_all: bool
     limits: Limits
     graphs_dir: str | None = None
+    report: str | None = None
+    baseline: str | None = None
+    baseline_update: bool = False
 
 
 def _as_bool(value: object, where: str) -> bool:
@@ -152,6 +178,13 @@ def _as_size(value: object, where: str) -> int:
         raise SettingsError(f"{where}: {error}") from None
 
 
+def _as_path(value: object, where: str) -> str:
+    text = str(value).strip()
+    if os.path.isdir(text):
+        raise SettingsError(f"{where}: {text!r} is a directory, expected a file")
+    return text
+
+
 _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak": _as_bool,
     "refleak_cycles": _as_cycles,
@@ -159,34 +192,63 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
     "refleak_graphs": _as_directory,
+    "refleak_report": _as_path,
+    "refleak_baseline": _as_path,
+    "refleak_baseline_update": _as_bool,
 }
 
 
-def resolve(cli: Mapping[str, object | None], ini: Mapping[str, object | None]) -> Settings:
-    """Resolve every option: a command-line value wins over the ini file's, then the default."""
+def resolve(
+    cli: Mapping[str, object | None],
+    ini: Mapping[str, object | None],
+    *,
+    cli_dir: str = "",
+    ini_dir: str = "",
+) -> Settings:
+    """Resolve every option: a command-line value wins over the ini file's, then the default.
+
+    A relative file path is taken from the directory pytest was started in when it
+    came from the command line (``cli_dir``), and from the ini file's directory
+    when it came from there (``ini_dir``), as pytest does with its own paths.
+    """
     values: dict[str, object] = {}
     for option in OPTIONS:
         given = cli.get(option.name)
         where = option.cli
+        base = cli_dir
         if given is None:
             given = ini.get(option.name)
             where = f"ini option {option.name}"
+            base = ini_dir
         if given is None or (given == "" and not option.flag):
             values[option.name] = option.default
             continue
+        if option.name in PATH_OPTIONS and str(given).strip():
+            given = os.path.join(base, str(given).strip())
         values[option.name] = _PARSERS[option.name](given, where)
+    if values["refleak_baseline_update"] and values["refleak_baseline"] is None:
+        raise SettingsError(
+            "--refleak-baseline-update: say which file to write with "
+            "--refleak-baseline=PATH (or the refleak_baseline ini option)"
+        )
     limits = Limits(
         cycles=str(values["refleak_cycles"]),
         runs=int(values["refleak_runs"]),  # type: ignore[call-overload]
         allow_objects=int(values["refleak_allow_objects"]),  # type: ignore[call-overload]
         allow_memory=int(values["refleak_allow_memory"]),  # type: ignore[call-overload]
     )
-    graphs = values["refleak_graphs"]
     return Settings(
         check_all=bool(values["refleak"]),
         limits=limits,
-        graphs_dir=str(graphs) if graphs is not None else None,
+        graphs_dir=_optional_text(values["refleak_graphs"]),
+        report=_optional_text(values["refleak_report"]),
+        baseline=_optional_text(values["refleak_baseline"]),
+        baseline_update=bool(values["refleak_baseline_update"]),
     )
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,211 @@
+"""The CI gate: the baseline applied to each verdict, and the run's report, baseline and summary.
+
+Checking happens where tests run (in pytest-xdist's workers, if any): there
+:meth:`Gate.judge` turns a leak the baseline accepts into a known leak.  The
+records then travel to the process that reports (the controller, or the only
+process), which keeps them with :meth:`Gate.add` and, at the end of the
+session, writes the report file and the updated baseline once, with
+:meth:`Gate.finish`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pytest_refleak import baseline as baseline_mod
+from pytest_refleak import github
+from pytest_refleak.baseline import Entry, Stale
+from pytest_refleak.record import (
+    CYCLES,
+    ERROR,
+    KNOWN,
+    LEAKED,
+    Record,
+    report_document,
+    size_of,
+    write_atomically,
+)
+from pytest_refleak.record import dumps as dump_report
+from pytest_refleak.settings import Settings
+
+#: A line of the summary and its colour for pytest's terminal ("red", "yellow", "").
+Line = tuple[str, str]
+
+
+@dataclass
+class Gate:
+    settings: Settings
+    root: str
+    entries: dict[str, Entry] = field(default_factory=dict)
+    version: str = ""
+    records: dict[str, Record] = field(default_factory=dict)
+    collected: set[str] = field(default_factory=set)
+    stale: list[Stale] = field(default_factory=list)
+    #: What writing the files at the end came to, for the summary.
+    outcomes: list[Line] = field(default_factory=list)
+    write_failed: bool = False
+
+    @classmethod
+    def open(cls, settings: Settings, root: str, version: str = "") -> Gate:
+        """The gate for a run; :class:`~pytest_refleak.baseline.BaselineError` if the
+        baseline cannot be used."""
+        entries: dict[str, Entry] = {}
+        if settings.baseline is not None:
+            entries = baseline_mod.load(
+                settings.baseline,
+                missing_ok=settings.baseline_update,
+                shown=baseline_mod.relative_to(settings.baseline, root),
+            )
+        return cls(settings, root, entries, version)
+
+    # -- where tests run -----------------------------------------------------------
+
+    def judge(self, record: Record) -> None:
+        """Turn a leak the baseline accepts into a known leak; note how a known one grew."""
+        if record["verdict"] not in (LEAKED, CYCLES):
+            return
+        entry = self.entries.get(record["nodeid"])
+        if entry is not None:
+            record["baseline"] = entry.to_json()
+            record["growth"] = baseline_mod.growth(record, entry)
+        if self.settings.baseline_update or (entry is not None and not record["growth"]):
+            record["verdict"] = KNOWN
+        elif record["growth"]:
+            reasons = "".join(f"\n    {reason}" for reason in record["growth"])
+            grew = f"\n  a known leak in the baseline, but it grew:{reasons}"
+            record["text"] = f"{record['text']}{grew}"
+
+    # -- where the run is reported -------------------------------------------------
+
+    def add(self, record: Record) -> None:
+        self.records[record["nodeid"]] = record
+
+    def add_collected(self, nodeids: Iterable[str]) -> None:
+        self.collected.update(nodeids)
+
+    def finish(self, *, interrupted: bool, exists: Callable[[str], bool] | None = None) -> None:
+        """Find stale baseline entries, then write the report and the baseline."""
+        if self.settings.baseline is not None:
+            self.stale = baseline_mod.stale_entries(
+                self.entries, self.records, self.collected, exists or self._exists
+            )
+        if self.settings.report is not None:
+            self._write_report(self.settings.report, interrupted)
+        if self.settings.baseline is not None and self.settings.baseline_update:
+            self._write_baseline(self.settings.baseline, interrupted)
+
+    def _exists(self, path: str) -> bool:
+        return os.path.exists(os.path.join(self.root, path))
+
+    def _write_report(self, path: str, interrupted: bool) -> None:
+        document = report_document(
+            self.records.values(),
+            limits=self.settings.limits,
+            interrupted=interrupted,
+            stale=[{"nodeid": s.nodeid, "reason": s.reason} for s in self.stale],
+            baseline=self._shown(self.settings.baseline),
+            version=self.version,
+        )
+        if self._write(path, dump_report(document), "report"):
+            self.outcomes.append((f"refleak: report written to {self._shown(path)}", ""))
+
+    def _write_baseline(self, path: str, interrupted: bool) -> None:
+        shown = self._shown(path)
+        if interrupted:
+            self.outcomes.append(
+                (f"refleak: baseline {shown} not updated: the run was interrupted", "yellow")
+            )
+            return
+        update = baseline_mod.updated(self.entries, self.records.values(), self.stale)
+        if self._write(path, baseline_mod.dumps(update.entries), "baseline"):
+            count = len(update.entries)
+            self.outcomes.append(
+                (
+                    f"refleak: baseline {shown} updated: {count} known "
+                    f"leak{'s' if count != 1 else ''} ({update.added} added, "
+                    f"{update.removed} removed, {update.changed} changed)",
+                    "",
+                )
+            )
+            # What is in the file now is what the summary speaks of.
+            self.stale = []
+
+    def _write(self, path: str, text: str, what: str) -> bool:
+        try:
+            write_atomically(path, text)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            self.outcomes.append(
+                (f"refleak: could not write the {what} to {self._shown(path)}: {reason}", "red")
+            )
+            self.write_failed = True
+            return False
+        return True
+
+    def _shown(self, path: str | None) -> str | None:
+        return None if path is None else baseline_mod.relative_to(path, self.root)
+
+    # -- the summary ---------------------------------------------------------------
+
+    def header(self) -> list[str]:
+        lines = []
+        if self.settings.baseline is not None:
+            shown = self._shown(self.settings.baseline)
+            count = _count(len(self.entries), "known leak")
+            action = ", updating it" if self.settings.baseline_update else ""
+            lines.append(f"refleak: baseline {shown} ({count}{action})")
+        if self.settings.report is not None:
+            lines.append(f"refleak: report to {self._shown(self.settings.report)}")
+        return lines
+
+    def summary(self) -> list[Line]:
+        """The lines of the terminal summary: leaks first, largest first."""
+        records = sorted(self.records.values(), key=lambda r: str(r["nodeid"]))
+        leaks = sorted(
+            (r for r in records if r["verdict"] in (LEAKED, CYCLES)), key=lambda r: -size_of(r)
+        )
+        lines: list[Line] = []
+        for record in leaks:
+            line = str(record["summary"])
+            if record.get("growth"):
+                line += f" (grew past the baseline: {'; '.join(record['growth'])})"
+            lines.append((line, "red"))
+        known = [r for r in records if r["verdict"] == KNOWN]
+        for record in known:
+            lines.append((f"KNOWN LEAK {_what(record)}", "yellow"))
+        for item in self.stale:
+            lines.append((f"STALE {item.nodeid} - {item.reason}", "yellow"))
+        for record in records:
+            if record["verdict"] == ERROR and record.get("kind") == "inconclusive":
+                lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "yellow"))
+        if leaks:
+            lines.append((f"{_count(len(leaks), 'test')} leaked", ""))
+        if known:
+            shown = self._shown(self.settings.baseline)
+            lines.append((f"{_count(len(known), 'known leak')} accepted by baseline {shown}", ""))
+        if self.stale:
+            lines.append(
+                (
+                    f"{_count(len(self.stale), 'stale baseline entry', 'stale baseline entries')}"
+                    ": remove with --refleak-baseline-update",
+                    "",
+                )
+            )
+        lines.extend(self.outcomes)
+        return lines
+
+    def annotations(self, classify: github.Classify) -> list[str]:
+        return github.workflow_commands(self.records.values(), classify)
+
+
+def _what(record: Record) -> str:
+    """A record's one-line summary without its leading word: ``test_x - 1 object/run``."""
+    summary = str(record.get("summary") or record["nodeid"])
+    word, _, rest = summary.partition(" ")
+    return rest if word in ("LEAKED", "CYCLES") else summary
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

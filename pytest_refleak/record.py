@@ -1,0 +1,256 @@
+"""What a checked test came to, as plain JSON-able data, and the report of a whole run.
+
+A record is a ``dict`` of strings, numbers, lists and ``None``: it travels on
+pytest's test reports (pytest-xdist sends those from its workers to the
+controller as JSON) and goes into the ``--refleak-report`` file as it is.  Clean
+tests, the common case, get a small record; :func:`complete` fills in the rest
+when the report is written.  The fields are listed in ``docs/ci.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pytest_refleak.report import explain, one_line
+from pytest_refleak.settings import Limits
+from pytest_refleak.verdict import Kind, Verdict
+
+REPORT_VERSION = 1
+
+#: What a record's ``verdict`` can be.
+CLEAN = "clean"
+LEAKED = "leaked"
+CYCLES = "cycles"
+KNOWN = "known leak"
+ERROR = "error"
+VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
+
+Record = dict[str, Any]
+
+_DEFAULTS: dict[str, Any] = {
+    "location": None,
+    "note": None,
+    "runs": 0,
+    "objects_per_run": [],
+    "bytes_per_run": 0,
+    "leaked_objects": False,
+    "leaked_memory": False,
+    "types": [],
+    "memory": [],
+    "cycles": [],
+    "summary": None,
+    "text": None,
+    "baseline": None,
+    "growth": [],
+}
+
+
+def clean_record(nodeid: str, runs: int = 0) -> Record:
+    """The record of a test that left nothing behind: kept small, most tests are clean."""
+    return {"nodeid": nodeid, "verdict": CLEAN, "kind": CLEAN, "runs": runs}
+
+
+def unchecked_record(
+    nodeid: str,
+    note: str,
+    location: tuple[str, int] | None = None,
+    *,
+    kind: str | None = None,
+) -> Record:
+    """The record of a test that could not be judged; ``note`` says why.
+
+    ``kind`` is ``"inconclusive"`` when the test passed but its re-runs could not
+    decide, and ``None`` when the test itself did not pass.
+    """
+    return {
+        "nodeid": nodeid,
+        "verdict": ERROR,
+        "kind": kind,
+        "note": note,
+        "location": list(location) if location else None,
+    }
+
+
+def verdict_record(
+    nodeid: str,
+    verdict: Verdict,
+    limits: Limits,
+    *,
+    root: str,
+    location: tuple[str, int] | None = None,
+    verbosity: int = 0,
+) -> Record:
+    """The full record of a test that was re-run: its figures, types, sites and cycles.
+
+    ``verbosity`` (pytest's ``-v``/``-q``) decides how much of the explanation
+    goes into its text.
+    """
+    if verdict.kind is Kind.CLEAN:
+        return clean_record(nodeid, verdict.runs)
+    if verdict.kind is Kind.INCONCLUSIVE:
+        note = verdict.note or "its re-runs could not decide"
+        return unchecked_record(nodeid, note, location, kind=verdict.kind.value)
+    detail = verdict.detail
+    record: Record = {
+        "nodeid": nodeid,
+        "verdict": verdict.kind.value,
+        "kind": verdict.kind.value,
+        "location": list(location) if location else None,
+        "note": None,
+        "runs": verdict.runs,
+        "objects_per_run": list(verdict.objects),
+        "bytes_per_run": verdict.memory_per_run,
+        "leaked_objects": verdict.leaked_objects,
+        "leaked_memory": verdict.leaked_memory,
+        "types": [
+            {
+                "name": g.name,
+                "count": g.count,
+                "bytes": g.size,
+                "samples": list(g.samples),
+                "sites": [_frames(frames, root) for frames in g.sites],
+                # What keeps the objects alive, as text, when the measurement says.
+                "chains": [_text(chain) for chain in getattr(g, "chains", ())],
+            }
+            for g in (detail.by_type if detail is not None else ())
+        ],
+        "memory": [
+            {
+                "bytes": m.size,
+                "blocks": m.count,
+                "frames": _frames(m.frames, root),
+                "holders": list(m.holders),
+            }
+            for m in (detail.memory if detail is not None else ())
+        ],
+        "cycles": [
+            {
+                "size": group.size,
+                "types": [[name, count] for name, count in group.types],
+                "origin": group.origin.value if group.origin is not None else None,
+                "path": group.path,
+                "sites": [_site(site, root) for site in group.sites],
+            }
+            for group in verdict.cycles
+        ],
+        "summary": one_line(nodeid, verdict),
+        "text": explain(verdict, limits, root=root, verbosity=verbosity),
+        "baseline": None,
+        "growth": [],
+    }
+    return record
+
+
+def _text(chain: object) -> str:
+    if isinstance(chain, str):
+        return chain
+    if isinstance(chain, (list, tuple)):
+        return " → ".join(str(step) for step in chain)
+    return str(chain)
+
+
+def _relative(filename: str, root: str) -> str:
+    if filename.startswith("<") or not os.path.isabs(filename):
+        return filename
+    try:
+        relative = os.path.relpath(filename, root)
+    except ValueError:
+        return filename
+    return filename if relative.startswith("..") else relative.replace(os.sep, "/")
+
+
+def _frames(frames: Sequence[tuple[str, int]], root: str) -> list[list[Any]]:
+    return [[_relative(filename, root), lineno] for filename, lineno in frames]
+
+
+def _site(site: str, root: str) -> list[Any]:
+    filename, _, lineno = site.rpartition(":")
+    if not filename or not lineno.isdigit():
+        return [site, 0]
+    return [_relative(filename, root), int(lineno)]
+
+
+def size_of(record: Record) -> int:
+    """How much a record's leak holds per run, to put the largest first."""
+    by_type = sum(int(t.get("bytes", 0)) for t in record.get("types", ()))
+    return max(int(record.get("bytes_per_run", 0)), by_type)
+
+
+def complete(record: Record) -> Record:
+    """The record with every field of the documented schema, in a fixed order."""
+    merged = {**_DEFAULTS, **record}
+    order = ("nodeid", "verdict", "kind", *_DEFAULTS)
+    return {key: merged.get(key) for key in order}
+
+
+def junit_properties(record: Record) -> list[tuple[str, object]]:
+    """The figures JUnit XML carries for a checked test, as ``record_property`` pairs."""
+    objects = record.get("objects_per_run") or [0]
+    return [
+        ("refleak_verdict", record["verdict"]),
+        ("refleak_objects_per_run", min(objects)),
+        ("refleak_bytes_per_run", int(record.get("bytes_per_run", 0))),
+    ]
+
+
+def report_document(
+    records: Iterable[Record],
+    *,
+    limits: Limits,
+    interrupted: bool,
+    stale: Iterable[Mapping[str, str]] = (),
+    baseline: str | None = None,
+    version: str = "",
+) -> dict[str, Any]:
+    """The ``--refleak-report`` document: every checked test, sorted by test id."""
+    tests = sorted((complete(r) for r in records), key=lambda r: str(r["nodeid"]))
+    totals = dict.fromkeys(VERDICTS, 0)
+    for record in tests:
+        totals[record["verdict"]] = totals.get(record["verdict"], 0) + 1
+    return {
+        "version": REPORT_VERSION,
+        "tool": {"name": "pytest-refleak", "version": version},
+        "python": platform.python_version(),
+        "interrupted": interrupted,
+        "settings": {
+            "cycles": limits.cycles,
+            "runs": limits.runs,
+            "allow_objects": limits.allow_objects,
+            "allow_memory": limits.allow_memory,
+            "baseline": baseline,
+        },
+        "totals": {"checked": len(tests), **totals},
+        "tests": tests,
+        "stale": [dict(item) for item in stale],
+    }
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one.
+
+    The text goes to a temporary file beside the target first, which is then
+    renamed over it; an interruption leaves the old file whole.  Missing parent
+    directories are made, as pytest does for ``--junitxml``.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
