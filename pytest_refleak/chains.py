@@ -37,7 +37,6 @@ NO_REFERRERS = (
 
 #: Types whose instances the garbage collector does not see, so they can only be
 #: found through the containers that hold them.
-UNTRACKED = (str, bytes, int, float, complex, bytearray)
 
 _CONTAINERS = (dict, list, set, frozenset, tuple, collections.deque)
 #: Containers the last-resort search of the whole heap looks into: the ones a
@@ -419,18 +418,18 @@ def holders_of(
         if type(container) is dict:
             # Keys too: a dict does not show the garbage collector its string keys.
             for key in container:
-                if type(key) in UNTRACKED and _innermost(key) in wanted:
+                if not gc.is_tracked(key) and _innermost(key) in wanted:
                     found.append((container, key))
                     return True
             for value in container.values():
-                if type(value) in UNTRACKED and _innermost(value) in wanted:
+                if not gc.is_tracked(value) and _innermost(value) in wanted:
                     found.append((container, value))
                     return True
             return False
         # Other containers are read through the collector, never iterated: a
         # tuple found by gc.get_objects() may still be being filled in by C code.
         for item in gc.get_referents(container):
-            if type(item) in UNTRACKED and _innermost(item) in wanted:
+            if not gc.is_tracked(item) and _innermost(item) in wanted:
                 found.append((container, item))
                 return True
         return False

@@ -6,8 +6,9 @@ and ``gc.get_objects()`` returns exactly those.  Frozen objects that become
 garbage later are not collected until they are unfrozen, so a full collection
 runs from time to time, on a budget that keeps its cost a small fraction of the
 session.  A user's own freeze is never undone: if objects were frozen before the
-session started, the heap is not frozen at all and windows fall back to
-comparing object ids, which is slower.
+plugin first measured (by a conftest that freezes after collection, say), the
+plugin freezes on top of it, its full collections freeze again what they keep,
+and the heap is left frozen when the session ends.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ class Heap:
     def __init__(self) -> None:
         self._debug_before = gc.get_debug()
         self._tracing_before = tracemalloc.is_tracing()
-        self.can_freeze = gc.get_freeze_count() <= _startup_freeze_count()
+        # Objects frozen by the user, beyond the few Python 3.12 freezes itself at
+        # startup.  Freezing more on top of theirs keeps them frozen; only
+        # unfreezing at the end would undo their freeze, so then the heap stays frozen.
+        self.user_frozen = gc.get_freeze_count() > _startup_freeze_count()
         self._frozen = False
         self._started_tracing = False
         self.tracing_held = False
@@ -98,9 +102,6 @@ class Heap:
         The first time, the heap is frozen as it is: what garbage it holds waits
         for the first full collection, run when the time budget allows.
         """
-        if not self.can_freeze:
-            gc.collect()
-            return
         if not self._frozen:
             self.freeze()
             return
@@ -120,9 +121,8 @@ class Heap:
         return waited * self.FULL_COLLECTION_SHARE > self._full_cost
 
     def freeze(self) -> None:
-        if self.can_freeze:
-            gc.freeze()
-            self._frozen = True
+        gc.freeze()
+        self._frozen = True
 
     @property
     def frozen(self) -> bool:
@@ -167,9 +167,9 @@ class Heap:
         """Undo what this object changed: freezing, tracing, the gc debug flags."""
         self.catcher.close()
         self.release_tracing()
-        if self._frozen:
+        if self._frozen and not self.user_frozen:
             gc.unfreeze()
-            self._frozen = False
+        self._frozen = False
         if gc.get_debug() & gc.DEBUG_SAVEALL and not self._debug_before & gc.DEBUG_SAVEALL:
             gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
 

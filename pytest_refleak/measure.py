@@ -141,9 +141,16 @@ class Window:
         calibration: dict[type, int] | None = None,
         offset: int = 0,
         freeze: bool = True,
+        since: tracemalloc.Snapshot | None = None,
     ) -> None:
         self.heap = heap
         self.freeze = freeze
+        # Tracing goes on from an earlier window: memory growth is counted from
+        # this snapshot of it, so that what that window allocated and this one
+        # freed is taken off.
+        self.since = since
+        #: The traces when the window closed, to count the next window's growth from.
+        self.end_snapshot: tracemalloc.Snapshot | None = None
         self.origins = origins
         self.trace = trace
         self.nframes = nframes
@@ -191,7 +198,9 @@ class Window:
                 self._held_blocks = 1 + (1 if existing else 0)
             del existing
         self._new_sentinel = []
-        if self.trace:
+        if self.trace and self.since is not None and tracemalloc.is_tracing():
+            self._snapshot = self.since
+        elif self.trace:
             self.heap.start_tracing(self.nframes)
             if self.heap.user_tracing:
                 self._snapshot = tracemalloc.take_snapshot()
@@ -249,6 +258,7 @@ class Window:
 
     def _traced_growth(self) -> tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None]:
         snapshot = tracemalloc.take_snapshot()
+        self.end_snapshot = snapshot
         previous = self._snapshot
         diff = snapshot.compare_to(previous, "traceback") if previous is not None else None
         return snapshot, diff
@@ -294,6 +304,8 @@ class Window:
         candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
         if _STRINGIO_LISTS:
             candidates = _without_stringio_internals(candidates, young, held)
+        if self.trace and tracemalloc.is_tracing():
+            candidates = [o for o in candidates if not self._transport_made(o)]
         ignored_objects = [o for o in young if id(o) in ignored]
         booked = _estimated_blocks(
             [o for o in young if id(o) in bookkeeping or id(o) in ignored],
@@ -313,9 +325,13 @@ class Window:
         traced_bytes = untracked_bytes = None
         memory: tuple[MemoryGrowth, ...] = ()
         if traced is not None:
+            # Memory of what the tooling holds (fixture values, reports) is not the
+            # test's either.
+            tooling = [o for o in young if id(o) in held or id(o) in bookkeeping]
             traced_bytes, untracked_bytes, memory = self._memory_growth(
-                traced, ignored_objects, candidates
+                traced, [*ignored_objects, *tooling], candidates
             )
+            del tooling
         by_type = _summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
             blocks=blocks,
@@ -371,6 +387,18 @@ class Window:
             )
         grown.sort(key=lambda g: -g.size)
         return total, untracked, tuple(grown[:10])
+
+    def _transport_made(self, obj: object) -> bool:
+        """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it
+        does while a test runs in a worker.  Known only where allocations are traced."""
+        traceback = object_traceback(obj)
+        if traceback is None:
+            return False
+        for frame in reversed(traceback):
+            if self.origins.of_file(frame.filename) in (Origin.STDLIB, Origin.UNKNOWN):
+                continue
+            return self.origins.is_transport(frame.filename)
+        return False
 
     def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
         """Whether the innermost frame outside the standard library is the test tooling's.

@@ -73,6 +73,7 @@ class Origins:
             "|".join(fnmatch.translate(p) for p in (*test_patterns, "conftest.py"))
         )
         self._tooling = _tooling_dirs()
+        self._transport = [d for d in map(_package_dir, ("xdist", "execnet")) if d]
         self._stdlib = _stdlib_dirs()
         self._cache: dict[str, Origin] = {}
         # The cache's table exists from the start, so that filling it during a
@@ -86,6 +87,12 @@ class Origins:
         if cached is None:
             cached = self._cache[filename] = self._classify(filename)
         return cached
+
+    def is_transport(self, filename: str) -> bool:
+        """Whether the file is pytest-xdist's or its messaging library's, whose threads
+        allocate while a test runs, never on the test's behalf."""
+        path = _norm(filename)
+        return any(_is_under(path, d) for d in self._transport)
 
     def of_module(self, module_name: str | None) -> Origin:
         if not module_name:

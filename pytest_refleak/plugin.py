@@ -21,6 +21,7 @@ import os
 import pickle
 import sys
 import time
+import tracemalloc
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -334,6 +335,75 @@ def _tooling_holders(config: pytest.Config) -> list[object]:
     return holders
 
 
+class HeldReports:
+    """Holds back the reports a test logs while it runs (subtests), as ``log=False`` does
+    for the test's own.
+
+    Subtests, pytest's and unittest's, log a report per subtest from inside the
+    test's call, through the item's hook proxy.  The real run's are logged with the
+    test's own reports once it is measured, in the order pytest would have logged
+    them, so that their memory is pytest's and not the test's; a re-run's are
+    dropped, so that re-running does not report its subtests again.
+    """
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self.keep = True
+        self.held: list[pytest.TestReport] = []
+        self._session = item.session
+
+    def install(self) -> None:
+        # Node.ihook asks the session for the proxy each time: an attribute of the
+        # session shadows its method for as long as the test is in our hands.
+        real = self._session.gethookproxy
+
+        def relay(fspath: Any) -> Any:
+            return _Relay(real(fspath), self)
+
+        self._session.gethookproxy = relay  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        self._session.__dict__.pop("gethookproxy", None)
+
+    def take(self, report: pytest.TestReport) -> bool:
+        """Hold back ``report`` if it is the test's own; say whether it was."""
+        if getattr(report, "nodeid", None) != self.item.nodeid:
+            return False
+        if self.keep:
+            self.held.append(report)
+        return True
+
+    def merge(self, reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
+        """The test's reports with those held back, where pytest would have logged them."""
+        if not self.held:
+            return reports
+        merged: list[pytest.TestReport] = []
+        for report in reports:
+            if report.when in ("call", "teardown") and self.held:
+                merged.extend(self.held)
+                self.held.clear()
+            merged.append(report)
+        merged.extend(self.held)
+        self.held.clear()
+        reports.clear()
+        return merged
+
+
+class _Relay:
+    """A hook proxy that gives an item's own reports to :class:`HeldReports`."""
+
+    def __init__(self, hooks: Any, held: HeldReports) -> None:
+        self._hooks = hooks
+        self._held = held
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hooks, name)
+
+    def pytest_runtest_logreport(self, *, report: pytest.TestReport) -> None:
+        if not self._held.take(report):
+            self._hooks.pytest_runtest_logreport(report=report)
+
+
 # -- the plugin ------------------------------------------------------------------------
 
 
@@ -355,6 +425,7 @@ class RefleakPlugin:
         self.rerun = 0
         self.seconds = 0.0
         self.explain_seconds = 0.0
+        self._end_snapshot: tracemalloc.Snapshot | None = None
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -371,7 +442,14 @@ class RefleakPlugin:
             self._origins = Origins([str(self.config.rootpath)], list(patterns))
         return self._origins
 
-    def window(self, *, cycles: bool, trace: bool = False, freeze: bool = True) -> Window:
+    def window(
+        self,
+        *,
+        cycles: bool,
+        trace: bool = False,
+        freeze: bool = True,
+        since: tracemalloc.Snapshot | None = None,
+    ) -> Window:
         if cycles not in self._offsets:
             self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
         if not self._calibration:
@@ -382,10 +460,11 @@ class RefleakPlugin:
             cycles=cycles,
             trace=trace,
             nframes=TRACE_FRAMES,
-            detailed=trace,
+            detailed=trace and since is None,
             calibration=self._calibration,
             offset=self._offsets[cycles],
             freeze=freeze,
+            since=since,
         )
 
     def first_call_of(self, item: pytest.Item) -> int:
@@ -503,16 +582,23 @@ class RefleakPlugin:
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         first = FirstRun(self, item, limits)
-        first.open()
+        held = HeldReports(item)
+        held.install()
         try:
-            reports = first.close(runtestprotocol(item, log=False, nextitem=nextitem))
+            first.open()
+            try:
+                made = runtestprotocol(item, log=False, nextitem=nextitem)
+                reports = first.close(held.merge(made))
+            finally:
+                first.abandon()
+            self.checked += 1
+            # Fixtures of wider scope torn down after this test free memory inside the
+            # first run's window, which could hide a leak: such a test is always re-run.
+            tore_down = _shared(item.listchain(), nextitem) < len(item.listchain()) - 1
+            held.keep = False
+            verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
         finally:
-            first.abandon()
-        self.checked += 1
-        # Fixtures of wider scope torn down after this test free memory inside the
-        # first run's window, which could hide a leak: such a test is always re-run.
-        tore_down = _shared(item.listchain(), nextitem) < len(item.listchain()) - 1
-        verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
+            held.uninstall()
         self._conclude(item, reports, verdict, limits)
         for report in reports:
             ihook.pytest_runtest_logreport(report=report)
@@ -566,16 +652,33 @@ class RefleakPlugin:
             with saved_caches():
                 caches = bounded_caches()
                 number = 0
+                # Memory the traced re-run kept in strings and numbers is counted
+                # again by the next re-run, from the traces where the traced one
+                # ended: what the first allocated and the second freed (a buffer
+                # swapped for a fresh one) is taken off.
+                since: tracemalloc.Snapshot | None = None
+                net: Reading | None = None
                 # Growth still shrinking after the planned re-runs is something warming
                 # up, not yet a leak: re-run until it settles, at most as often again.
-                while number < runs or (number < 2 * runs and settling(readings)):
+                while (
+                    number < runs
+                    or (since is not None and net is None)
+                    or (number < 2 * runs and settling(readings))
+                ):
                     number += 1
                     tracing = number == 2
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
                     reading = self._measure_rerun(
-                        item, nextitem, limits, tracing, ignored, ignored_types, caches
+                        item,
+                        nextitem,
+                        limits,
+                        tracing or (since is not None and net is None),
+                        ignored,
+                        ignored_types,
+                        caches,
+                        since=since if net is None else None,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -583,16 +686,22 @@ class RefleakPlugin:
                     readings.append(reading)
                     if tracing:
                         traced = reading
-                        if not reading.untracked:
+                        if reading.untracked:
+                            since = self._end_snapshot
+                        else:
                             # Only memory held by strings and numbers needs the
                             # traces to be explained; the rest run faster without.
                             self.heap.release_tracing()
+                    elif since is not None and net is None:
+                        net = reading
+                        since = None
+                    self._end_snapshot = None
                     if not still_leaky(reading, limits):
                         return Verdict(Kind.CLEAN, runs=number)
             if failure is not None:
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
             assert traced is not None  # runs >= 2: the second re-run traces
-            verdict = judge(readings, traced, limits)
+            verdict = judge(readings, traced, limits, net=net)
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
                     count_callbacks() - callbacks_before >= len(readings)
@@ -615,9 +724,7 @@ class RefleakPlugin:
             graphs_dir=graphs_dir,
             stem=file_stem(item.nodeid),
         )
-        explained = explain_alive(
-            verdict, request, unfreeze=self.heap.frozen and self.heap.can_freeze
-        )
+        explained = explain_alive(verdict, request, unfreeze=self.heap.frozen)
         self.explain_seconds += explained.seconds
         verdict = explained.verdict
         if explained.graphs:
@@ -635,6 +742,7 @@ class RefleakPlugin:
         ignored: list[object],
         ignored_types: tuple[type, ...],
         caches: list[object],
+        since: tracemalloc.Snapshot | None = None,
     ) -> Reading | None:
         config = item.config
         sections = _report_sections(item)
@@ -644,7 +752,9 @@ class RefleakPlugin:
         # Re-runs do not freeze the heap again: what earlier runs of this test made
         # stays collectable, so a structure rebuilt on every run and dropped by
         # the next one is freed, as it would be without the plugin.
-        window = self.window(cycles=limits.cycles != "off", trace=traced, freeze=False)
+        window = self.window(
+            cycles=limits.cycles != "off", trace=traced, freeze=False, since=since
+        )
 
         def exclusions() -> Exclusions:
             # What bounded standard-library caches gained is theirs to drop later.
@@ -673,6 +783,7 @@ class RefleakPlugin:
                 del finalizers[length:]
             self._clear_caches(config)
             reading = window.close(exclusions)
+            self._end_snapshot = window.end_snapshot
         return reading if passed else None
 
     def _clear_caches(self, config: pytest.Config) -> None:
@@ -718,7 +829,8 @@ class RefleakPlugin:
             )
         self.gate.judge(record)
         if record["verdict"] in (LEAKED, CYCLES, KNOWN):
-            call = next(r for r in reports if r.when == "call")
+            # The test's own call report comes after those of its subtests.
+            call = [r for r in reports if r.when == "call"][-1]
             call.refleak_verdict = record["verdict"]  # type: ignore[attr-defined]
             if record["verdict"] != KNOWN:
                 self._fail(call, record)

@@ -8,6 +8,7 @@ look.  A test leaks only if every measured re-run grows again; see
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,8 +97,14 @@ class Verdict:
         return self.kind in (Kind.LEAKED, Kind.CYCLES)
 
 
-def judge(runs: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
+def judge(
+    runs: Sequence[Reading], traced: Reading, limits: Limits, net: Reading | None = None
+) -> Verdict:
     """The verdict over all re-runs, in the order they ran; ``traced`` is among them.
+
+    ``net``, when there is one, is the re-run after the traced one, whose memory
+    was counted from where the traced one ended: its untracked memory is the net
+    growth of one run, and it is what the memory verdict uses.
 
     Memory must grow on every re-run, by at least one allocator block (the traced
     one counts when describing cycles did not disturb its reading): new
@@ -116,16 +123,21 @@ def judge(runs: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
     blocks = tuple(r.blocks for r in runs if r.blocks_exact)
     grows = all(b > 0 for b in blocks)
     leaked_objects = grows and all(n > limits.allow_objects for n in objects)
-    memory = traced.traced or 0
-    leaked_memory = grows and (traced.untracked or 0) > limits.allow_memory
-    counted: tuple[CycleGroup, ...] = ()
+    counted = net if net is not None else traced
+    memory = counted.traced or 0
+    leaked_memory = grows and (counted.untracked or 0) > limits.allow_memory
+    cycles: tuple[CycleGroup, ...] = ()
     if limits.cycles != "off":
         bits = _cycle_bits(limits.cycles)
         if all(r.cycle_flags & bits for r in plain):
-            counted = traced.cycles.counted(limits.cycles)
+            cycles = traced.cycles.counted(limits.cycles)
+    detail = traced
+    if net is not None:
+        # Where the memory came from, net of what the traced re-run had let go.
+        detail = dataclasses.replace(traced, memory=net.memory, untracked=net.untracked)
     if leaked_objects or leaked_memory:
         kind = Kind.LEAKED
-    elif counted:
+    elif cycles:
         kind = Kind.CYCLES
     else:
         kind = Kind.CLEAN
@@ -137,6 +149,6 @@ def judge(runs: Sequence[Reading], traced: Reading, limits: Limits) -> Verdict:
         leaked_objects=leaked_objects,
         leaked_memory=leaked_memory,
         memory_per_run=memory,
-        cycles=counted,
-        detail=traced,
+        cycles=cycles,
+        detail=detail,
     )

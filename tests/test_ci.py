@@ -147,8 +147,14 @@ def test_report_written_on_ctrl_c(leaky: pytest.Pytester) -> None:
     )
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--refleak",
                "--refleak-report=refleak.json"]
+    # A shell without job control starts background jobs with SIGINT ignored, and
+    # Python keeps it ignored: give the child the default so that Ctrl-C reaches it.
     process = leaky.popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not (leaky.path / "waiting").exists():

@@ -216,3 +216,25 @@ def test_leak_in_a_test_that_also_makes_new_paths(leaky: pytest.Pytester) -> Non
         """
     )
     assert_leaked(run(leaky, "--refleak"), "test_it", "*Thing*×1*")
+
+
+@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="pytest 9's subtests")
+def test_leak_inside_subtests(leaky: pytest.Pytester) -> None:
+    """Subtests are part of their test: what they leak is the test's leak, found once."""
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+        def test_with_subtests(subtests):
+            for i in range(5):
+                with subtests.test(i=i):
+                    leakylib.append_thing()
+        """
+    )
+    # -v: pytest counts passed subtests only when verbose.
+    result = run(leaky, "--refleak", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED test_it.py::test_with_subtests - 5 objects/run, * Thing ×5 via leakylib._registry",
+            "*1 failed, 5 subtests passed*",
+        ]
+    )

@@ -196,3 +196,54 @@ def test_paths_never_seen_before_pass(pytester: pytest.Pytester) -> None:
         """
     )
     run(pytester, "--refleak").assert_outcomes(passed=2)
+
+
+PYTEST_9 = int(pytest.__version__.split(".")[0]) >= 9
+
+
+@pytest.mark.skipif(not PYTEST_9, reason="subtest reports are pytest 9's")
+def test_subtests_pass_and_are_reported_once(pytester: pytest.Pytester) -> None:
+    """Subtest reports are pytest's records, and re-runs do not report them again."""
+    pytester.makepyfile(
+        test_it="""
+        import unittest
+        def test_with_subtests(subtests):
+            for i in range(50):
+                with subtests.test(i=i):
+                    print("output " * 20)
+                    assert i >= 0
+        class TestCase(unittest.TestCase):
+            def test_with_subtest(self):
+                for i in range(50):
+                    with self.subTest(i=i):
+                        self.assertGreaterEqual(i, 0)
+        """
+    )
+    # Leaky enough to be re-run, and then cleared: the harmless case goes the long way.
+    result = run(pytester, "--refleak", "--refleak-runs=3", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*= 2 passed, 100 subtests passed in *"])
+    result.stdout.no_fnmatch_line("*LEAKED*")
+
+
+@pytest.mark.skipif(not PYTEST_9, reason="subtest reports are pytest 9's")
+def test_failing_subtest_is_a_failure_not_a_leak(pytester: pytest.Pytester) -> None:
+    """A failed subtest fails its test as usual, which is then not leak-checked."""
+    pytester.makepyfile(
+        test_it="""
+        _kept = []
+        def test_with_subtests(subtests):
+            for i in range(3):
+                with subtests.test(i=i):
+                    _kept.append(object())
+                    assert i != 1
+        """
+    )
+    result = run(pytester, "--refleak")
+    result.stdout.fnmatch_lines(
+        [
+            "SUBFAILED(i=1) test_it.py::test_with_subtests - assert 1 != 1",
+            "FAILED test_it.py::test_with_subtests - contains 1 failed subtest",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*")

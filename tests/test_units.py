@@ -6,7 +6,7 @@ import gc
 import sys
 import tracemalloc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -289,6 +289,29 @@ def test_window_tracing_shows_allocation_sites(heap: Heap, origins: Origins) -> 
     assert reading.traced and reading.traced > 0
 
 
+def test_objects_made_by_xdist_messaging_are_not_the_tests(heap: Heap, tmp_path: Path) -> None:
+    """pytest-xdist's messaging thread allocates while a worker's test runs: in a traced
+    window, objects made by its code are left out; the same made elsewhere count."""
+    execnet = pytest.importorskip("execnet")
+    origins = Origins([str(tmp_path)], ["test_*.py"])  # once execnet is imported
+    source = "def make():\n    return Thing()\n"
+
+    def maker(filename: str) -> Callable[[], object]:
+        namespace: dict[str, object] = {"Thing": Thing}
+        exec(compile(source, filename, "exec"), namespace)
+        return namespace["make"]  # type: ignore[return-value]
+
+    from_transport = maker(execnet.__file__)
+    from_project = maker(__file__)
+    for make, counted in ((from_transport, 0), (from_project, 1)):
+        window = Window(heap, origins, cycles=False, trace=True)
+        window.open()
+        _kept.append(make())
+        reading = window.close()
+        _kept.pop()
+        assert reading.objects == counted, make
+
+
 def test_window_keeps_nothing_it_measured(heap: Heap, origins: Origins) -> None:
     window = Window(heap, origins, cycles=True, trace=True, detailed=True)
     window.open()
@@ -324,6 +347,20 @@ def test_judge_requires_growth_on_every_run() -> None:
     assert not looks_leaky(clean, limits) and looks_leaky(leak, limits)
     odd = Reading(0, 0, problem="odd")
     assert judge([odd, traced], traced, limits).kind is Kind.INCONCLUSIVE
+
+
+def test_memory_verdict_counts_net_growth_after_the_traced_run() -> None:
+    """Memory the traced re-run allocated and the next one freed is no leak."""
+    limits = Limits()
+    grew = Reading(blocks=2, objects=0)
+    traced = Reading(blocks=2, objects=0, traced=632, untracked=632)
+    swapped = Reading(blocks=2, objects=0, traced=0, untracked=0)
+    kept = Reading(blocks=2, objects=0, traced=120, untracked=120)
+    assert not judge([grew, traced, swapped], traced, limits, net=swapped).leaked_memory
+    verdict = judge([grew, traced, kept], traced, limits, net=kept)
+    assert verdict.leaked_memory and verdict.memory_per_run == 120
+    # Without a net reading the traced one decides.
+    assert judge([grew, traced], traced, limits).leaked_memory
 
 
 def test_a_rerun_stays_suspect_only_while_it_grows() -> None:
