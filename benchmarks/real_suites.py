@@ -52,7 +52,8 @@ from pathlib import Path
 COMMON_REQUIREMENTS = ["pytest==9.2.0"]
 
 #: name on PyPI -> version, test requirements, and where its tests are (relative
-#: to the unpacked sdist).  ``pytest_args`` are added to every run of that suite.
+#: to the unpacked sdist).  ``pytest_args`` are added to every run of that suite;
+#: node ids listed under ``slow`` are deselected in both modes unless --full-suites.
 PROJECTS: dict[str, dict] = {
     "click": {
         "version": "8.5.1",
@@ -70,20 +71,13 @@ PROJECTS: dict[str, dict] = {
         "version": "11.2.1",
         "test_requires": [],
         "tests": ["tests"],
-        # test_primes takes 8 s plain but about 20 min under --refleak (its 9,592
-        # subtests are re-run, the last time with allocation tracing): left out of
-        # both modes so that a default run stays short.  Pass
-        # --full-suites to run it anyway.
         "pytest_args": [],
-        "slow": ["tests/test_recipes.py::PrimeFunctionTests::test_primes"],
     },
     "packaging": {
         "version": "26.4",
         "test_requires": ["hypothesis==6.170.17", "pretend==1.0.9", "tomli-w==1.2.0", "pip"],
         "tests": ["tests"],
         "pytest_args": [],
-        # 51,524 tiny parametrized tests: about 35 min under --refleak (~40 ms each)
-        "slow": ["tests/test_version.py"],
     },
     "toolz": {
         "version": "1.2.0",
@@ -113,7 +107,7 @@ PROJECTS: dict[str, dict] = {
     },
 }
 
-DEFAULT_PROJECTS = ["click", "jinja2", "more-itertools", "attrs"]
+DEFAULT_PROJECTS = ["click", "jinja2", "more-itertools", "attrs", "packaging", "python-dateutil"]
 
 #: Options on every run.  ``-x`` is never used: a whole suite must run.
 BASE_ARGS = ["-p", "no:cacheprovider", "-q"]

@@ -27,6 +27,10 @@ _DICT_CACHES = (
     ("re", "_cache2"),
     ("_strptime", "_regex_cache"),
     ("linecache", "cache"),
+    # A finder per directory or archive ever imported from: a test importing from
+    # a fresh temporary path adds one on every run.
+    ("sys", "path_importer_cache"),
+    ("zipimport", "_zip_directory_cache"),
 )
 
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=1)(lambda: None))

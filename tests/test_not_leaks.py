@@ -247,3 +247,66 @@ def test_failing_subtest_is_a_failure_not_a_leak(pytester: pytest.Pytester) -> N
         ]
     )
     result.stdout.no_fnmatch_line("*LEAKED*")
+
+
+def test_imports_from_fresh_paths_pass(leaky: pytest.Pytester) -> None:
+    """Importing from a new directory or zip archive on every run fills the import
+    system's caches of finders, one entry per path, as CPython's own leak hunting
+    allows for; a leak in the same test is still found."""
+    leaky.makepyfile(
+        test_it="""
+        import importlib, sys, zipfile
+        import pytest, leakylib
+
+        def import_fresh(tmp_path, archive):
+            if archive:
+                where = tmp_path / "modules.zip"
+                with zipfile.ZipFile(where, "w") as zipped:
+                    zipped.writestr("fresh_module.py", "VALUE = 1\\n")
+            else:
+                where = tmp_path / "modules"
+                where.mkdir()
+                (where / "fresh_module.py").write_text("VALUE = 1\\n")
+            sys.path.insert(0, str(where))
+            try:
+                assert importlib.import_module("fresh_module").VALUE == 1
+            finally:
+                sys.path.remove(str(where))
+                sys.modules.pop("fresh_module", None)
+
+        @pytest.mark.parametrize("archive", [False, True], ids=["directory", "zip"])
+        def test_imports(tmp_path, archive):
+            import_fresh(tmp_path, archive)
+
+        def test_imports_and_leaks(tmp_path):
+            import_fresh(tmp_path, True)
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
+    )
+
+
+def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
+    """Code that keeps only its latest object leaves a new object alive on every run, but
+    the previous one is let go and the heap does not grow; keeping them all leaks."""
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+
+        class Session:
+            latest = None
+
+        def test_keeps_latest():
+            Session.latest = leakylib.Thing()
+
+        def test_keeps_all():
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_all - *"])
