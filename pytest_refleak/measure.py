@@ -99,6 +99,9 @@ class Reading:
     problem: str | None = None
     #: False when describing cycles allocated memory before it was read.
     blocks_exact: bool = True
+    #: (id, id of type) of the new objects still alive, to tell at the next run
+    #: whether they were replaced or kept: ids only, never the objects.
+    kept: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -142,8 +145,11 @@ class Window:
         offset: int = 0,
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
+        previous: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.heap = heap
+        #: What the previous run of the test left alive (see Reading.kept).
+        self.previous = previous
         self.freeze = freeze
         # Tracing goes on from an earlier window: memory growth is counted from
         # this snapshot of it, so that what that window allocated and this one
@@ -282,6 +288,7 @@ class Window:
             ours.update(id(f) for f in _current_frames())
         problem = None
         all_ids = {id(o) for o in young}
+        gone = _gone_by_type(self.previous, all_ids)
         if self._old_ids is not None:
             all_ids -= self._old_ids
         young_ids = all_ids - ours
@@ -335,7 +342,8 @@ class Window:
         by_type = _summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
             blocks=blocks,
-            objects=len(candidates),
+            objects=len(candidates) - _replaced(candidates, gone),
+            kept=tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT]),
             by_type=by_type,
             traced=traced_bytes,
             untracked=untracked_bytes,
@@ -363,11 +371,23 @@ class Window:
         skip = _traceback_keys(ignored)
         objects = _traceback_keys(candidates)
         grown: list[MemoryGrowth] = []
-        total = untracked = 0
+        total = 0
+        # Untracked memory by the line that allocated it, and what that line holds
+        # in all, net of what it freed: a line that replaces its object (a float
+        # totting up a sum, called from wherever) allocates from one traceback
+        # and frees from another, and grows by nothing.
+        loose_by_line: dict[tuple[str, int], int] = {}
+        net_by_line: dict[tuple[str, int], int] | None
         if diff is None:
             stats = [(s.traceback, s.size, s.count) for s in snapshot.statistics("traceback")]
+            net_by_line = None
         else:
             stats = [(s.traceback, s.size_diff, s.count_diff) for s in diff if s.size_diff > 0]
+            net_by_line = {}
+            for s in diff:
+                if s.size_diff:
+                    line = (s.traceback[-1].filename, s.traceback[-1].lineno)
+                    net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
         for traceback, size, count in stats:
             frames = tuple((f.filename, f.lineno) for f in traceback)
             if not frames or _made_by(frames, skip) or self._tooling_made(list(frames)):
@@ -375,7 +395,7 @@ class Window:
             total += size
             loose = not _made_by(frames, objects)
             if loose:
-                untracked += size
+                loose_by_line[frames[-1]] = loose_by_line.get(frames[-1], 0) + size
             grown.append(
                 MemoryGrowth(
                     size,
@@ -386,6 +406,12 @@ class Window:
                 )
             )
         grown.sort(key=lambda g: -g.size)
+        if net_by_line is None:
+            untracked = sum(loose_by_line.values())
+        else:
+            untracked = sum(
+                min(size, max(0, net_by_line.get(line, 0))) for line, size in loose_by_line.items()
+            )
         return total, untracked, tuple(grown[:10])
 
     def _transport_made(self, obj: object) -> bool:
@@ -421,6 +447,35 @@ class Window:
                 continue
             return origin is Origin.TOOLING
         return False
+
+
+#: New objects remembered per run, to tell replaced from kept (see Reading.kept).
+_KEPT_LIMIT = 10_000
+
+
+def _gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
+    """Of what the previous run left alive, how many have died since, by type id."""
+    gone: dict[int, int] = {}
+    for object_id, type_id in previous:
+        if object_id not in alive:
+            gone[type_id] = gone.get(type_id, 0) + 1
+    return gone
+
+
+def _replaced(candidates: list[object], gone: dict[int, int]) -> int:
+    """How many new objects took the place of what the previous run left, type for type.
+
+    Code that keeps only its latest object (a set swapped for a fresh one, the
+    filter list that the warnings module's C code holds on to) leaves a new object
+    alive on every run, and the previous run's is gone: no more objects than
+    before.  A leak keeps the previous run's too.
+    """
+    if not gone:
+        return 0
+    new: dict[int, int] = {}
+    for obj in candidates:
+        new[id(type(obj))] = new.get(id(type(obj)), 0) + 1
+    return sum(min(count, gone.get(kind, 0)) for kind, count in new.items())
 
 
 def _function_parts(function: object) -> set[int]:

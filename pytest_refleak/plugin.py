@@ -449,6 +449,7 @@ class RefleakPlugin:
         trace: bool = False,
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
+        previous: tuple[tuple[int, int], ...] = (),
     ) -> Window:
         if cycles not in self._offsets:
             self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
@@ -465,6 +466,7 @@ class RefleakPlugin:
             offset=self._offsets[cycles],
             freeze=freeze,
             since=since,
+            previous=previous,
         )
 
     def first_call_of(self, item: pytest.Item) -> int:
@@ -646,6 +648,9 @@ class RefleakPlugin:
         # readings noisier: one more re-run must grow before a test counts as leaking.
         runs = limits.runs + (1 if sys.version_info < (3, 11) else 0)
         readings: list[Reading] = []
+        # What the last re-run left alive: the next tells replaced from kept by it.
+        # Not the first run's, which holds what is made once and freed later.
+        kept: tuple[tuple[int, int], ...] = ()
         count_callbacks = atexit_callbacks()
         callbacks_before = count_callbacks() if count_callbacks else 0
         try:
@@ -679,11 +684,13 @@ class RefleakPlugin:
                         ignored_types,
                         caches,
                         since=since if net is None else None,
+                        previous=kept,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
                         break
                     readings.append(reading)
+                    kept = reading.kept
                     if tracing:
                         traced = reading
                         if reading.untracked:
@@ -743,6 +750,7 @@ class RefleakPlugin:
         ignored_types: tuple[type, ...],
         caches: list[object],
         since: tracemalloc.Snapshot | None = None,
+        previous: tuple[tuple[int, int], ...] = (),
     ) -> Reading | None:
         config = item.config
         sections = _report_sections(item)
@@ -753,7 +761,11 @@ class RefleakPlugin:
         # stays collectable, so a structure rebuilt on every run and dropped by
         # the next one is freed, as it would be without the plugin.
         window = self.window(
-            cycles=limits.cycles != "off", trace=traced, freeze=False, since=since
+            cycles=limits.cycles != "off",
+            trace=traced,
+            freeze=False,
+            since=since,
+            previous=previous,
         )
 
         def exclusions() -> Exclusions:
