@@ -101,7 +101,8 @@ PROJECTS: dict[str, dict] = {
         "version": "4.0.0",
         # its conftest uses pytest-cov's no_cover marker: without pytest-cov,
         # collection stops with PytestUnknownMarkWarning (an INTERNALERROR)
-        "test_requires": ["freezegun==1.5.5", "hypothesis==6.170.17", "pytest-cov"],
+        "test_requires": ["freezegun==1.5.5", "hypothesis==6.170.17", "pytest-cov",
+                          "attrs==26.1.0"],
         "tests": ["tests"],
         "pytest_args": [],
     },

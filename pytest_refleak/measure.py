@@ -311,7 +311,7 @@ class Window:
         candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
         if _STRINGIO_LISTS:
             candidates = _without_stringio_internals(candidates, young, held)
-        if self.trace and tracemalloc.is_tracing():
+        if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
             candidates = [o for o in candidates if not self._transport_made(o)]
         ignored_objects = [o for o in young if id(o) in ignored]
         booked = _estimated_blocks(

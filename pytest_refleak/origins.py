@@ -88,6 +88,11 @@ class Origins:
             cached = self._cache[filename] = self._classify(filename)
         return cached
 
+    @property
+    def has_transport(self) -> bool:
+        """Whether pytest-xdist is loaded at all."""
+        return bool(self._transport)
+
     def is_transport(self, filename: str) -> bool:
         """Whether the file is pytest-xdist's or its messaging library's, whose threads
         allocate while a test runs, never on the test's behalf."""
