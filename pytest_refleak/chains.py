@@ -35,9 +35,6 @@ NO_REFERRERS = (
     "no referrers: kept alive by a reference count held in native code (a missing Py_DECREF?)"
 )
 
-#: Types whose instances the garbage collector does not see, so they can only be
-#: found through the containers that hold them.
-
 _CONTAINERS = (dict, list, set, frozenset, tuple, collections.deque)
 #: Containers the last-resort search of the whole heap looks into: the ones a
 #: leak can grow.

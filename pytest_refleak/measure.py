@@ -343,7 +343,8 @@ class Window:
         return Reading(
             blocks=blocks,
             objects=len(candidates) - _replaced(candidates, gone),
-            kept=tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT]),
+            # Only re-runs (windows that do not freeze) are compared with the run before.
+            kept=() if self.freeze else _kept(candidates),
             by_type=by_type,
             traced=traced_bytes,
             untracked=untracked_bytes,
@@ -420,11 +421,16 @@ class Window:
         traceback = object_traceback(obj)
         if traceback is None:
             return False
-        for frame in reversed(traceback):
-            if self.origins.of_file(frame.filename) in (Origin.STDLIB, Origin.UNKNOWN):
-                continue
-            return self.origins.is_transport(frame.filename)
-        return False
+        filename = self._allocating_file([(f.filename, f.lineno) for f in traceback])
+        return filename is not None and self.origins.is_transport(filename)
+
+    def _allocating_file(self, frames: Sequence[tuple[str, int]]) -> str | None:
+        """The file of the innermost frame outside the standard library (``frames``
+        outermost first): standard library code allocates on behalf of its caller."""
+        for filename, _ in reversed(frames):
+            if self.origins.of_file(filename) not in (Origin.STDLIB, Origin.UNKNOWN):
+                return filename
+        return None
 
     def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
         """Whether the innermost frame outside the standard library is the test tooling's.
@@ -441,25 +447,21 @@ class Window:
                 linecache.getline(filename, lineno)
             ):
                 return True
-        for filename, _ in reversed(frames):
-            origin = self.origins.of_file(filename)
-            if origin in (Origin.STDLIB, Origin.UNKNOWN):
-                continue
-            return origin is Origin.TOOLING
-        return False
+        allocating = self._allocating_file(frames)
+        return allocating is not None and self.origins.of_file(allocating) is Origin.TOOLING
 
 
 #: New objects remembered per run, to tell replaced from kept (see Reading.kept).
 _KEPT_LIMIT = 10_000
 
 
+def _kept(candidates: list[object]) -> tuple[tuple[int, int], ...]:
+    return tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT])
+
+
 def _gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
     """Of what the previous run left alive, how many have died since, by type id."""
-    gone: dict[int, int] = {}
-    for object_id, type_id in previous:
-        if object_id not in alive:
-            gone[type_id] = gone.get(type_id, 0) + 1
-    return gone
+    return Counter(type_id for object_id, type_id in previous if object_id not in alive)
 
 
 def _replaced(candidates: list[object], gone: dict[int, int]) -> int:
@@ -472,9 +474,7 @@ def _replaced(candidates: list[object], gone: dict[int, int]) -> int:
     """
     if not gone:
         return 0
-    new: dict[int, int] = {}
-    for obj in candidates:
-        new[id(type(obj))] = new.get(id(type(obj)), 0) + 1
+    new = Counter(id(type(obj)) for obj in candidates)
     return sum(min(count, gone.get(kind, 0)) for kind, count in new.items())
 
 

@@ -425,7 +425,6 @@ class RefleakPlugin:
         self.rerun = 0
         self.seconds = 0.0
         self.explain_seconds = 0.0
-        self._end_snapshot: tracemalloc.Snapshot | None = None
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -675,7 +674,7 @@ class RefleakPlugin:
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
-                    reading = self._measure_rerun(
+                    reading, end_snapshot = self._measure_rerun(
                         item,
                         nextitem,
                         limits,
@@ -694,7 +693,7 @@ class RefleakPlugin:
                     if tracing:
                         traced = reading
                         if reading.untracked:
-                            since = self._end_snapshot
+                            since = end_snapshot
                         else:
                             # Only memory held by strings and numbers needs the
                             # traces to be explained; the rest run faster without.
@@ -702,7 +701,6 @@ class RefleakPlugin:
                     elif since is not None and net is None:
                         net = reading
                         since = None
-                    self._end_snapshot = None
                     if not still_leaky(reading, limits):
                         return Verdict(Kind.CLEAN, runs=number)
             if failure is not None:
@@ -751,7 +749,9 @@ class RefleakPlugin:
         caches: list[object],
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
-    ) -> Reading | None:
+    ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
+        """The re-run's reading (``None`` if it did not pass), and the traces where it
+        ended when it traced."""
         config = item.config
         sections = _report_sections(item)
         sections_before = len(sections) if sections is not None else 0
@@ -795,8 +795,7 @@ class RefleakPlugin:
                 del finalizers[length:]
             self._clear_caches(config)
             reading = window.close(exclusions)
-            self._end_snapshot = window.end_snapshot
-        return reading if passed else None
+        return (reading if passed else None), window.end_snapshot
 
     def _clear_caches(self, config: pytest.Config) -> None:
         clear_caches()

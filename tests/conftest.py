@@ -8,6 +8,12 @@ import pytest
 
 #: Code under test for the generated suites.  Everything a test may leak lives
 #: here, outside the test files, as it would in a real project.
+#: Subtests with reports of their own (the ``subtests`` fixture, unittest's
+#: ``subTest``) are pytest 9's.
+needs_subtests = pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="subtest reports are pytest 9's"
+)
+
 LEAKYLIB = textwrap.dedent(
     '''
     import atexit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run
+from conftest import needs_subtests, run
 
 
 def assert_leaked(result: pytest.RunResult, test: str, *lines: str) -> None:
@@ -218,7 +218,7 @@ def test_leak_in_a_test_that_also_makes_new_paths(leaky: pytest.Pytester) -> Non
     assert_leaked(run(leaky, "--refleak"), "test_it", "*Thing*×1*")
 
 
-@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="pytest 9's subtests")
+@needs_subtests
 def test_leak_inside_subtests(leaky: pytest.Pytester) -> None:
     """Subtests are part of their test: what they leak is the test's leak, found once."""
     leaky.makepyfile(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run
+from conftest import needs_subtests, run
 
 HARMLESS = {
     "first-import": "import colorsys\n    colorsys.rgb_to_hsv(1, 0, 0)",
@@ -198,10 +198,7 @@ def test_paths_never_seen_before_pass(pytester: pytest.Pytester) -> None:
     run(pytester, "--refleak").assert_outcomes(passed=2)
 
 
-PYTEST_9 = int(pytest.__version__.split(".")[0]) >= 9
-
-
-@pytest.mark.skipif(not PYTEST_9, reason="subtest reports are pytest 9's")
+@needs_subtests
 def test_subtests_pass_and_are_reported_once(pytester: pytest.Pytester) -> None:
     """Subtest reports are pytest's records, and re-runs do not report them again."""
     pytester.makepyfile(
@@ -226,7 +223,7 @@ def test_subtests_pass_and_are_reported_once(pytester: pytest.Pytester) -> None:
     result.stdout.no_fnmatch_line("*LEAKED*")
 
 
-@pytest.mark.skipif(not PYTEST_9, reason="subtest reports are pytest 9's")
+@needs_subtests
 def test_failing_subtest_is_a_failure_not_a_leak(pytester: pytest.Pytester) -> None:
     """A failed subtest fails its test as usual, which is then not leak-checked."""
     pytester.makepyfile(
