@@ -102,6 +102,8 @@ class Reading:
     #: (id, id of type) of the new objects still alive, to tell at the next run
     #: whether they were replaced or kept: ids only, never the objects.
     kept: tuple[tuple[int, int], ...] = ()
+    #: ``untracked`` by the line that allocated it (innermost frame).
+    untracked_lines: tuple[tuple[tuple[str, int], int], ...] = ()
 
 
 @dataclass
@@ -331,13 +333,15 @@ class Window:
 
         traced_bytes = untracked_bytes = None
         memory: tuple[MemoryGrowth, ...] = ()
+        lines: tuple[tuple[tuple[str, int], int], ...] = ()
         if traced is not None:
             # Memory of what the tooling holds (fixture values, reports) is not the
             # test's either.
             tooling = [o for o in young if id(o) in held or id(o) in bookkeeping]
-            traced_bytes, untracked_bytes, memory = self._memory_growth(
+            traced_bytes, lines, memory = self._memory_growth(
                 traced, [*ignored_objects, *tooling], candidates
             )
+            untracked_bytes = sum(size for _, size in lines)
             del tooling
         by_type = _summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
@@ -354,6 +358,7 @@ class Window:
             collected=collected,
             problem=problem,
             blocks_exact=bool(self._flags[1]),
+            untracked_lines=lines,
         )
 
     def _memory_growth(
@@ -361,12 +366,12 @@ class Window:
         traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None],
         ignored: list[object],
         candidates: list[object],
-    ) -> tuple[int, int, tuple[MemoryGrowth, ...]]:
+    ) -> tuple[int, tuple[tuple[tuple[str, int], int], ...], tuple[MemoryGrowth, ...]]:
         """Memory allocated in the window and still alive, outside the test tooling.
 
         Returns all of it, the part not allocated where the new objects still
-        alive were (memory held by strings, numbers and other untracked objects),
-        and the biggest allocation sites.
+        alive were (memory held by strings, numbers and other untracked objects)
+        by allocating line, and the biggest allocation sites.
         """
         snapshot, diff = traced
         skip = _traceback_keys(ignored)
@@ -407,13 +412,13 @@ class Window:
                 )
             )
         grown.sort(key=lambda g: -g.size)
-        if net_by_line is None:
-            untracked = sum(loose_by_line.values())
-        else:
-            untracked = sum(
-                min(size, max(0, net_by_line.get(line, 0))) for line, size in loose_by_line.items()
-            )
-        return total, untracked, tuple(grown[:10])
+        if net_by_line is not None:
+            loose_by_line = {
+                line: min(size, max(0, net_by_line.get(line, 0)))
+                for line, size in loose_by_line.items()
+            }
+        lines = tuple(sorted((line, size) for line, size in loose_by_line.items() if size > 0))
+        return total, lines, tuple(grown[:10])
 
     def _transport_made(self, obj: object) -> bool:
         """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it

@@ -125,7 +125,10 @@ def judge(
     leaked_objects = grows and all(n > limits.allow_objects for n in objects)
     counted = net if net is not None else traced
     memory = counted.traced or 0
-    leaked_memory = grows and (counted.untracked or 0) > limits.allow_memory
+    untracked = counted.untracked or 0
+    if net is not None:
+        untracked = _grown_twice(traced, net)
+    leaked_memory = grows and untracked > limits.allow_memory
     cycles: tuple[CycleGroup, ...] = ()
     if limits.cycles != "off":
         bits = _cycle_bits(limits.cycles)
@@ -134,7 +137,7 @@ def judge(
     detail = traced
     if net is not None:
         # Where the memory came from, net of what the traced re-run had let go.
-        detail = dataclasses.replace(traced, memory=net.memory, untracked=net.untracked)
+        detail = dataclasses.replace(traced, memory=net.memory, untracked=untracked)
     if leaked_objects or leaked_memory:
         kind = Kind.LEAKED
     elif cycles:
@@ -152,3 +155,16 @@ def judge(
         cycles=cycles,
         detail=detail,
     )
+
+
+def _grown_twice(traced: Reading, net: Reading) -> int:
+    """Untracked memory that grew at the same lines in the traced re-run and the next.
+
+    A leak allocates at the same place on every run.  Memory that turns up at a
+    line in one run only was moved rather than added: a dict that existed before
+    tracing started has its table reallocated at whichever line inserts into it
+    when the table is full, and freeing the old table, allocated before the
+    traces began, goes unseen.
+    """
+    before = dict(traced.untracked_lines)
+    return sum(min(size, before.get(line, 0)) for line, size in net.untracked_lines)

@@ -428,14 +428,43 @@ def test_memory_verdict_counts_net_growth_after_the_traced_run() -> None:
     """Memory the traced re-run allocated and the next one freed is no leak."""
     limits = Limits()
     grew = Reading(blocks=2, objects=0)
-    traced = Reading(blocks=2, objects=0, traced=632, untracked=632)
+    line = ("leaky.py", 3)
+    traced = Reading(
+        blocks=2, objects=0, traced=632, untracked=632, untracked_lines=((line, 632),)
+    )
     swapped = Reading(blocks=2, objects=0, traced=0, untracked=0)
-    kept = Reading(blocks=2, objects=0, traced=120, untracked=120)
+    kept = Reading(blocks=2, objects=0, traced=120, untracked=120, untracked_lines=((line, 120),))
     assert not judge([grew, traced, swapped], traced, limits, net=swapped).leaked_memory
     verdict = judge([grew, traced, kept], traced, limits, net=kept)
     assert verdict.leaked_memory and verdict.memory_per_run == 120
+    assert verdict.detail is not None and verdict.detail.untracked == 120
     # Without a net reading the traced one decides.
     assert judge([grew, traced], traced, limits).leaked_memory
+
+
+def test_memory_must_grow_at_the_same_line_in_both_traced_runs() -> None:
+    """A leak allocates at the same place every run; a dict table reallocated at
+    whichever line inserts into it next turns up at a different line each time."""
+    limits = Limits()
+    grew = Reading(blocks=1, objects=0)
+    traced = Reading(
+        blocks=1, objects=0, traced=368, untracked=368, untracked_lines=((("lib.py", 177), 368),)
+    )
+    moved = Reading(
+        blocks=1, objects=0, traced=288, untracked=288, untracked_lines=((("lib.py", 777), 288),)
+    )
+    assert not judge([grew, traced, moved], traced, limits, net=moved).leaked_memory
+    # The same line growing in both is a leak, counted at the smaller of the two.
+    again = Reading(
+        blocks=1,
+        objects=0,
+        traced=400,
+        untracked=400,
+        untracked_lines=((("lib.py", 177), 300), (("lib.py", 9), 100)),
+    )
+    verdict = judge([grew, traced, again], traced, limits, net=again)
+    assert verdict.leaked_memory
+    assert verdict.detail is not None and verdict.detail.untracked == 300
 
 
 def test_a_rerun_stays_suspect_only_while_it_grows() -> None:
