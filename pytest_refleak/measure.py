@@ -32,7 +32,8 @@ from pytest_refleak.heap import Heap, read_blocks
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_frames,
-    object_traceback,
+    frames_of,
+    object_frames,
     pick_frames,
     safe_repr,
     type_name,
@@ -392,11 +393,11 @@ class Window:
             net_by_line = {}
             for s in diff:
                 if s.size_diff:
-                    line = (s.traceback[-1].filename, s.traceback[-1].lineno)
+                    line = frames_of(s.traceback)[-1]
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
         for traceback, size, count in stats:
-            frames = tuple((f.filename, f.lineno) for f in traceback)
-            if not frames or _made_by(frames, skip) or self._tooling_made(list(frames)):
+            frames = frames_of(traceback)
+            if not frames or _made_by(frames, skip) or self._tooling_made(frames):
                 continue
             total += size
             loose = not _made_by(frames, objects)
@@ -423,10 +424,10 @@ class Window:
     def _transport_made(self, obj: object) -> bool:
         """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it
         does while a test runs in a worker.  Known only where allocations are traced."""
-        traceback = object_traceback(obj)
-        if traceback is None:
+        frames = object_frames(obj)
+        if not frames:
             return False
-        filename = self._allocating_file([(f.filename, f.lineno) for f in traceback])
+        filename = self._allocating_file(frames)
         return filename is not None and self.origins.is_transport(filename)
 
     def _allocating_file(self, frames: Sequence[tuple[str, int]]) -> str | None:
@@ -437,7 +438,7 @@ class Window:
                 return filename
         return None
 
-    def _tooling_made(self, frames: list[tuple[str, int]]) -> bool:
+    def _tooling_made(self, frames: Sequence[tuple[str, int]]) -> bool:
         """Whether the innermost frame outside the standard library is the test tooling's.
 
         Standard library code allocates on behalf of its caller: pytest's logging
@@ -500,9 +501,8 @@ def _traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Fram
     """Allocation tracebacks of ``objects``, indexed by their innermost frame."""
     keys: dict[tuple[str, int], set[Frames]] = {}
     for obj in objects:
-        traceback = object_traceback(obj)
-        if traceback is not None and len(traceback):
-            frames = tuple((f.filename, f.lineno) for f in traceback)
+        frames = object_frames(obj)
+        if frames:
             keys.setdefault(frames[-1], set()).add(frames)
     return keys
 
@@ -517,10 +517,12 @@ def _made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> boo
     if not origins:
         return False
     for end in range(len(frames), 0, -1):
-        outer = frames[:end]
-        for origin in origins.get(outer[-1], ()):
-            shared = min(len(origin), len(outer))
-            if origin[-shared:] == outer[-shared:]:
+        found = origins.get(frames[end - 1])
+        if not found:
+            continue
+        for origin in found:
+            shared = min(len(origin), end)
+            if origin[-shared:] == frames[end - shared : end]:
                 return True
     return False
 
@@ -670,9 +672,9 @@ def _without_stringio_internals(
     }
     if not suspects:
         return candidates
-    for obj in young:
-        for ref in gc.get_referents(obj):
-            suspects.pop(id(ref), None)
+    # One call for all: a list per object would cost more than the walk.
+    for ref in gc.get_referents(*young):
+        suspects.pop(id(ref), None)
     drop: set[int] = set()
     for key in suspects:
         if len(drop) == budget:

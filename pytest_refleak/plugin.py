@@ -15,6 +15,7 @@ How a checked test runs (``docs/how-it-decides.md`` has the long version):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import os
@@ -235,8 +236,7 @@ class FirstRun:
         self.request = None
         if packed is None:
             return reports
-        unpacked: list[pytest.TestReport] = pickle.loads(packed)
-        return unpacked
+        return _unpack_reports(packed, item)
 
     def _exclusions(self) -> Exclusions:
         item = self.item
@@ -863,9 +863,46 @@ def _pack_reports(reports: list[pytest.TestReport]) -> bytes | None:
     if not _all_passed(reports) or any(r.user_properties for r in reports):
         return None
     try:
-        return pickle.dumps(reports, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(
+            [(type(r), dict(vars(r))) for r in reports], protocol=pickle.HIGHEST_PROTOCOL
+        )
     except Exception:  # noqa: BLE001 - an attribute that cannot be pickled: keep them
         return None
+
+
+#: Words reports are made of; these literals are the interned strings pytest's own are.
+_WORDS: dict[object, object] = {
+    word: word for word in ("passed", "failed", "skipped", "setup", "call", "teardown")
+}
+
+
+def _unpack_reports(packed: bytes, item: pytest.Item) -> list[pytest.TestReport]:
+    """Re-make the reports :func:`_pack_reports` packed, costing what pytest's own did.
+
+    pytest keeps every report until the session ends.  Unpickled as they are, each
+    would hold a dict of its own for its attributes and copies of strings the item
+    already has: some 20 blocks a test.  Attributes are set one by one, as
+    ``__init__`` set them, and take the item's own node id, location and keyword
+    names where they are equal.
+    """
+    same = dict(_WORDS)
+    for name in ("_id", "_nodeid", "nodeid", "location"):
+        value = getattr(item, name, None)
+        if value is not None:
+            same[value] = value
+    keywords = {name: name for name in item.keywords}
+    reports: list[pytest.TestReport] = []
+    for cls, state in pickle.loads(packed):
+        report = cls.__new__(cls)
+        for name, value in state.items():
+            if name == "keywords" and type(value) is dict:
+                value = {keywords.get(k) or k: v for k, v in value.items()}
+            else:
+                with contextlib.suppress(TypeError):  # unhashable: a list, say
+                    value = same.get(value, value)
+            setattr(report, name, value)
+        reports.append(report)
+    return reports
 
 
 def _all_passed(reports: Iterable[pytest.TestReport]) -> bool:

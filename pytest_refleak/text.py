@@ -122,12 +122,30 @@ def object_traceback(obj: object) -> tracemalloc.Traceback | None:
     return tracemalloc.Traceback(frames)
 
 
+def frames_of(traceback: tracemalloc.Traceback) -> tuple[tuple[str, int], ...]:
+    """A traceback's ``(filename, lineno)`` pairs, innermost last.
+
+    Read straight from the traceback where it keeps them so: iterating makes a
+    ``Frame`` per entry, and with tracing on every allocation is expensive.
+    """
+    frames = getattr(traceback, "_frames", None)
+    if isinstance(frames, tuple):
+        return frames
+    return tuple((f.filename, f.lineno) for f in traceback)
+
+
+def object_frames(obj: object) -> tuple[tuple[str, int], ...]:
+    """Where ``obj`` was allocated, innermost last; empty if it was not traced."""
+    traceback = object_traceback(obj)
+    return frames_of(traceback) if traceback is not None else ()
+
+
 def allocation_frames(obj: object, origins: Origins, limit: int = 4) -> tuple[tuple[str, int], ...]:
     """Where ``obj`` was allocated, innermost last, without the test tooling's frames."""
-    traceback = object_traceback(obj)
-    if traceback is None:
+    frames = object_frames(obj)
+    if not frames:
         return ()
-    return pick_frames([(f.filename, f.lineno) for f in traceback], origins, limit)
+    return pick_frames(frames, origins, limit)
 
 
 def pick_frames(
