@@ -42,6 +42,17 @@ def _dict_caches() -> list[dict[object, object]]:
         cache = getattr(sys.modules.get(module_name), attribute, None)
         if isinstance(cache, dict):
             found.append(cache)
+    # pytest's assertion rewriting hook remembers, for every module name ever
+    # imported, whether to rewrite it: a test importing fresh names (a template
+    # loader's generated modules) adds one on every run.  Found by name, as this
+    # module does not import pytest.
+    for finder in sys.meta_path:
+        if type(finder).__name__ == "AssertionRewritingHook" and type(
+            finder
+        ).__module__.startswith("_pytest."):
+            cache = getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(cache, dict):
+                found.append(cache)
     return found
 
 

@@ -287,6 +287,43 @@ def test_imports_from_fresh_paths_pass(leaky: pytest.Pytester) -> None:
     )
 
 
+def test_importing_fresh_module_names_passes(leaky: pytest.Pytester) -> None:
+    """pytest's assertion rewriting hook remembers every module name it was asked
+    about; code that generates modules under fresh names (a template compiler, say)
+    adds one on every run.  That is pytest's memory; a leak in the same test is
+    still found."""
+    leaky.makepyfile(
+        test_it="""
+        import importlib, itertools, sys
+        import leakylib
+
+        numbers = itertools.count()
+
+        def import_fresh_name(tmp_path):
+            name = "generated_%d_%s" % (next(numbers), "x" * 200)
+            (tmp_path / (name + ".py")).write_text("VALUE = 1\\n")
+            sys.path.insert(0, str(tmp_path))
+            try:
+                assert importlib.import_module(name).VALUE == 1
+            finally:
+                sys.path.remove(str(tmp_path))
+                sys.modules.pop(name, None)
+
+        def test_imports(tmp_path):
+            import_fresh_name(tmp_path)
+
+        def test_imports_and_leaks(tmp_path):
+            import_fresh_name(tmp_path)
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
+    )
+
+
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     """Code that keeps only its latest object leaves a new object alive on every run, but
     the previous one is let go and the heap does not grow; keeping them all leaks."""
