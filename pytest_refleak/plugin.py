@@ -856,18 +856,37 @@ class RefleakPlugin:
 def _pack_reports(reports: list[pytest.TestReport]) -> bytes | None:
     """The reports as one bytes object, or ``None`` if they cannot make the round trip.
 
-    Only passing runs are measured exactly, so only their reports are packed.
-    Reports carrying user properties are left as they are: their values are the
-    user's objects, and pickling those may run the user's code.
+    Only passing runs are measured exactly, so only their reports are packed, and
+    only if every attribute holds plain data or pytest's own objects.  Anything
+    else (user properties, an object another plugin attached) is someone else's:
+    pickling it may run their code, and it may not load again.
     """
     if not _all_passed(reports) or any(r.user_properties for r in reports):
         return None
     try:
-        return pickle.dumps(
-            [(type(r), dict(vars(r))) for r in reports], protocol=pickle.HIGHEST_PROTOCOL
-        )
+        states = [(type(r), dict(vars(r))) for r in reports]
+        if not all(_plain(state) for _, state in states):
+            return None
+        return pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - an attribute that cannot be pickled: keep them
         return None
+
+
+_ATOMS = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """Whether ``value`` is built of atoms, tuples, lists and dicts, or is pytest's own."""
+    if type(value) in _ATOMS:
+        return True
+    if depth > 4:
+        return False
+    if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
+        return all(_plain(item, depth + 1) for item in value)
+    if isinstance(value, dict) and type(value) is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    # A node id, say: made by pytest, and pickled by pytest-xdist too.
+    return type(value).__module__.startswith("_pytest.")
 
 
 #: Words reports are made of; these literals are the interned strings pytest's own are.

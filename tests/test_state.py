@@ -232,3 +232,39 @@ def test_reports_kept_by_pytest_cost_what_they_cost_without_the_plugin(
     # Reports re-made with their own strings and attribute dicts cost some 20 blocks
     # a test more; what is left (3 on 3.11+, 6 on 3.10) is the item's stash entry.
     assert checked - plain < 10 * 1000, (plain, checked)
+
+
+def test_reports_carrying_other_plugins_objects_are_logged(leaky: pytest.Pytester) -> None:
+    """An object another plugin hangs on a report is not the plugin's to pickle: one
+    that cannot be loaded again must not cost the report, and leaks are still found."""
+    leaky.makeconftest(
+        """
+        import pytest
+
+        def _refuse():
+            raise RuntimeError("cannot be made again")
+
+        class Extra:
+            def __reduce__(self):
+                return (_refuse, ())
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_makereport(item, call):
+            report = yield
+            report.extra_thing = Extra()
+            return report
+        """
+    )
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+        def test_clean():
+            pass
+        def test_leak():
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_clean PASSED*", "LEAKED test_it.py::test_leak - *"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
