@@ -447,6 +447,8 @@ class Window:
         forever; the standard library interning a new name (pathlib interns every
         path component it sees) is the interpreter keeping it, not the test.
         """
+        if len(frames) >= 2 and frames[-1] in _PATH_JOIN and frames[-2][0] in _IMPORT_FILES:
+            return True
         if _IMMORTAL_INTERNS and frames:
             filename, lineno = frames[-1]
             if self.origins.of_file(filename) is Origin.STDLIB and "sys.intern(" in (
@@ -635,6 +637,38 @@ def _exclusive_contents(
 
 #: Python 3.12 makes interned strings immortal.
 _IMMORTAL_INTERNS = sys.version_info[:2] == (3, 12)
+
+
+def _code_lines(code: object) -> frozenset[tuple[str, int]]:
+    if not isinstance(code, types.CodeType):
+        return frozenset()
+    return frozenset((code.co_filename, line) for _, _, line in code.co_lines() if line)
+
+
+def _import_system_paths() -> tuple[frozenset[tuple[str, int]], frozenset[str]]:
+    """Where the import system joins the path of a module file it finds: the lines of
+    ``_path_join``, and the files of the finders that call it.
+
+    Such a path becomes the file name of the module's code.  Once that code has
+    allocated while tracemalloc traces, tracemalloc keeps the name, in native code,
+    until tracing stops: a module imported from a fresh path on every run
+    (generated code, templates compiled to a temporary directory or archive)
+    leaves one name per run, which is the tracing's memory, not the test's.
+    """
+    external = sys.modules.get("importlib._bootstrap_external")
+    join = getattr(getattr(external, "_path_join", None), "__code__", None)
+    finders = [getattr(getattr(external, "FileFinder", None), "find_spec", None)]
+    zipimport = sys.modules.get("zipimport")
+    finders.append(getattr(getattr(zipimport, "zipimporter", None), "__init__", None))
+    files = {
+        code.co_filename
+        for code in (getattr(f, "__code__", None) for f in finders)
+        if isinstance(code, types.CodeType)
+    }
+    return _code_lines(join), frozenset(files)
+
+
+_PATH_JOIN, _IMPORT_FILES = _import_system_paths()
 
 #: On Python 3.12 the number of interned strings, each kept forever: the standard
 #: library interning a name it has not seen (pathlib interns every part of every

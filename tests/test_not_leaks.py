@@ -324,6 +324,55 @@ def test_importing_fresh_module_names_passes(leaky: pytest.Pytester) -> None:
     )
 
 
+def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -> None:
+    """Code imported from a new file on every run (templates compiled to a temporary
+    directory or archive) leaves its file name with tracemalloc while a re-run traces:
+    that is the tracing's memory.  A leak in the same test is still found."""
+    leaky.makepyfile(
+        test_it="""
+        import importlib, itertools, sys, zipfile
+        import pytest, leakylib
+
+        numbers = itertools.count()
+        warming = {}  # fills over a test's first two calls, so that it is re-run
+
+        def run_fresh_code(tmp_path, archive):
+            calls = warming.setdefault(archive, [])
+            if len(calls) < 2:
+                calls.append(object())
+            name = "fresh_%d" % next(numbers)
+            source = "VALUE = [str(i) for i in range(3)]\\n"
+            if archive:
+                where = tmp_path / (name + ".zip")
+                with zipfile.ZipFile(where, "w") as zipped:
+                    zipped.writestr("fresh_module.py", source)
+            else:
+                where = tmp_path / name
+                where.mkdir()
+                (where / "fresh_module.py").write_text(source)
+            sys.path.insert(0, str(where))
+            try:
+                assert importlib.import_module("fresh_module").VALUE == ["0", "1", "2"]
+            finally:
+                sys.path.remove(str(where))
+                sys.modules.pop("fresh_module", None)
+
+        @pytest.mark.parametrize("archive", [False, True], ids=["directory", "zip"])
+        def test_runs_fresh_code(tmp_path, archive):
+            run_fresh_code(tmp_path, archive)
+
+        def test_runs_fresh_code_and_leaks(tmp_path):
+            run_fresh_code(tmp_path, None)
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_runs_fresh_code_and_leaks - 1 object/run, * Thing ×1 via *"]
+    )
+
+
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     """Code that keeps only its latest object leaves a new object alive on every run, but
     the previous one is let go and the heap does not grow; keeping them all leaks."""
