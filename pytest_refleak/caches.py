@@ -8,8 +8,9 @@ make the next test fill them again and look suspicious in turn, so their
 contents are put back once the re-runs are done.
 
 Bounded caches that cannot be saved and put back (``functools.lru_cache`` with a
-``maxsize``) are not emptied; :func:`bounded_caches` finds them so that their
-contents can be told apart from leaks.
+``maxsize``, the standard library's, the project's or a third party's) are not
+emptied; :func:`bounded_caches` finds them so that their contents can be told
+apart from leaks: a cache that cannot grow past its size is no leak.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ _bounded: tuple[int, list[object]] = (-1, [])
 
 
 def bounded_caches() -> list[object]:
-    """``lru_cache`` wrappers with a size limit, found in the standard library's modules.
+    """``lru_cache`` wrappers with a size limit, found at the top level of any module.
 
     Looked up again only when modules were imported since the last look.
     """
@@ -90,20 +91,37 @@ def bounded_caches() -> list[object]:
 
 
 def _find_bounded_caches() -> list[object]:
-    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
-    found: list[object] = []
-    for name, module in list(sys.modules.items()):
-        if name.partition(".")[0] not in stdlib:
-            continue
+    found: dict[int, object] = {}
+    for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
+        name = namespace.get("__name__")
         for value in list(namespace.values()):
-            if isinstance(value, _LRU_WRAPPER):
-                try:
-                    bounded = value.cache_parameters()["maxsize"] is not None
-                except Exception:  # noqa: BLE001 - an odd wrapper is simply not a cache here
-                    bounded = False
-                if bounded:
-                    found.append(value)
-    return found
+            # type(), not isinstance(): a lazy proxy's __class__ may run its code.
+            if not issubclass(type(value), type):
+                _add_if_bounded(value, found)
+                continue
+            try:
+                if type.__getattribute__(value, "__module__") != name:
+                    continue
+                members = list(type.__getattribute__(value, "__dict__").values())
+            except Exception:  # noqa: BLE001 - an odd class has no caches we can use
+                continue
+            # Methods of the module's own classes: a cache on a method is one too.
+            for member in members:
+                _add_if_bounded(member, found)
+    return list(found.values())
+
+
+def _add_if_bounded(value: object, found: dict[int, object]) -> None:
+    if type(value) in (staticmethod, classmethod):
+        value = value.__func__  # type: ignore[attr-defined]
+    if type(value) is not _LRU_WRAPPER:
+        return
+    try:
+        bounded = value.cache_parameters()["maxsize"] is not None
+    except Exception:  # noqa: BLE001 - an odd wrapper is simply not a cache here
+        bounded = False
+    if bounded:
+        found[id(value)] = value

@@ -183,6 +183,7 @@ class FirstRun:
         # window's two readings would count as the test's.
         self.extra_blocks = 0
         self.reports: Sequence[pytest.TestReport] = ()
+        self.caches = bounded_caches()
         self.exclusions = self._exclusions
 
     def open(self) -> None:
@@ -247,6 +248,8 @@ class FirstRun:
             bookkeeping=[self.reports, *self.reports, item.stash, *_fixture_finalizers(item)],
             owned=current,
             holders=_tooling_holders(item.config),
+            # What bounded caches gained is theirs to drop: no reason to re-run.
+            caches=self.caches,
             extra_blocks=self.extra_blocks,
         )
 
@@ -769,7 +772,7 @@ class RefleakPlugin:
         )
 
         def exclusions() -> Exclusions:
-            # What bounded standard-library caches gained is theirs to drop later.
+            # What bounded caches gained is theirs to drop later.
             return Exclusions(
                 holders=[item.stash, *_tooling_holders(config), *_fixture_finalizers(item)],
                 ignored=ignored,

@@ -373,6 +373,52 @@ def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -
     )
 
 
+def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
+    """A project's ``lru_cache(maxsize=...)``, on a function or on a method, fills up to
+    its size and no further: what it keeps is no leak, even when every run adds an
+    entry (a method called on a fresh instance).  The same cache unbounded keeps
+    every instance, and leaks."""
+    leaky.makepyfile(
+        cachedlib="""
+        import functools
+
+        class Shape:
+            def __init__(self, n):
+                self.n = n
+
+            @functools.lru_cache(maxsize=512)
+            def area(self):
+                return [self.n] * 3
+
+        @functools.lru_cache(maxsize=512)
+        def build(n):
+            return Shape(n)
+
+        class Unbounded:
+            @functools.lru_cache(maxsize=None)
+            def area(self):
+                return [1] * 3
+        """,
+        test_it="""
+        import pytest, cachedlib
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_build(n):
+            assert cachedlib.build(n).n == n
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_method(n):
+            assert cachedlib.Shape(n).area() == [n] * 3
+
+        def test_unbounded():
+            assert cachedlib.Unbounded().area() == [1] * 3
+        """,
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
+    result.assert_outcomes(passed=40, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unbounded - *Unbounded*"])
+
+
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     """Code that keeps only its latest object leaves a new object alive on every run, but
     the previous one is let go and the heap does not grow; keeping them all leaks."""

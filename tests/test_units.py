@@ -517,3 +517,47 @@ def test_bounded_caches_found_in_the_standard_library() -> None:
                for c in found) or found
     assert all(c.cache_parameters()["maxsize"] is not None for c in found)  # type: ignore[attr-defined]
     assert sys.modules  # the scan does not import anything
+
+
+def test_bounded_caches_found_in_any_module_and_on_methods() -> None:
+    """A project's or a third party's bounded caches count, on functions and methods;
+    unbounded ones do not, and an object that runs code when looked at is left alone."""
+    import functools
+    import types
+
+    module = types.ModuleType("refleak_test_cachedmod")
+
+    class Proxy:
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            raise RuntimeError("looked at")
+
+    @functools.lru_cache(maxsize=4)
+    def bounded(x: int) -> int:
+        return x
+
+    @functools.cache
+    def unbounded(x: int) -> int:
+        return x
+
+    class Shape:
+        @functools.lru_cache(maxsize=4)  # noqa: B019 - the cache under test
+        def area(self) -> int:
+            return 1
+
+        @staticmethod
+        @functools.lru_cache(maxsize=4)
+        def unit() -> int:
+            return 1
+
+    Shape.__module__ = module.__name__
+    module.__dict__.update(bounded=bounded, unbounded=unbounded, Shape=Shape, proxy=Proxy())
+    sys.modules[module.__name__] = module
+    try:
+        found = caches.bounded_caches()
+        assert any(c is bounded for c in found)
+        assert any(c is vars(Shape)["area"] for c in found)
+        assert any(c is vars(Shape)["unit"].__func__ for c in found)
+        assert not any(c is unbounded for c in found)
+    finally:
+        del sys.modules[module.__name__]
