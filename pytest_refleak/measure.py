@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
+import functools
 import gc
 import linecache
 import struct
@@ -308,7 +309,9 @@ class Window:
         ignored_types = exclusions.ignored_types
         typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
         ignored = _closure([*exclusions.ignored, *typed], young_ids)
-        ignored |= _closure(exclusions.caches, young_ids, old_depth=1)
+        cached = _closure(exclusions.caches, young_ids, old_depth=1)
+        links = _new_cache_links(exclusions.caches, cached) if cached else 0
+        ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
         candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
@@ -329,6 +332,7 @@ class Window:
             - booked
             - self.offset
             - exclusions.extra_blocks
+            - links
             - self._flags[3]
         )
 
@@ -583,6 +587,52 @@ def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -
                 visited_old.add(key)
                 pending.append((ref, depth + 1))
     return found
+
+
+def _lru_link_type() -> type | None:
+    """The type of the entries ``functools.lru_cache`` links in a list, in C: untracked
+    objects, one per cached call, that only the cache's own traversal shows."""
+    probe = functools.lru_cache(maxsize=1)(lambda: _LINK_PROBE)
+    probe()
+    refs = gc.get_referents(probe)
+    # The cache's type, then the entry's key, value and type.
+    kind = refs[3] if len(refs) > 3 and refs[2] is _LINK_PROBE else None
+    if not isinstance(kind, type) or not kind.__name__.endswith("lru_list_elem"):
+        return None
+    return kind
+
+
+_LINK_PROBE = object()
+_LRU_LINK = _lru_link_type()
+
+
+def _new_cache_links(caches: Sequence[object], new: set[int]) -> int:
+    """How many entries the caches gained whose key or value is among ``new``.
+
+    A cache's traversal shows its type, then each entry as its key, value and
+    type; the entry is one block that no other reading accounts for.  Only
+    caches not yet full are counted: until then every entry is a new one.
+    """
+    if _LRU_LINK is None:
+        return 0
+    count = 0
+    for cache in caches:
+        try:
+            info = cache.cache_info()  # type: ignore[attr-defined]
+            full = info.currsize >= info.maxsize
+        except Exception:  # noqa: BLE001 - not a cache we can read: nothing is taken off
+            continue
+        if full:
+            # A full cache reuses its oldest entry for a new one: nothing was allocated.
+            continue
+        refs = gc.get_referents(cache)
+        for i in range(1, len(refs) - 2, 3):
+            if refs[i + 2] is not _LRU_LINK:
+                break
+            if id(refs[i]) in new or id(refs[i + 1]) in new:
+                count += 1
+        del refs
+    return count
 
 
 def _references_within(objects: Iterable[object], targets: dict[int, object]) -> dict[int, int]:
