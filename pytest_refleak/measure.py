@@ -309,9 +309,13 @@ class Window:
         ignored_types = exclusions.ignored_types
         typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
         ignored = _closure([*exclusions.ignored, *typed], young_ids)
-        cached = _closure(exclusions.caches, young_ids, old_depth=1)
-        links = _new_cache_links(exclusions.caches, cached) if cached else 0
-        ignored |= cached
+        links = 0
+        if not young_ids <= bookkeeping | held | ignored:
+            # Only new objects nothing else accounts for can be a cache's new entries;
+            # walking every cache's entries is skipped for the many tests with none.
+            cached = _closure(exclusions.caches, young_ids, old_depth=1)
+            links = _new_cache_links(exclusions.caches, cached) if cached else 0
+            ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
         candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
