@@ -313,7 +313,10 @@ class Window:
         if not young_ids <= bookkeeping | held | ignored:
             # Only new objects nothing else accounts for can be a cache's new entries;
             # walking every cache's entries is skipped for the many tests with none.
-            cached = _closure(exclusions.caches, young_ids, old_depth=1)
+            # A cache's traversal shows its keys and values themselves; nothing old
+            # is looked through, so that what a cached object merely refers to (a
+            # module's list that a test grows) stays the test's.
+            cached = _closure(exclusions.caches, young_ids, old_depth=0)
             links = _new_cache_links(exclusions.caches, cached) if cached else 0
             ignored |= cached
         del typed

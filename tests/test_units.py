@@ -561,3 +561,48 @@ def test_bounded_caches_found_in_any_module_and_on_methods() -> None:
         assert not any(c is unbounded for c in found)
     finally:
         del sys.modules[module.__name__]
+
+
+_shared_items: list[object] = []
+
+
+class _Holder:
+    def __init__(self, items: list[object]) -> None:
+        self.items = items
+
+
+def _holder_cache() -> object:
+    import functools
+
+    @functools.lru_cache(maxsize=8)
+    def holder(name: str) -> _Holder:
+        return _Holder(_shared_items)
+
+    return holder
+
+
+def test_a_caches_new_entries_are_not_counted_but_what_they_refer_to_is(
+    heap: Heap, origins: Origins
+) -> None:
+    """A bounded cache's new entry and its own new objects are the cache's, and so is
+    the block of its entry; a module's list the cached object refers to is not, and a
+    new object put in it counts."""
+    offset = calibrate_offset(heap, origins, cycles=False)
+    holder = _holder_cache()
+    holder("warm")  # type: ignore[operator]  # the cache's table and the first call's frame
+
+    def exclusions() -> Exclusions:
+        return Exclusions(caches=[holder])
+
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    holder("a")  # type: ignore[operator]
+    reading = window.close(exclusions)
+    assert (reading.objects, reading.blocks) == (0, 0)
+
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    holder("b").items.append(Thing())  # type: ignore[operator]
+    reading = window.close(exclusions)
+    assert reading.objects == 1 and [g.name for g in reading.by_type] == ["Thing"]
+    _shared_items.clear()
