@@ -80,7 +80,8 @@ _bounded: tuple[int, list[object]] = (-1, [])
 
 
 def bounded_caches() -> list[object]:
-    """``lru_cache`` wrappers with a size limit, found at the top level of any module.
+    """``lru_cache`` wrappers with a size limit, found at the top level of any module
+    and among the methods of its classes.
 
     Looked up again only when modules were imported since the last look.
     """

@@ -662,14 +662,15 @@ class RefleakPlugin:
                 # Memory the traced re-run kept in strings and numbers is counted
                 # again by the next re-run, from the traces where the traced one
                 # ended: what the first allocated and the second freed (a buffer
-                # swapped for a fresh one) is taken off.
+                # swapped for a fresh one) is taken off.  Set only while that net
+                # re-run is due.
                 since: tracemalloc.Snapshot | None = None
                 net: Reading | None = None
                 # Growth still shrinking after the planned re-runs is something warming
                 # up, not yet a leak: re-run until it settles, at most as often again.
                 while (
                     number < runs
-                    or (since is not None and net is None)
+                    or since is not None
                     or (number < 2 * runs and settling(readings))
                 ):
                     number += 1
@@ -681,11 +682,11 @@ class RefleakPlugin:
                         item,
                         nextitem,
                         limits,
-                        tracing or (since is not None and net is None),
+                        tracing or since is not None,
                         ignored,
                         ignored_types,
                         caches,
-                        since=since if net is None else None,
+                        since=since,
                         previous=kept,
                     )
                     if reading is None:
@@ -701,7 +702,7 @@ class RefleakPlugin:
                             # Only memory held by strings and numbers needs the
                             # traces to be explained; the rest run faster without.
                             self.heap.release_tracing()
-                    elif since is not None and net is None:
+                    elif since is not None:
                         net = reading
                         since = None
                     if not still_leaky(reading, limits):

@@ -246,37 +246,46 @@ def test_failing_subtest_is_a_failure_not_a_leak(pytester: pytest.Pytester) -> N
     result.stdout.no_fnmatch_line("*LEAKED*")
 
 
+#: Put at the top of a test module: imports module ``name`` with ``source`` from a
+#: new directory or zip archive ``where``, and forgets it again.
+IMPORT_FRESH = """
+        import importlib, sys, zipfile
+
+        def import_fresh(where, source, archive=False, name="fresh_module"):
+            if archive:
+                where = where.with_suffix(".zip")
+                with zipfile.ZipFile(where, "w") as zipped:
+                    zipped.writestr(name + ".py", source)
+            else:
+                where.mkdir(exist_ok=True)
+                (where / (name + ".py")).write_text(source)
+            sys.path.insert(0, str(where))
+            try:
+                return importlib.import_module(name).VALUE
+            finally:
+                sys.path.remove(str(where))
+                sys.modules.pop(name, None)
+"""
+
+
 def test_imports_from_fresh_paths_pass(leaky: pytest.Pytester) -> None:
     """Importing from a new directory or zip archive on every run fills the import
     system's caches of finders, one entry per path, as CPython's own leak hunting
     allows for; a leak in the same test is still found."""
     leaky.makepyfile(
-        test_it="""
-        import importlib, sys, zipfile
+        test_it=IMPORT_FRESH
+        + """
         import pytest, leakylib
 
-        def import_fresh(tmp_path, archive):
-            if archive:
-                where = tmp_path / "modules.zip"
-                with zipfile.ZipFile(where, "w") as zipped:
-                    zipped.writestr("fresh_module.py", "VALUE = 1\\n")
-            else:
-                where = tmp_path / "modules"
-                where.mkdir()
-                (where / "fresh_module.py").write_text("VALUE = 1\\n")
-            sys.path.insert(0, str(where))
-            try:
-                assert importlib.import_module("fresh_module").VALUE == 1
-            finally:
-                sys.path.remove(str(where))
-                sys.modules.pop("fresh_module", None)
+        def import_fresh_module(tmp_path, archive):
+            assert import_fresh(tmp_path / "modules", "VALUE = 1\\n", archive) == 1
 
         @pytest.mark.parametrize("archive", [False, True], ids=["directory", "zip"])
         def test_imports(tmp_path, archive):
-            import_fresh(tmp_path, archive)
+            import_fresh_module(tmp_path, archive)
 
         def test_imports_and_leaks(tmp_path):
-            import_fresh(tmp_path, True)
+            import_fresh_module(tmp_path, True)
             leakylib.append_thing()
         """
     )
@@ -293,21 +302,16 @@ def test_importing_fresh_module_names_passes(leaky: pytest.Pytester) -> None:
     adds one on every run.  That is pytest's memory; a leak in the same test is
     still found."""
     leaky.makepyfile(
-        test_it="""
-        import importlib, itertools, sys
+        test_it=IMPORT_FRESH
+        + """
+        import itertools
         import leakylib
 
         numbers = itertools.count()
 
         def import_fresh_name(tmp_path):
             name = "generated_%d_%s" % (next(numbers), "x" * 200)
-            (tmp_path / (name + ".py")).write_text("VALUE = 1\\n")
-            sys.path.insert(0, str(tmp_path))
-            try:
-                assert importlib.import_module(name).VALUE == 1
-            finally:
-                sys.path.remove(str(tmp_path))
-                sys.modules.pop(name, None)
+            assert import_fresh(tmp_path, "VALUE = 1\\n", name=name) == 1
 
         def test_imports(tmp_path):
             import_fresh_name(tmp_path)
@@ -329,8 +333,9 @@ def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -
     directory or archive) leaves its file name with tracemalloc while a re-run traces:
     that is the tracing's memory.  A leak in the same test is still found."""
     leaky.makepyfile(
-        test_it="""
-        import importlib, itertools, sys, zipfile
+        test_it=IMPORT_FRESH
+        + """
+        import itertools
         import pytest, leakylib
 
         numbers = itertools.count()
@@ -340,22 +345,9 @@ def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -
             calls = warming.setdefault(archive, [])
             if len(calls) < 2:
                 calls.append(object())
-            name = "fresh_%d" % next(numbers)
+            where = tmp_path / ("fresh_%d" % next(numbers))
             source = "VALUE = [str(i) for i in range(3)]\\n"
-            if archive:
-                where = tmp_path / (name + ".zip")
-                with zipfile.ZipFile(where, "w") as zipped:
-                    zipped.writestr("fresh_module.py", source)
-            else:
-                where = tmp_path / name
-                where.mkdir()
-                (where / "fresh_module.py").write_text(source)
-            sys.path.insert(0, str(where))
-            try:
-                assert importlib.import_module("fresh_module").VALUE == ["0", "1", "2"]
-            finally:
-                sys.path.remove(str(where))
-                sys.modules.pop("fresh_module", None)
+            assert import_fresh(where, source, bool(archive)) == ["0", "1", "2"]
 
         @pytest.mark.parametrize("archive", [False, True], ids=["directory", "zip"])
         def test_runs_fresh_code(tmp_path, archive):
