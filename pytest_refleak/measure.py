@@ -283,16 +283,18 @@ class Window:
         collected: int,
     ) -> Reading:
         callback, self._callback = self._callback, None
-        ours = {id(young), id(self._new_sentinel), *_function_parts(callback)}
+        # Each object's id, made once: under tracing every id() is a traced allocation.
+        ids = [id(o) for o in young]
+        all_ids = set(ids)
+        ours = {id(young), id(ids), id(self._new_sentinel), *_function_parts(callback)}
         # The window's own state, not through the callback: that holds the caller's
         # roots, whose new objects are the test's.
-        ours |= _closure([self, self._catcher], {id(o) for o in young})
+        ours |= _closure([self, self._catcher], all_ids)
         del callback
         if any(type(o) is types.FrameType for o in young):
             # Frames of code still running (the caller's, pytest's) are not leaks.
             ours.update(id(f) for f in _current_frames())
         problem = None
-        all_ids = {id(o) for o in young}
         gone = _gone_by_type(self.previous, all_ids)
         if self._old_ids is not None:
             all_ids -= self._old_ids
@@ -303,7 +305,9 @@ class Window:
         elif self._watch_freezing and id(self._new_sentinel) not in all_ids:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
 
-        owned_tracked, owned_untracked = _exclusive_contents(exclusions.owned, young, young_ids)
+        owned_tracked, owned_untracked = _exclusive_contents(
+            exclusions.owned, young, ids, young_ids
+        )
         bookkeeping = _closure([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         held = _closure(exclusions.holders, young_ids)
@@ -322,14 +326,14 @@ class Window:
             ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
-        candidates = [o for o in young if id(o) in young_ids and id(o) not in excluded]
+        candidates = [o for o, i in zip(young, ids) if i in young_ids and i not in excluded]
         if _STRINGIO_LISTS:
-            candidates = _without_stringio_internals(candidates, young, held)
+            candidates = _without_stringio_internals(candidates, young, ids, held)
         if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
             candidates = [o for o in candidates if not self._transport_made(o)]
-        ignored_objects = [o for o in young if id(o) in ignored]
+        ignored_objects = [o for o, i in zip(young, ids) if i in ignored]
         booked = _estimated_blocks(
-            [o for o in young if id(o) in bookkeeping or id(o) in ignored],
+            [o for o, i in zip(young, ids) if i in bookkeeping or i in ignored],
             self.calibration,
             extra_untracked=owned_untracked,
         )
@@ -350,7 +354,7 @@ class Window:
         if traced is not None:
             # Memory of what the tooling holds (fixture values, reports) is not the
             # test's either.
-            tooling = [o for o in young if id(o) in held or id(o) in bookkeeping]
+            tooling = [o for o, i in zip(young, ids) if i in held or i in bookkeeping]
             traced_bytes, lines, memory = self._memory_growth(
                 traced, [*ignored_objects, *tooling], candidates
             )
@@ -671,7 +675,7 @@ def _references_within(objects: Iterable[object], targets: dict[int, object]) ->
 
 
 def _exclusive_contents(
-    containers: Sequence[object], young: list[object], young_ids: set[int]
+    containers: Sequence[object], young: list[object], ids: list[int], young_ids: set[int]
 ) -> tuple[list[object], list[object]]:
     """The new values of ``containers`` that nothing but these and other new objects hold.
 
@@ -695,7 +699,7 @@ def _exclusive_contents(
     if not values:
         return [], []
     known = _references_within(containers, values)
-    inner = _references_within((o for o in young if id(o) in young_ids), values)
+    inner = _references_within((o for o, i in zip(young, ids) if i in young_ids), values)
     tracked: list[object] = []
     untracked: list[object] = []
     for key in list(values):
@@ -758,7 +762,7 @@ _STRINGIO_LISTS = sys.version_info < (3, 12)
 
 
 def _without_stringio_internals(
-    candidates: list[object], young: list[object], held: set[int]
+    candidates: list[object], young: list[object], ids: list[int], held: set[int]
 ) -> list[object]:
     """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
 
@@ -766,7 +770,9 @@ def _without_stringio_internals(
     new object refers to.  They replace the lists of the buffers they replaced, so
     they are not memory growth either.
     """
-    buffers = sum(1 for o in young if id(o) in held and type(o).__name__ == "StringIO")
+    buffers = sum(
+        1 for o, i in zip(young, ids) if type(o).__name__ == "StringIO" and i in held
+    )
     if not buffers:
         return candidates
     budget = 2 * buffers
@@ -780,9 +786,13 @@ def _without_stringio_internals(
     }
     if not suspects:
         return candidates
-    # One call for all: a list per object would cost more than the walk.
-    for ref in gc.get_referents(*young):
-        suspects.pop(id(ref), None)
+    # Only what refers to a suspect is looked into, so that the walk makes an id for
+    # a few objects, not for everything the new objects refer to.
+    new = set(ids)
+    for holder in gc.get_referrers(*suspects.values()):
+        if id(holder) in new:
+            for ref in gc.get_referents(holder):
+                suspects.pop(id(ref), None)
     drop: set[int] = set()
     for key in suspects:
         if len(drop) == budget:

@@ -216,21 +216,7 @@ class FirstRun:
         if packed is not None:
             reports.clear()
             extra += 1  # the string itself
-        request_dropped = getattr(item, "_request", None) is not self.request
-        for owner, container, name, size in self.containers:
-            dropped = (
-                request_dropped
-                if owner is self.request
-                else (getattr(owner, name, None) is not container)
-            )
-            # Referred to by: its owner unless dropped, the tuple in self.containers,
-            # the loop variable and getrefcount's argument.  More means it is shared.
-            mine = sys.getrefcount(container) <= (3 if owner is self.item else 4)
-            if dropped and mine:
-                # pytest let it go: empty it as pytest meant it to be.
-                container.clear()  # type: ignore[attr-defined]
-            elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
-                extra += 1
+        extra += self._let_go_dropped()
         self.extra_blocks = extra + self.first_call
         self.reading = self.window.close(self.exclusions)
         self.containers = []
@@ -238,6 +224,49 @@ class FirstRun:
         if packed is None:
             return reports
         return _unpack_reports(packed, item)
+
+    def _let_go_dropped(self) -> int:
+        """Empty the containers pytest let go of once nothing else holds them; return
+        the blocks of those it keeps that grew from empty."""
+        extra = 0
+        request_dropped = getattr(self.item, "_request", None) is not self.request
+        held_more = []
+        for entry in self.containers:
+            owner, container, name, size = entry
+            dropped = (
+                request_dropped
+                if owner is self.request
+                else (getattr(owner, name, None) is not container)
+            )
+            others = self._other_holders(owner, container) if dropped else -1
+            if others == 0:
+                # pytest let it go: empty it as pytest meant it to be.
+                container.clear()  # type: ignore[attr-defined]
+            elif 0 < others <= 3:
+                # A few more holders: garbage, perhaps (see below).  A container
+                # shared by every item of a function has one holder per item.
+                held_more.append(entry)
+            elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
+                extra += 1
+        if held_more:
+            # Garbage not yet collected may be what still holds it: pytest's calling
+            # frame, kept in a cycle by a caught exception's traceback, whose closure
+            # cell (and locals, once a traceback was rendered) hold the fixture
+            # values.  Look again once that is gone.
+            gc.collect()
+            for entry in held_more:
+                owner, container, name, size = entry
+                if self._other_holders(owner, container) == 0:
+                    container.clear()  # type: ignore[attr-defined]
+                elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
+                    extra += 1
+        return extra
+
+    def _other_holders(self, owner: object, container: object) -> int:
+        """How many references to a container come from elsewhere than here."""
+        # Ours: the tuple in self.containers, the caller's variable, this argument
+        # and getrefcount's; for one owned by the request, held here, the request's.
+        return sys.getrefcount(container) - (4 if owner is self.item else 5)
 
     def _exclusions(self) -> Exclusions:
         item = self.item
