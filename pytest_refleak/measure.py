@@ -326,14 +326,16 @@ class Window:
             ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
-        candidates = [o for o, i in zip(young, ids) if i in young_ids and i not in excluded]
+        candidates = [
+            o for o, i in zip(young, ids, strict=True) if i in young_ids and i not in excluded
+        ]
         if _STRINGIO_LISTS:
             candidates = _without_stringio_internals(candidates, young, ids, held)
         if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
             candidates = [o for o in candidates if not self._transport_made(o)]
-        ignored_objects = [o for o, i in zip(young, ids) if i in ignored]
+        ignored_objects = [o for o, i in zip(young, ids, strict=True) if i in ignored]
         booked = _estimated_blocks(
-            [o for o, i in zip(young, ids) if i in bookkeeping or i in ignored],
+            [o for o, i in zip(young, ids, strict=True) if i in bookkeeping or i in ignored],
             self.calibration,
             extra_untracked=owned_untracked,
         )
@@ -354,7 +356,7 @@ class Window:
         if traced is not None:
             # Memory of what the tooling holds (fixture values, reports) is not the
             # test's either.
-            tooling = [o for o, i in zip(young, ids) if i in held or i in bookkeeping]
+            tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
             traced_bytes, lines, memory = self._memory_growth(
                 traced, [*ignored_objects, *tooling], candidates
             )
@@ -699,7 +701,8 @@ def _exclusive_contents(
     if not values:
         return [], []
     known = _references_within(containers, values)
-    inner = _references_within((o for o, i in zip(young, ids) if i in young_ids), values)
+    new = (o for o, i in zip(young, ids, strict=True) if i in young_ids)
+    inner = _references_within(new, values)
     tracked: list[object] = []
     untracked: list[object] = []
     for key in list(values):
@@ -771,7 +774,7 @@ def _without_stringio_internals(
     they are not memory growth either.
     """
     buffers = sum(
-        1 for o, i in zip(young, ids) if type(o).__name__ == "StringIO" and i in held
+        1 for o, i in zip(young, ids, strict=True) if type(o).__name__ == "StringIO" and i in held
     )
     if not buffers:
         return candidates
