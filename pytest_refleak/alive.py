@@ -22,13 +22,35 @@ from pytest_refleak.text import PLAIN_TYPES, type_name
 from pytest_refleak.verdict import Verdict
 
 
+#: Seconds of searching each leaking test gets while the session's allowance lasts,
+#: and once it is spent.
+FULL_SEARCH = 1.5
+SHORT_SEARCH = 0.05
+#: The session's allowance: this much, plus this share of the time it has run.
+FREE_SECONDS = 10.0
+SESSION_SHARE = 0.1
+
+
+def search_seconds(spent: float, elapsed: float) -> float:
+    """How long the next leaking test's search may take, ``spent`` seconds having gone
+    on explaining in a session that has run ``elapsed`` seconds.
+
+    A suite where hundreds of tests leak (often through one cache they all go
+    through) would otherwise spend most of its time explaining the same leak; past
+    the allowance each leak still gets its verdict, types and allocation sites,
+    and a short search.
+    """
+    left = FREE_SECONDS + SESSION_SHARE * elapsed - spent
+    return min(FULL_SEARCH, max(SHORT_SEARCH, left))
+
+
 @dataclass(frozen=True)
 class Request:
     """How much to explain: types and memory sites to follow, files to draw."""
 
     types: int = 3
     sites: int = 3
-    budget_seconds: float = 1.5
+    budget_seconds: float = FULL_SEARCH
     #: The test registered ``atexit`` callbacks on every run: a function that
     #: nothing refers to is held there.
     atexit_grew: bool = False

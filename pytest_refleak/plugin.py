@@ -36,7 +36,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_refleak import __version__, hookspecs
-from pytest_refleak.alive import Request, atexit_callbacks, explain_alive
+from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
 from pytest_refleak.baseline import BaselineError
 from pytest_refleak.caches import bounded_caches, clear_caches, saved_caches
 from pytest_refleak.gate import Gate
@@ -457,6 +457,7 @@ class RefleakPlugin:
         self.rerun = 0
         self.seconds = 0.0
         self.explain_seconds = 0.0
+        self.started = time.perf_counter()
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -761,6 +762,9 @@ class RefleakPlugin:
             atexit_grew=atexit_grew,
             graphs_dir=graphs_dir,
             stem=file_stem(item.nodeid),
+            budget_seconds=search_seconds(
+                self.explain_seconds, time.perf_counter() - self.started
+            ),
         )
         explained = explain_alive(verdict, request, unfreeze=self.heap.frozen)
         self.explain_seconds += explained.seconds

@@ -127,3 +127,23 @@ def _line_of_previous_allocation() -> tuple[str, int]:
 def test_file_stem_is_safe() -> None:
     assert file_stem("tests/test_x.py::test_y[a/b c]") == "tests_test_x.py_test_y_a_b_c"
     assert file_stem("::") == "test"
+
+
+def test_search_time_per_leak_shrinks_once_the_sessions_allowance_is_spent() -> None:
+    from pytest_refleak.alive import (
+        FREE_SECONDS,
+        FULL_SEARCH,
+        SESSION_SHARE,
+        SHORT_SEARCH,
+        search_seconds,
+    )
+
+    assert search_seconds(spent=0.0, elapsed=0.0) == FULL_SEARCH
+    # Spent: later leaks still get a short search, never none.
+    assert search_seconds(spent=FREE_SECONDS, elapsed=0.0) == SHORT_SEARCH
+    assert search_seconds(spent=10 * FREE_SECONDS, elapsed=0.0) == SHORT_SEARCH
+    # The allowance grows with the session: a long suite's leaks get searched again.
+    later = (FREE_SECONDS + FULL_SEARCH) / SESSION_SHARE
+    assert search_seconds(spent=FREE_SECONDS, elapsed=later) == FULL_SEARCH
+    between = search_seconds(spent=FREE_SECONDS + 1.0, elapsed=1.5 / SESSION_SHARE)
+    assert SHORT_SEARCH < between < FULL_SEARCH

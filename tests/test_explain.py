@@ -225,3 +225,30 @@ def test_empty_graph_directory_is_a_usage_error(pytester: pytest.Pytester) -> No
     result = run(pytester, "--refleak", "--refleak-graphs= ")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--refleak-graphs: expected a directory*"])
+
+
+def test_leaks_past_the_sessions_search_allowance_are_still_reported(
+    leaky: pytest.Pytester,
+) -> None:
+    """Explaining stops taking long once the session's allowance is spent (here at
+    once); the verdict, types and allocation sites are still reported."""
+    leaky.makeconftest(
+        """
+        import pytest_refleak.alive as alive
+        alive.FREE_SECONDS = 0.0
+        alive.SESSION_SHARE = 0.0
+        """
+    )
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+
+        def test_leaks():
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*allocated at leakylib.py:*", "LEAKED test_it.py::test_leaks - 1 object/run*Thing*"]
+    )
