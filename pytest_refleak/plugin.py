@@ -662,12 +662,12 @@ class RefleakPlugin:
             self.seconds += time.perf_counter() - started
 
     def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
-        """Re-run the test unreported; the second re-run traces allocations.
+        """Re-run the test unreported; the last planned re-run traces allocations.
 
-        The first re-run is cheap and clears most tests.  The second traces, so
-        that a leaking test gets its allocation sites and the memory held by
-        strings and numbers is counted; the rest are cheap again.  A test leaks
-        only if every re-run grew.
+        The first re-runs are cheap and clear most tests, those warming up over a
+        few calls included.  The last traces, so that a leaking test gets its
+        allocation sites and the memory held by strings and numbers is counted;
+        any after it are cheap again.  A test leaks only if every re-run grew.
 
         Re-runs tear down what the real next test would not need, as the real run
         did: after the last test of a module, its module fixtures are set up and
@@ -704,7 +704,9 @@ class RefleakPlugin:
                     or (number < 2 * runs and settling(readings))
                 ):
                     number += 1
-                    tracing = number == 2
+                    # Tracing makes a run several times slower: only a test that grew
+                    # on every cheap re-run gets one.
+                    tracing = number == runs
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
@@ -739,7 +741,7 @@ class RefleakPlugin:
                         return Verdict(Kind.CLEAN, runs=number)
             if failure is not None:
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
-            assert traced is not None  # runs >= 2: the second re-run traces
+            assert traced is not None  # the last planned re-run traces
             verdict = judge(readings, traced, limits, net=net)
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
