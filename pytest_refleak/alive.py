@@ -21,7 +21,6 @@ from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
 from pytest_refleak.text import PLAIN_TYPES, type_name
 from pytest_refleak.verdict import Verdict
 
-
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
 #: and once it is spent.
 FULL_SEARCH = 1.5

@@ -76,6 +76,21 @@ def saved_caches() -> Iterator[None]:
             cache.update(contents)
 
 
+#: (module, attribute) of the dict caches above that drop old entries past a size.
+_BOUNDED_DICTS = (("re", "_cache"), ("re", "_cache2"), ("_strptime", "_regex_cache"))
+
+
+def bounded_dict_caches() -> list[object]:
+    """The standard library's size-limited dict caches (compiled regular expressions,
+    ``strptime`` formats): what a first run adds to them is no reason to re-run."""
+    found: list[object] = []
+    for module_name, attribute in _BOUNDED_DICTS:
+        cache = getattr(sys.modules.get(module_name), attribute, None)
+        if isinstance(cache, dict):
+            found.append(cache)
+    return found
+
+
 _bounded: tuple[int, list[object]] = (-1, [])
 
 

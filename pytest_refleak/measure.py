@@ -24,6 +24,7 @@ import struct
 import sys
 import tracemalloc
 import types
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,8 @@ class Exclusions:
     ``caches``: bounded caches; what they gained is theirs to drop, like ignored
     objects, but only their new entries are looked at.
     ``extra_blocks``: blocks the caller knows it holds besides all these.
+    ``exact``: new tooling objects to count as bookkeeping one by one (pytest's
+    record of a node it set up), without what they refer to.
     """
 
     bookkeeping: Sequence[object] = ()
@@ -131,6 +134,8 @@ class Exclusions:
     ignored_types: tuple[type, ...] = ()
     caches: Sequence[object] = ()
     extra_blocks: int = 0
+    #: Tooling objects that are bookkeeping themselves, but not what they refer to.
+    exact: Sequence[object] = ()
 
 
 class Window:
@@ -310,10 +315,12 @@ class Window:
         )
         bookkeeping = _closure([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
+        bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
         held = _closure(exclusions.holders, young_ids)
         ignored_types = exclusions.ignored_types
         typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
         ignored = _closure([*exclusions.ignored, *typed], young_ids)
+        ignored |= _abc_cache_entries(young, young_ids)
         links = 0
         if not young_ids <= bookkeeping | held | ignored:
             # Only new objects nothing else accounts for can be a cache's new entries;
@@ -617,6 +624,36 @@ def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -
                 visited_old.add(key)
                 pending.append((ref, depth + 1))
     return found
+
+
+def _abc_cache_entries(young: list[object], young_ids: set[int]) -> set[int]:
+    """Ids of the new entries of the ``abc`` module's caches.
+
+    ``isinstance`` and ``issubclass`` against an abstract class remember the
+    answer per class, in sets of weak references that die with the class.  The C
+    implementation makes each entry as a weak reference whose callback is a
+    ``_destroy`` method bound to a weak reference to the set: three objects, the
+    interpreter's to drop, not the test's.  The classes themselves are not among
+    them.
+    """
+    found: set[int] = set()
+    for obj in young:
+        if type(obj) is not _WEAKREF:
+            continue
+        callback: object = obj.__callback__
+        if type(callback) is not _BUILTIN or getattr(callback, "__name__", None) != "_destroy":
+            continue
+        set_ref = getattr(callback, "__self__", None)
+        if type(set_ref) is not _WEAKREF or type(set_ref()) is not set:
+            continue
+        for part in (obj, callback, set_ref):
+            if id(part) in young_ids:
+                found.add(id(part))
+    return found
+
+
+_WEAKREF = weakref.ref
+_BUILTIN: type = type(len)
 
 
 def _lru_link_type() -> type | None:

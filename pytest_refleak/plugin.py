@@ -23,6 +23,7 @@ import pickle
 import sys
 import time
 import tracemalloc
+import types
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,7 +39,12 @@ from _pytest.runner import runtestprotocol
 from pytest_refleak import __version__, hookspecs
 from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
 from pytest_refleak.baseline import BaselineError
-from pytest_refleak.caches import bounded_caches, clear_caches, saved_caches
+from pytest_refleak.caches import (
+    bounded_caches,
+    bounded_dict_caches,
+    clear_caches,
+    saved_caches,
+)
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
@@ -183,7 +189,7 @@ class FirstRun:
         # window's two readings would count as the test's.
         self.extra_blocks = 0
         self.reports: Sequence[pytest.TestReport] = ()
-        self.caches = bounded_caches()
+        self.caches = [*bounded_caches(), *bounded_dict_caches()]
         self.exclusions = self._exclusions
 
     def open(self) -> None:
@@ -280,6 +286,7 @@ class FirstRun:
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
             extra_blocks=self.extra_blocks,
+            exact=_node_setup_records(item),
         )
 
     def abandon(self) -> None:
@@ -289,6 +296,39 @@ class FirstRun:
 
 
 _EMPTY_SIZE: dict[type, int] = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
+
+
+def _set_up_nodes(item: pytest.Item) -> set[int] | None:
+    """Ids of the nodes pytest has set up and not yet torn down (None: not known)."""
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    if not isinstance(stack, dict):
+        return None
+    return {id(node) for node in stack}
+
+
+def _node_setup_records(item: pytest.Item) -> list[object]:
+    """pytest's record of each node it has set up and not yet torn down: a tuple, a
+    list of finalizers and the node's own teardown method.
+
+    The first test of a module or class makes them, and they stay until the node is
+    torn down.  Only these objects are pytest's: the finalizers fixtures add to the
+    list, and what those hold, are not taken with them.
+    """
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    if not isinstance(stack, dict):
+        return []
+    records: list[object] = []
+    for node, record in stack.items():
+        if type(record) is not tuple or not record or type(record[0]) is not list:
+            continue
+        records.append(record)
+        records.append(record[0])
+        records.extend(
+            f
+            for f in record[0]
+            if isinstance(f, types.MethodType) and f.__self__ is node
+        )
+    return records
 
 
 def _item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:
@@ -616,6 +656,7 @@ class RefleakPlugin:
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         first = FirstRun(self, item, limits)
+        set_up_before = _set_up_nodes(item)
         held = HeldReports(item)
         held.install()
         try:
@@ -627,8 +668,15 @@ class RefleakPlugin:
                 first.abandon()
             self.checked += 1
             # Fixtures of wider scope torn down after this test free memory inside the
-            # first run's window, which could hide a leak: such a test is always re-run.
-            tore_down = _shared(item.listchain(), nextitem) < len(item.listchain()) - 1
+            # first run's window, which could hide a leak: such a test is always
+            # re-run.  Not when this very run set the node up (a class's only test):
+            # then what its teardown frees was allocated inside the window too.
+            chain = item.listchain()
+            torn_down = chain[_shared(chain, nextitem) : -1]
+            tore_down = any(
+                set_up_before is None or id(node) in set_up_before for node in torn_down
+            )
+            del chain, torn_down
             held.keep = False
             verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
         finally:
