@@ -106,6 +106,30 @@ PROJECTS: dict[str, dict] = {
         "tests": ["tests"],
         "pytest_args": [],
     },
+    "sqlparse": {
+        "version": "0.6.1",
+        "test_requires": [],
+        "tests": ["tests"],
+        "pytest_args": [],
+    },
+    "parso": {
+        "version": "0.8.7",
+        "test_requires": [],
+        "tests": ["test"],
+        "pytest_args": [],
+    },
+    "tomlkit": {
+        "version": "0.15.2",
+        "test_requires": [],
+        "tests": ["tests"],
+        "pytest_args": [],
+    },
+    "pyparsing": {
+        "version": "3.3.3",
+        "test_requires": ["railroad-diagrams==3.0.1", "jinja2==3.1.6"],
+        "tests": ["tests"],
+        "pytest_args": [],
+    },
 }
 
 DEFAULT_PROJECTS = ["click", "jinja2", "more-itertools", "attrs", "packaging", "python-dateutil"]

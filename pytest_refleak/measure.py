@@ -333,6 +333,12 @@ class Window:
             ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
+        # A weak reference exists because its object does (a new class is listed in
+        # its base's subclasses by one): to an excluded new object, it is excluded too.
+        weak = _weakrefs_to(young, young_ids - excluded, excluded)
+        if weak:
+            ignored |= weak
+            excluded |= weak
         candidates = [
             o for o, i in zip(young, ids, strict=True) if i in young_ids and i not in excluded
         ]
@@ -649,6 +655,18 @@ def _abc_cache_entries(young: list[object], young_ids: set[int]) -> set[int]:
         for part in (obj, callback, set_ref):
             if id(part) in young_ids:
                 found.add(id(part))
+    return found
+
+
+def _weakrefs_to(young: list[object], among: set[int], targets: set[int]) -> set[int]:
+    """Ids of the weak references in ``among`` whose object is one of ``targets``."""
+    found: set[int] = set()
+    for obj in young:
+        if type(obj) is _WEAKREF and id(obj) in among:
+            referent = obj()
+            if referent is not None and id(referent) in targets:
+                found.add(id(obj))
+            del referent
     return found
 
 

@@ -616,3 +616,45 @@ def test_abc_and_leak():
     # else once (the first test of the file, say).  Without the three exclusions
     # most of the 24 clean ones are re-run too.  3.10's block counts are noisier.
     assert reran <= (8 if sys.version_info >= (3, 11) else 17), reran
+
+
+def test_typing_caching_generics_of_new_classes_passes(leaky: pytest.Pytester) -> None:
+    """typing keeps ``List[Point]`` in size-limited caches that no module attribute
+    names, and the class kept there is listed, by a weak reference, among its base's
+    subclasses: bounded, not the test's.  A leak next to it is still caught, and so
+    are weak references kept to objects that are not cached."""
+    leaky.makepyfile(
+        test_it="""
+        import typing
+        import weakref
+        import leakylib
+
+        def test_generic_of_a_new_class():
+            class Point:
+                pass
+            assert typing.List[Point].__args__ == (Point,)
+
+        def test_generic_of_a_new_class_and_leak():
+            class Point:
+                pass
+            assert typing.Optional[Point].__args__[0] is Point
+            leakylib.append_thing()
+
+        class Anchor:
+            pass
+
+        ANCHOR = Anchor()
+        REFS = []
+
+        def forget(ref):
+            pass
+
+        def test_keeps_weak_references():
+            # With a callback: a plain one would be the same object every time.
+            REFS.append(weakref.ref(ANCHOR, forget))
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"])
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_weak_references - *ReferenceType*"])
