@@ -59,8 +59,8 @@ def _dict_caches() -> list[dict[object, object]]:
 
 
 def clear_caches() -> None:
-    """Empty the interpreter's type cache, the standard library's dict caches and
-    typing's caches of generic aliases.
+    """Empty the interpreter's type cache, the standard library's dict caches,
+    typing's caches of generic aliases and test libraries' caches.
 
     typing's are size-limited, but a test that makes ``List[Point]`` for a class it
     defines keeps that class, and all it owns, in them on every run until they are
@@ -72,6 +72,9 @@ def clear_caches() -> None:
     for clear in list(getattr(sys.modules.get("typing"), "_cleanups", None) or ()):
         with contextlib.suppress(Exception):
             clear()
+    for library_cache in library_caches():
+        with contextlib.suppress(Exception):
+            _empty_library_cache(library_cache)
 
 
 @contextmanager
@@ -99,6 +102,44 @@ def bounded_dict_caches() -> list[object]:
         if isinstance(cache, dict):
             found.append(cache)
     return found
+
+
+_library: tuple[int, list[object]] = (-1, [])
+
+
+def library_caches() -> list[object]:
+    """Size-limited caches of test libraries, found at the top level of their modules.
+
+    hypothesis keeps strategies, constraints and constants in caches of its own
+    (``hypothesis.internal.cache``), and a property test adds new entries on every
+    run, as it draws new examples, until they are full.  Looked up again only when
+    modules were imported since the last look.
+    """
+    global _library
+    if _library[0] != len(sys.modules):
+        found = []
+        for name, module in list(sys.modules.items()):
+            if not (name == "hypothesis" or name.startswith("hypothesis.")):
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for value in list(namespace.values()):
+                if type(value).__module__ == "hypothesis.internal.cache":
+                    found.append(value)
+        _library = (len(sys.modules), found)
+    return _library[1]
+
+
+def _empty_library_cache(cache: object) -> None:
+    clear = getattr(type(cache), "clear", None)
+    if callable(clear):
+        clear(cache)
+        return
+    # hypothesis's plain LRU cache has no clear(); its entries are in one mapping.
+    entries = getattr(cache, "cache", None)
+    if isinstance(entries, dict):
+        entries.clear()
 
 
 _bounded: tuple[int, list[object]] = (-1, [])

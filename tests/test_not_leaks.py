@@ -658,3 +658,34 @@ def test_typing_caching_generics_of_new_classes_passes(leaky: pytest.Pytester) -
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_weak_references - *ReferenceType*"])
+
+
+def test_hypothesis_strategy_cache_filling_passes(leaky: pytest.Pytester) -> None:
+    """hypothesis keeps up to 1,024 strategies in a cache of its own, and a test that
+    draws from strategies built from drawn values adds new ones on every run: bounded,
+    not the test's.  A leak in such a test is still caught."""
+    pytest.importorskip("hypothesis")
+    if sys.version_info < (3, 11):
+        pytest.skip("on 3.10 a property test still keeps a few KiB per run natively")
+    leaky.makepyfile(
+        test_it="""
+        from hypothesis import given, settings, strategies as st
+        import leakylib
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(st.data())
+        def test_draws_from_fresh_strategies(data):
+            n = data.draw(st.integers(0, 10**9))
+            assert n <= data.draw(st.integers(min_value=n, max_value=n + 1))
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(st.data())
+        def test_draws_and_leaks(data):
+            n = data.draw(st.integers(0, 10**9))
+            assert n <= data.draw(st.integers(min_value=n, max_value=n + 1))
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_draws_and_leaks - *Thing*"])
