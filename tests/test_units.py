@@ -606,3 +606,39 @@ def test_a_caches_new_entries_are_not_counted_but_what_they_refer_to_is(
     reading = window.close(exclusions)
     assert reading.objects == 1 and [g.name for g in reading.by_type] == ["Thing"]
     _shared_items.clear()
+
+
+class _Probe:
+    pass
+
+
+def _forget(ref: object) -> None:
+    pass
+
+
+def test_abc_cache_entries_and_weak_references_to_them_are_not_counted(
+    heap: Heap, origins: Origins
+) -> None:
+    """``abc``'s answer for a class asked about for the first time is the interpreter's;
+    a weak reference kept to an object that is not excluded is still the test's."""
+    import collections.abc
+
+    class Warm:
+        pass
+
+    offset = calibrate_offset(heap, origins, cycles=False)
+    # The first check after an ABC registration renews abc's negative caches.
+    assert not isinstance(Warm(), collections.abc.Sized)
+    kept = _Probe()
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    assert not isinstance(kept, collections.abc.Sized)
+    reading = window.close()
+    assert reading.objects == 0, reading.by_type
+
+    window = Window(heap, origins, cycles=False, offset=offset)
+    window.open()
+    _kept.append(weakref.ref(kept, _forget))
+    reading = window.close()
+    assert [g.name for g in reading.by_type] == ["ReferenceType"]
+    _kept.clear()
