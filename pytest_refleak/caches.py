@@ -118,13 +118,14 @@ def library_caches() -> list[object]:
     global _library
     if _library[0] != len(sys.modules):
         found = []
-        for name, module in list(sys.modules.items()):
+        # A copy, made in one step: another thread may be importing meanwhile.
+        for name, module in sys.modules.copy().items():
             if not (name == "hypothesis" or name.startswith("hypothesis.")):
                 continue
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
                 continue
-            for value in list(namespace.values()):
+            for value in dict.copy(namespace).values():
                 if type(value).__module__ == "hypothesis.internal.cache":
                     found.append(value)
         _library = (len(sys.modules), found)
@@ -159,12 +160,12 @@ def bounded_caches() -> list[object]:
 
 def _find_bounded_caches() -> list[object]:
     found: dict[int, object] = {}
-    for module in list(sys.modules.values()):
+    for module in sys.modules.copy().values():
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
         name = namespace.get("__name__")
-        for value in list(namespace.values()):
+        for value in dict.copy(namespace).values():
             # type(), not isinstance(): a lazy proxy's __class__ may run its code.
             if not issubclass(type(value), type):
                 _add_if_bounded(value, found)
@@ -172,7 +173,7 @@ def _find_bounded_caches() -> list[object]:
             try:
                 if type.__getattribute__(value, "__module__") != name:
                     continue
-                members = list(type.__getattribute__(value, "__dict__").values())
+                members = list(type.__getattribute__(value, "__dict__").copy().values())
             except Exception:  # noqa: BLE001 - an odd class has no caches we can use
                 continue
             # Methods of the module's own classes: a cache on a method is one too.

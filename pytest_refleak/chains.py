@@ -303,7 +303,7 @@ def _attribute_of(owner: object, child: object) -> str | None:
     except Exception:  # noqa: BLE001
         namespace = None
     if isinstance(namespace, dict):
-        for key, value in list(namespace.items()):
+        for key, value in dict.copy(namespace).items():
             if value is child:
                 return _key_text(key)
     for cls in type(owner).__mro__:
@@ -483,13 +483,13 @@ def _module_containers() -> Iterable[object]:
     The project's own modules come first: installed packages and the standard
     library are where a leak is least likely to be, and the most costly to search.
     """
-    modules = [m for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)]
+    modules = [m for m in sys.modules.copy().values() if isinstance(m, types.ModuleType)]
     modules.sort(key=_installed)
     for module in modules:
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict) or _is_tooling(namespace):
             continue
-        for value in list(namespace.values()):
+        for value in dict.copy(namespace).values():
             if type(value) in _CONTAINERS:
                 yield value
             elif isinstance(value, type) and value.__module__ == module.__name__:
