@@ -182,6 +182,8 @@ class FirstRun:
         self.limits = limits
         self.window = checker.window(cycles=limits.cycles != "off")
         self.reading: Reading | None = None
+        #: Why measuring failed, if it did (a bug of ours, not the test's).
+        self.failure: str | None = None
         self.state = "idle"
         self.containers: list[tuple[object, object, str, int]] = []
         self.request: object = None
@@ -222,9 +224,13 @@ class FirstRun:
         if packed is not None:
             reports.clear()
             extra += 1  # the string itself
-        extra += self._let_go_dropped()
-        self.extra_blocks = extra + self.first_call
-        self.reading = self.window.close(self.exclusions)
+        try:
+            extra += self._let_go_dropped()
+            self.extra_blocks = extra + self.first_call
+            self.reading = self.window.close(self.exclusions)
+        except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
+            self.failure = _failure(error)
+            self.reading = None
         self.containers = []
         self.request = None
         if packed is None:
@@ -296,6 +302,18 @@ class FirstRun:
 
 
 _EMPTY_SIZE: dict[type, int] = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
+
+
+def _failure(error: Exception) -> str:
+    """The note for a test whose measuring raised: an error of the plugin's."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - an exception that cannot say what it is
+        text = "?"
+    return (
+        f"measuring it failed ({type(error).__name__}: {text[:200]}); "
+        "this is a bug in pytest-refleak, please report it"
+    )
 
 
 def _set_up_nodes(item: pytest.Item) -> set[int] | None:
@@ -678,7 +696,15 @@ class RefleakPlugin:
             )
             del chain, torn_down
             held.keep = False
-            verdict = self._second_look(item, nextitem, limits, first.reading, reports, tore_down)
+            verdict: Verdict | None
+            try:
+                verdict = self._second_look(
+                    item, nextitem, limits, first.reading, reports, tore_down
+                )
+            except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=_failure(error))
+            if first.failure is not None:
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=first.failure)
         finally:
             held.uninstall()
         self._conclude(item, reports, verdict, limits)

@@ -268,3 +268,49 @@ def test_reports_carrying_other_plugins_objects_are_logged(leaky: pytest.Pyteste
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_clean PASSED*", "LEAKED test_it.py::test_leak - *"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
+    """A bug in the plugin's measuring, in a first run or in a re-run, leaves the test
+    with its own outcome, says what failed, and lets the session go on."""
+    leaky.makeconftest(
+        """
+        import pytest_refleak.measure as measure
+
+        BREAK = {"first": False, "rerun": False}
+        original = measure.Window._read_objects
+
+        def broken(self, *args, **kwargs):
+            if BREAK["rerun" if not self.freeze else "first"]:
+                raise RuntimeError("simulated")
+            return original(self, *args, **kwargs)
+
+        measure.Window._read_objects = broken
+        """
+    )
+    leaky.makepyfile(
+        test_it="""
+        import conftest
+        import leakylib
+
+        def test_breaks_first_run():
+            conftest.BREAK["first"] = True
+
+        def test_breaks_rerun():
+            conftest.BREAK["first"] = False
+            conftest.BREAK["rerun"] = True
+            leakylib.append_thing()
+
+        def test_after():
+            conftest.BREAK["rerun"] = False
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "-v", "-rA")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*test_breaks_first_run*measuring it failed (RuntimeError: simulated)*"]
+    )
+    result.stdout.fnmatch_lines(["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"])
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_after - *Thing*"])
