@@ -162,8 +162,13 @@ def _describe(
     member_ids = {id(objects[i]) for i in component}
     found: list[Origin] = []
     sites: list[str] = []
-    for i in component:
-        origin, site = _member_origin(objects[i], member_ids, origins, tracing)
+    for n, i in enumerate(component):
+        # Where members were allocated is looked up for the first few only: a
+        # parse tree with parent pointers makes groups of thousands, and the
+        # report names five sites at most.
+        origin, site = _member_origin(
+            objects[i], member_ids, origins, tracing and n < _SITES_LOOKED_UP
+        )
         if origin is not None:
             found.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
@@ -181,6 +186,9 @@ def _describe(
         path=_loop_path(start, members, objects, edges),
         sites=tuple(dict.fromkeys(sites))[:5],
     )
+
+
+_SITES_LOOKED_UP = 64
 
 
 def _member_origin(
