@@ -250,7 +250,13 @@ class FirstRun:
                 if owner is self.request
                 else (getattr(owner, name, None) is not container)
             )
-            others = self._other_holders(owner, container) if dropped else -1
+            # Counted right here: passing the container to a helper would add
+            # references, and a different number on different Python versions.
+            # Ours: the tuple in self.containers, ``container`` and getrefcount's
+            # argument; for one owned by the request, held here, the request's.
+            others = (
+                sys.getrefcount(container) - (3 if owner is self.item else 4) if dropped else -1
+            )
             if others == 0:
                 # pytest let it go: empty it as pytest meant it to be.
                 container.clear()  # type: ignore[attr-defined]
@@ -268,17 +274,11 @@ class FirstRun:
             gc.collect()
             for entry in held_more:
                 owner, container, name, size = entry
-                if self._other_holders(owner, container) == 0:
+                if sys.getrefcount(container) - (3 if owner is self.item else 4) == 0:
                     container.clear()  # type: ignore[attr-defined]
                 elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
                     extra += 1
         return extra
-
-    def _other_holders(self, owner: object, container: object) -> int:
-        """How many references to a container come from elsewhere than here."""
-        # Ours: the tuple in self.containers, the caller's variable, this argument
-        # and getrefcount's; for one owned by the request, held here, the request's.
-        return sys.getrefcount(container) - (4 if owner is self.item else 5)
 
     def _exclusions(self) -> Exclusions:
         item = self.item

@@ -559,10 +559,8 @@ def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) 
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_raises_and_leaks*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_its_fixture_values*Client*"])
     reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    if sys.version_info >= (3, 11):
-        # All 22 before; on 3.10 something not visible to the collector holds them
-        # a while longer, and they are re-run (and pass).
-        assert reran <= 6, reran
+    # All 22 before.
+    assert reran <= 6, reran
 
 
 def test_first_runs_that_only_fill_interpreter_records_need_no_re_run(
