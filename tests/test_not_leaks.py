@@ -439,9 +439,10 @@ def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
     # A new entry is one block the cache allocates besides what it holds: taken off,
     # so that filling the cache needs no re-run (without that, all 43 are re-run).
     # The three leaking ones are, and a few whose first run fills something else
-    # once (more on 3.10, whose block counts are noisier).
+    # once (more on 3.10, whose block counts are noisier: a block or two for a
+    # code path run for the first time).
     reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    assert reran <= 12, reran
+    assert reran <= (12 if sys.version_info >= (3, 11) else 16), reran
 
 
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
