@@ -72,7 +72,8 @@ def clear_caches() -> None:
     for clear in list(getattr(sys.modules.get("typing"), "_cleanups", None) or ()):
         with contextlib.suppress(Exception):
             clear()
-    for library_cache in library_caches():
+    # Not looked for again here: this runs inside measured windows.
+    for library_cache in library_caches(refresh=False):
         with contextlib.suppress(Exception):
             _empty_library_cache(library_cache)
 
@@ -107,16 +108,17 @@ def bounded_dict_caches() -> list[object]:
 _library: tuple[int, list[object]] = (-1, [])
 
 
-def library_caches() -> list[object]:
+def library_caches(*, refresh: bool = True) -> list[object]:
     """Size-limited caches of test libraries, found at the top level of their modules.
 
     hypothesis keeps strategies, constraints and constants in caches of its own
     (``hypothesis.internal.cache``), and a property test adds new entries on every
     run, as it draws new examples, until they are full.  Looked up again only when
-    modules were imported since the last look.
+    modules were imported since the last look, and only if ``refresh``: not from
+    inside a measured window, where the new list would count as the test's.
     """
     global _library
-    if _library[0] != len(sys.modules):
+    if refresh and _library[0] != len(sys.modules):
         found = []
         # A copy, made in one step: another thread may be importing meanwhile.
         for name, module in sys.modules.copy().items():

@@ -118,7 +118,7 @@ def chains_to(
     depth = 0
     try:
         while frontier and len(results) < len(targets):
-            if depth >= budget.depth or budget.spent():
+            if depth >= budget.depth or budget.spent(now=True):
                 break
             depth += 1
             waiting: dict[int, list[int]] = {}

@@ -228,6 +228,10 @@ class Window:
             self._flags[2] = _interned_size()
         self._blocks_before = read_blocks()
 
+    def garbage_ids(self) -> set[int]:
+        """Ids of the garbage the window has caught so far (kept for the cycle verdict)."""
+        return {id(o) for o in self._catcher.saved} if self._catching else set()
+
     def close(self, exclusions: Callable[[], Exclusions] = Exclusions) -> Reading:
         """Read the window.  ``exclusions`` is called after memory has been read, so
         that building it does not count."""

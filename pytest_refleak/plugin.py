@@ -43,6 +43,7 @@ from pytest_refleak.caches import (
     bounded_caches,
     bounded_dict_caches,
     clear_caches,
+    library_caches,
     saved_caches,
 )
 from pytest_refleak.gate import Gate
@@ -231,6 +232,9 @@ class FirstRun:
         except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
             self.failure = _failure(error)
             self.reading = None
+            # Put the collector's settings back, whatever state the window is in.
+            with contextlib.suppress(Exception):
+                self.window.close()
         self.containers = []
         self.request = None
         if packed is None:
@@ -272,9 +276,14 @@ class FirstRun:
             # cell (and locals, once a traceback was rendered) hold the fixture
             # values.  Look again once that is gone.
             gc.collect()
+            # With cycles caught, that garbage is kept for the verdict: what it
+            # holds is let go all the same.
+            garbage = self.window.garbage_ids()
             for entry in held_more:
                 owner, container, name, size = entry
-                if sys.getrefcount(container) - (3 if owner is self.item else 4) == 0:
+                by_garbage = sum(1 for r in gc.get_referrers(container) if id(r) in garbage)
+                others = sys.getrefcount(container) - (3 if owner is self.item else 4)
+                if others - by_garbage == 0:
                     container.clear()  # type: ignore[attr-defined]
                 elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
                     extra += 1
@@ -344,7 +353,7 @@ def _node_setup_records(item: pytest.Item) -> list[object]:
         records.extend(
             f
             for f in record[0]
-            if isinstance(f, types.MethodType) and f.__self__ is node
+            if type(f) is types.MethodType and f.__self__ is node
         )
     return records
 
@@ -701,6 +710,8 @@ class RefleakPlugin:
                 verdict = self._second_look(
                     item, nextitem, limits, first.reading, reports, tore_down
                 )
+            except pytest.exit.Exception:
+                raise
             except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=_failure(error))
             if first.failure is not None:
@@ -762,6 +773,7 @@ class RefleakPlugin:
         try:
             with saved_caches():
                 caches = bounded_caches()
+                library_caches()  # looked for now, outside the measured windows
                 number = 0
                 # Memory the traced re-run kept in strings and numbers is counted
                 # again by the next re-run, from the traces where the traced one

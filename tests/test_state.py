@@ -314,3 +314,30 @@ def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
     )
     result.stdout.fnmatch_lines(["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_after - *Thing*"])
+
+
+def test_pytest_exit_during_a_re_run_ends_the_session(leaky: pytest.Pytester) -> None:
+    """``pytest.exit()`` from a test's re-run stops the session as it would without the
+    plugin; it is not taken for an error of the plugin's."""
+    leaky.makepyfile(
+        test_it="""
+        import pytest
+        import leakylib
+
+        RUNS = []
+
+        def test_stops_when_run_again():
+            RUNS.append(1)
+            leakylib.append_thing()
+            if len(RUNS) > 1:
+                pytest.exit("resource gone")
+
+        def test_never_reached():
+            pass
+        """
+    )
+    result = run(leaky, "--refleak", "-v")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*Exit: resource gone*"])
+    assert "measuring it failed" not in result.stdout.str()
+    assert "test_never_reached PASSED" not in result.stdout.str()
