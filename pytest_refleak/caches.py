@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from pytest_refleak.heap import _clear_type_cache
@@ -38,12 +38,23 @@ _DICT_CACHES = (
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=1)(lambda: None))
 
 
-def _dict_caches() -> list[dict[object, object]]:
+def _module_dicts(names: Iterable[tuple[str, str]]) -> list[dict[object, object]]:
+    """The dicts found at these (module, attribute) names, of modules loaded now."""
     found = []
-    for module_name, attribute in _DICT_CACHES:
+    for module_name, attribute in names:
         cache = getattr(sys.modules.get(module_name), attribute, None)
         if isinstance(cache, dict):
             found.append(cache)
+    return found
+
+
+def _typing_cleanups() -> list[object]:
+    """The ``cache_clear`` methods of typing's caches of generic aliases."""
+    return list(getattr(sys.modules.get("typing"), "_cleanups", None) or ())
+
+
+def _dict_caches() -> list[dict[object, object]]:
+    found = _module_dicts(_DICT_CACHES)
     # pytest's assertion rewriting hook remembers, for every module name ever
     # imported, whether to rewrite it: a test importing fresh names (a template
     # loader's generated modules) adds one on every run.  Found by name, as this
@@ -69,9 +80,9 @@ def clear_caches() -> None:
     _clear_type_cache()
     for cache in _dict_caches():
         cache.clear()
-    for clear in list(getattr(sys.modules.get("typing"), "_cleanups", None) or ()):
+    for clear in _typing_cleanups():
         with contextlib.suppress(Exception):
-            clear()
+            clear()  # type: ignore[operator]
     # Not looked for again here: this runs inside measured windows.
     for library_cache in library_caches(refresh=False):
         with contextlib.suppress(Exception):
@@ -97,12 +108,7 @@ _BOUNDED_DICTS = (("re", "_cache"), ("re", "_cache2"), ("_strptime", "_regex_cac
 def bounded_dict_caches() -> list[object]:
     """The standard library's size-limited dict caches (compiled regular expressions,
     ``strptime`` formats): what a first run adds to them is no reason to re-run."""
-    found: list[object] = []
-    for module_name, attribute in _BOUNDED_DICTS:
-        cache = getattr(sys.modules.get(module_name), attribute, None)
-        if isinstance(cache, dict):
-            found.append(cache)
-    return found
+    return list(_module_dicts(_BOUNDED_DICTS))
 
 
 _library: tuple[int, list[object]] = (-1, [])
@@ -183,7 +189,7 @@ def _find_bounded_caches() -> list[object]:
                 _add_if_bounded(member, found)
     # typing caches each generic alias it makes (List[Point]) in size-limited
     # lru_caches that no module attribute names; it lists their cache_clear methods.
-    for clear in list(getattr(sys.modules.get("typing"), "_cleanups", None) or ()):
+    for clear in _typing_cleanups():
         _add_if_bounded(getattr(clear, "__self__", None), found)
     return list(found.values())
 

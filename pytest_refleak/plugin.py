@@ -268,7 +268,7 @@ class FirstRun:
                 # A few more holders: garbage, perhaps (see below).  A container
                 # shared by every item of a function has one holder per item.
                 held_more.append(entry)
-            elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
+            elif _grew_from_empty(container, size):
                 extra += 1
         if held_more:
             # Garbage not yet collected may be what still holds it: pytest's calling
@@ -285,7 +285,7 @@ class FirstRun:
                 others = sys.getrefcount(container) - (3 if owner is self.item else 4)
                 if others - by_garbage == 0:
                     container.clear()  # type: ignore[attr-defined]
-                elif size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size:
+                elif _grew_from_empty(container, size):
                     extra += 1
         return extra
 
@@ -313,6 +313,11 @@ class FirstRun:
 _EMPTY_SIZE: dict[type, int] = {dict: sys.getsizeof({}), list: sys.getsizeof([])}
 
 
+def _grew_from_empty(container: object, size: int) -> bool:
+    """Whether a container that was empty has since allocated storage: one block."""
+    return size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size
+
+
 def _failure(error: Exception) -> str:
     """The note for a test whose measuring raised: an error of the plugin's."""
     try:
@@ -325,12 +330,16 @@ def _failure(error: Exception) -> str:
     )
 
 
+def _setup_stack(item: pytest.Item) -> dict[Any, Any] | None:
+    """pytest's record of the nodes it has set up and not yet torn down (None: not known)."""
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    return stack if isinstance(stack, dict) else None
+
+
 def _set_up_nodes(item: pytest.Item) -> set[int] | None:
     """Ids of the nodes pytest has set up and not yet torn down (None: not known)."""
-    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
-    if not isinstance(stack, dict):
-        return None
-    return {id(node) for node in stack}
+    stack = _setup_stack(item)
+    return None if stack is None else {id(node) for node in stack}
 
 
 def _node_setup_records(item: pytest.Item) -> list[object]:
@@ -341,8 +350,8 @@ def _node_setup_records(item: pytest.Item) -> list[object]:
     torn down.  Only these objects are pytest's: the finalizers fixtures add to the
     list, and what those hold, are not taken with them.
     """
-    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
-    if not isinstance(stack, dict):
+    stack = _setup_stack(item)
+    if stack is None:
         return []
     records: list[object] = []
     for node, record in stack.items():
@@ -1006,9 +1015,9 @@ def _plain(value: object, depth: int = 0) -> bool:
         return True
     if depth > 4:
         return False
-    if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
+    if type(value) is tuple or type(value) is list:
         return all(_plain(item, depth + 1) for item in value)
-    if isinstance(value, dict) and type(value) is dict:
+    if type(value) is dict:
         return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
     # A node id, say: made by pytest, and pickled by pytest-xdist too.
     return type(value).__module__.startswith("_pytest.")
