@@ -10,9 +10,11 @@ when the report is written.  The fields are listed in ``docs/ci.md``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -235,21 +237,40 @@ def dumps(document: Mapping[str, Any]) -> str:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one.
+    """Write ``text`` to what ``path`` is: readers of a file see the old one or the new one.
 
-    The text goes to a temporary file beside the target first, which is then
-    renamed over it; an interruption leaves the old file whole.  Missing parent
+    A regular file, or a missing one, is replaced in one step: the text goes to a
+    temporary file beside it first, which is then renamed over it, so that an
+    interruption leaves the old file whole.  A symbolic link is followed, and its
+    target written, not the link replaced.  Anything else that can be opened for
+    writing (``/dev/null``, a FIFO, a terminal) is written straight into: renaming
+    over it would put a regular file where the device was.  Missing parent
     directories are made, as pytest does for ``--junitxml``.
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        return
+    directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    temporary = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w", encoding="utf-8", newline="\n") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
+        if mode is not None:
+            # The replaced file keeps its permissions, not the umask's.
+            with contextlib.suppress(OSError):
+                os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

@@ -1,0 +1,99 @@
+"""Hostile input: files that are not files, objects that lie, text that cannot be encoded.
+
+Whatever a test, its objects or its files do, the run ends normally: one clear
+message for a usage error, a verdict for every test, no traceback from the
+plugin.  ``docs/hostile-input.md`` says what the plugin promises and what not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run
+
+LEAK = """
+import leakylib
+def test_leak():
+    leakylib.append_thing()
+"""
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def no_traceback(result: pytest.RunResult) -> None:
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+
+
+# -- files that are not regular files ------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX's")
+def test_report_to_a_fifo_is_written_into_it(leaky: pytest.Pytester) -> None:
+    """A FIFO given as the report path gets the report and stays a FIFO."""
+    fifo = leaky.path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    leaky.makepyfile(test_it=LEAK)
+    result = run(leaky, "--refleak", f"--refleak-report={fifo}")
+    reader.join(timeout=30)
+    result.assert_outcomes(failed=1)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(received[0])["tests"][0]["verdict"] == "leaked"
+    assert [p.name for p in leaky.path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="making a device needs root"
+)
+def test_report_to_a_character_device_leaves_it_a_device(leaky: pytest.Pytester) -> None:
+    """A device given as the report path (as root, ``/dev/null``) is written into, never
+    replaced by a regular file.  A copy of the null device in a temporary directory
+    stands in for the real one."""
+    device = leaky.path / "null"
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    leaky.makepyfile(test_it=LEAK)
+    result = run(leaky, "--refleak", f"--refleak-report={device}")
+    result.assert_outcomes(failed=1)
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    no_traceback(result)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_report_and_baseline_through_symlinks_write_their_targets(
+    leaky: pytest.Pytester,
+) -> None:
+    """A symbolic link stays a link: the file it points to gets the new text."""
+    (leaky.path / "real").mkdir()
+    for name in ("report.json", "leaks.json"):
+        (leaky.path / "real" / name).write_text('{"version": 1, "leaks": {}}', encoding="utf-8")
+        os.symlink(leaky.path / "real" / name, leaky.path / name)
+    leaky.makepyfile(test_it=LEAK)
+    result = run(
+        leaky,
+        "--refleak",
+        "--refleak-report=report.json",
+        "--refleak-baseline=leaks.json",
+        "--refleak-baseline-update",
+    )
+    result.assert_outcomes(passed=1)
+    for name in ("report.json", "leaks.json"):
+        assert os.path.islink(leaky.path / name)
+        assert read_json(leaky.path / "real" / name)["version"] == 1
+    assert read_json(leaky.path / "real" / "leaks.json")["leaks"]
