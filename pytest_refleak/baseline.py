@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_refleak.record import Record, write_atomically
+from pytest_refleak.text import printable
 
 BASELINE_VERSION = 1
 LEAK_KINDS = ("leaked", "cycles")
@@ -325,7 +326,8 @@ def dumps(entries: Mapping[str, Entry]) -> str:
         "version": BASELINE_VERSION,
         "leaks": {nodeid: entries[nodeid].to_json() for nodeid in sorted(entries)},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # As the report's: a lone surrogate is written as its JSON escape.
+    return printable(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write(path: str, entries: Mapping[str, Entry]) -> None:

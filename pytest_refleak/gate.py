@@ -23,12 +23,14 @@ from pytest_refleak.record import (
     KNOWN,
     LEAKED,
     Record,
+    encodable,
     report_document,
     size_of,
     write_atomically,
 )
 from pytest_refleak.record import dumps as dump_report
 from pytest_refleak.settings import Settings
+from pytest_refleak.text import printable
 
 #: A line of the summary and its colour for pytest's terminal ("red", "yellow", "").
 Line = tuple[str, str]
@@ -68,7 +70,8 @@ class Gate:
             return
         entry = self.entries.get(record["nodeid"])
         if entry is not None:
-            record["baseline"] = entry.to_json()
+            # Names read from the file may hold what cannot be encoded.
+            record["baseline"] = encodable(entry.to_json())
             record["growth"] = baseline_mod.growth(record, entry)
         if self.settings.baseline_update or (entry is not None and not record["growth"]):
             record["verdict"] = KNOWN
@@ -194,7 +197,7 @@ class Gate:
                 )
             )
         lines.extend(self.outcomes)
-        return lines
+        return [(printable(line), colour) for line, colour in lines]
 
     def annotations(self, classify: github.Classify) -> list[str]:
         return github.workflow_commands(self.records.values(), classify)

@@ -41,7 +41,8 @@ def draw(
     skip.add(id(objects))
     targets = list(objects)
     skip.add(id(targets))
-    with dot_file.open("w", encoding="utf-8") as output:
+    # objgraph writes reprs and names, which may hold lone surrogates.
+    with dot_file.open("w", encoding="utf-8", errors="backslashreplace") as output:
         skip.add(id(output))
         objgraph.show_backrefs(
             targets,

@@ -16,10 +16,11 @@ import os
 import platform
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pytest_refleak.report import explain, one_line
 from pytest_refleak.settings import Limits
+from pytest_refleak.text import printable
 from pytest_refleak.verdict import Kind, Verdict
 
 REPORT_VERSION = 1
@@ -33,6 +34,7 @@ ERROR = "error"
 VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
 
 Record = dict[str, Any]
+_T = TypeVar("_T")
 
 _DEFAULTS: dict[str, Any] = {
     "location": None,
@@ -69,13 +71,15 @@ def unchecked_record(
     ``kind`` is ``"inconclusive"`` when the test passed but its re-runs could not
     decide, and ``None`` when the test itself did not pass.
     """
-    return {
-        "nodeid": nodeid,
-        "verdict": ERROR,
-        "kind": kind,
-        "note": note,
-        "location": list(location) if location else None,
-    }
+    return encodable(
+        {
+            "nodeid": nodeid,
+            "verdict": ERROR,
+            "kind": kind,
+            "note": note,
+            "location": list(location) if location else None,
+        }
+    )
 
 
 def verdict_record(
@@ -145,7 +149,26 @@ def verdict_record(
         "baseline": None,
         "growth": [],
     }
-    return record
+    return encodable(record)
+
+
+def encodable(value: _T) -> _T:
+    """``value`` with every string in it made encodable (see :func:`printable`).
+
+    A record's texts come from user objects, names and file names; pytest-xdist
+    sends records as UTF-8, the report file is UTF-8, and the terminal may be too.
+    """
+    return cast(_T, _encodable(value))
+
+
+def _encodable(value: object) -> object:
+    if type(value) is str:
+        return printable(value)
+    if type(value) is list or type(value) is tuple:
+        return [_encodable(item) for item in value]
+    if type(value) is dict:
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value
 
 
 def _text(chain: object) -> str:
@@ -233,7 +256,12 @@ def report_document(
 
 
 def dumps(document: Mapping[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The document as JSON text that can always be written as UTF-8.
+
+    A lone surrogate left in a string becomes its ``\\udxxx`` escape, which is
+    how JSON writes it anyway: the text reads back as the same document.
+    """
+    return printable(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write_atomically(path: str, text: str) -> None:

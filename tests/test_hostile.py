@@ -97,3 +97,70 @@ def test_report_and_baseline_through_symlinks_write_their_targets(
         assert os.path.islink(leaky.path / name)
         assert read_json(leaky.path / "real" / name)["version"] == 1
     assert read_json(leaky.path / "real" / "leaks.json")["leaks"]
+
+
+# -- text that cannot be encoded ----------------------------------------------------------
+
+SURROGATES = """
+import sys, types
+import leakylib
+class Says:
+    def __repr__(self):
+        return "\\ud800"
+# A module whose name holds a lone surrogate, as one named from an undecodable
+# file name would: the chain to the leak starts at it.
+registry = sys.modules["reg\\udcff"] = types.ModuleType("reg\\udcff")
+registry.KEEP = []
+def test_leak():
+    registry.KEEP.append(Says())
+def test_real_leak():
+    leakylib.append_thing()
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_lone_surrogates_in_names_and_reprs(leaky: pytest.Pytester, workers: list[str]) -> None:
+    """A repr or a module name holding a lone surrogate is reported escaped: the
+    report file, the summary and pytest-xdist's messages all get text they can encode."""
+    leaky.makepyfile(test_it=SURROGATES)
+    result = run(leaky, "--refleak", "--refleak-report=report.json", *workers)
+    result.assert_outcomes(failed=2)
+    no_traceback(result)
+    result.stdout.fnmatch_lines(["*LEAKED test_it.py::test_real_leak*Thing*"])
+    report = read_json(leaky.path / "report.json")
+    leak = {t["nodeid"]: t for t in report["tests"]}["test_it.py::test_leak"]
+    assert leak["verdict"] == "leaked"
+    assert leak["types"][0]["chains"][0].startswith("kept alive by reg\\udcff.KEEP[")
+
+
+# -- objects that hang, sleep or blow up ----------------------------------------------------
+
+SLOW_REPRS = """
+import time
+import leakylib
+KEEP = []
+class Endless:
+    def __repr__(self):
+        while True:
+            pass
+class Sleepy:
+    def __repr__(self):
+        time.sleep(60)
+        return "awake"
+def test_endless():
+    KEEP.append(Endless())
+def test_sleepy():
+    KEEP.append(Sleepy())
+def test_real_leak():
+    leakylib.append_thing()
+"""
+
+
+def test_reprs_that_never_return_are_not_run(leaky: pytest.Pytester) -> None:
+    """A leaked object whose ``__repr__`` never returns, or sleeps, neither hangs nor
+    slows the run: the plugin never calls the reprs of classes it does not know."""
+    leaky.makepyfile(test_it=SLOW_REPRS)
+    result = leaky.runpytest_subprocess("-p", "no:cacheprovider", "--refleak", timeout=50)
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*e.g. <Endless at 0x*", "*e.g. <Sleepy at 0x*"])
+    no_traceback(result)
