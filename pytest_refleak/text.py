@@ -190,9 +190,9 @@ def _shown(obj: object, level: int) -> str:
     mro = _CLASS_MRO.__get__(cls)
     if type in mro:
         return type.__repr__(obj)
-    if level <= 0:
-        return _fallback(obj)
     if dict in mro:
+        if level <= 0:
+            return _wrapped(cls, dict, "{...}")
         items = []
         pairs: Iterable[tuple[object, object]] = dict.items(obj)  # type: ignore[arg-type]
         for i, (key, value) in enumerate(pairs):
@@ -203,6 +203,8 @@ def _shown(obj: object, level: int) -> str:
         return _wrapped(cls, dict, "{" + ", ".join(items) + "}")
     for base, opening, closing in _SEQUENCES:
         if base in mro:
+            if level <= 0:
+                return _wrapped(cls, base, opening + "..." + closing)
             items = []
             for i, item in enumerate(base.__iter__(obj)):  # type: ignore[attr-defined]
                 if i == _ITEMS:
@@ -211,6 +213,8 @@ def _shown(obj: object, level: int) -> str:
                 items.append(_shown(item, level - 1))
             comma = "," if base is tuple and len(items) == 1 else ""
             return _wrapped(cls, base, opening + ", ".join(items) + comma + closing)
+    if level <= 0:
+        return _fallback(obj)
     if BaseException in mro:
         arguments = _EXCEPTION_ARGS.__get__(obj)
         return f"{class_name(cls)}({', '.join(_shown(a, level - 1) for a in arguments[:_ITEMS])})"

@@ -164,3 +164,48 @@ def test_reprs_that_never_return_are_not_run(leaky: pytest.Pytester) -> None:
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*e.g. <Endless at 0x*", "*e.g. <Sleepy at 0x*"])
     no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "marker", "message"),
+    [
+        (["--refleak", "--refleak-runs=100000"], "", "*--refleak-runs: must be at most 100, got 100000*"),
+        ([], "@pytest.mark.refleak(runs=10**30)\n", "*refleak marker argument runs: must be at most 100, got 1000000000000000000000000000000*"),
+    ],
+    ids=["option", "marker"],
+)
+def test_runs_beyond_the_cap_are_a_usage_error(
+    pytester: pytest.Pytester, args: list[str], marker: str, message: str
+) -> None:
+    """A number of re-runs that would never finish is refused at once, exit code 4."""
+    pytester.makepyfile(test_it=f"import pytest\n{marker}def test_it():\n    pass\n")
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    no_traceback(result)
+
+
+# -- baselines that are not baselines ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "baseline leaks.json cannot be read (RecursionError*"),
+        ('{"version": true, "leaks": {}}', "baseline leaks.json has version True, but *"),
+        ('{"version": 1.0, "leaks": {}}', "baseline leaks.json has version 1.0, but *"),
+        ('{"version": 1, "leaks": {"t.py::t": {"kind": "leaked", "objects": ' + "[" * 500 + "]" * 500 + "}}}",
+         "baseline leaks.json, entry 't.py::t': 'objects' must be a whole number, 0 or more, got [[[...]]]"),
+    ],
+    ids=["deep", "version-true", "version-float", "deep-figure"],
+)
+def test_hostile_baselines_are_usage_errors(
+    pytester: pytest.Pytester, content: str, message: str
+) -> None:
+    """Whatever the baseline file holds, the run stops with one line and exit code 4."""
+    (pytester.path / "leaks.json").write_text(content)
+    pytester.makepyfile(test_it="def test_it():\n    pass\n")
+    result = run(pytester, "--refleak", "--refleak-baseline=leaks.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: refleak: {message}"])
+    no_traceback(result)
