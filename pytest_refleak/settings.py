@@ -170,9 +170,21 @@ def _as_count(value: object, where: str, minimum: int, maximum: int | None = Non
 
 
 def _as_directory(value: object, where: str) -> str:
+    """A directory to write into: it need not exist yet, but it must be possible to make.
+
+    Checked once, before any test runs: found out at the first leak, it would be
+    said again for every leak.
+    """
     text = str(value).strip()
     if not text or "\0" in text:
         raise SettingsError(f"{where}: expected a directory, got {value!r}")
+    existing = os.path.abspath(text)
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SettingsError(f"{where}: cannot write into {text!r}: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{where}: cannot write into {text!r}: {existing!r} is not writable")
     return text
 
 

@@ -209,3 +209,25 @@ def test_hostile_baselines_are_usage_errors(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: refleak: {message}"])
     no_traceback(result)
+
+
+# -- graph files --------------------------------------------------------------------------
+
+
+def test_graph_files_of_tests_with_similar_ids_do_not_collide(leaky: pytest.Pytester) -> None:
+    """Ids that read the same once made safe for a file name (``a b``, ``a/b``) get
+    pictures of their own."""
+    leaky.makepyfile(
+        test_it="""
+        import pytest, leakylib
+        @pytest.mark.parametrize("n", [1, 2], ids=["a b", "a/b"])
+        def test_it(n):
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    result.assert_outcomes(failed=2)
+    dots = [p for p in (leaky.path / "pictures").iterdir() if p.suffix == ".dot"]
+    assert len(dots) == 2
+    for dot in dots:
+        result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{dot.name}"])
