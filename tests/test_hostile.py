@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from conftest import run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 LEAK = """
 import leakylib
@@ -231,3 +233,139 @@ def test_graph_files_of_tests_with_similar_ids_do_not_collide(leaky: pytest.Pyte
     assert len(dots) == 2
     for dot in dots:
         result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{dot.name}"])
+
+
+# -- generated hostile objects ------------------------------------------------------------
+
+HOSTILE_PRELUDE = '''
+import importlib.util
+import time
+import weakref
+import leakylib
+
+KEEP = []
+
+class BadRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+
+class EndlessRepr:
+    def __repr__(self):
+        while True:
+            pass
+
+class SleepyRepr:
+    def __repr__(self):
+        time.sleep(60)
+        return "late"
+
+class NotTextRepr:
+    def __repr__(self):
+        return 42
+
+class SaysRepr:
+    def __init__(self, text):
+        self.text = text
+    def __repr__(self):
+        return self.text
+
+class RaisingGetattribute:
+    def __getattribute__(self, name):
+        raise RuntimeError(name)
+
+class LyingClass:
+    @property
+    def __class__(self):
+        raise RuntimeError("no class for you")
+
+class BadKey:
+    def __hash__(self):
+        return 1
+    def __eq__(self, other):
+        raise RuntimeError("no comparing")
+
+class Target:
+    pass
+
+def dead_proxy():
+    target = Target()
+    proxy = weakref.proxy(target)
+    del target
+    return proxy
+
+def nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+def lazy_module():
+    spec = importlib.util.find_spec("colorsys")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+'''
+
+#: Text with lone surrogates among ordinary characters, written into the test file
+#: as Python escapes.
+odd_text = st.text(
+    st.one_of(st.characters(), st.characters(categories=["Cs"])), min_size=1, max_size=8
+)
+
+hostile_object = st.one_of(
+    st.sampled_from(
+        [
+            "BadRepr()",
+            "EndlessRepr()",
+            "SleepyRepr()",
+            "NotTextRepr()",
+            "RaisingGetattribute()",
+            "LyingClass()",
+            "{BadKey(): Target()}",
+            "dead_proxy()",
+            "lazy_module()",
+        ]
+    ),
+    odd_text.map(lambda text: f"SaysRepr({text!r})"),
+    odd_text.map(lambda text: f"{{{text!r}: Target()}}"),
+    st.integers(min_value=1, max_value=2000).map(lambda depth: f"nested({depth})"),
+)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    objects=st.lists(hostile_object, min_size=1, max_size=8),
+    workers=st.sampled_from([(), ("-n", "2")]),
+)
+def test_hostile_objects_never_break_the_run(
+    leaky: pytest.Pytester, objects: list[str], workers: tuple[str, ...]
+) -> None:
+    """However hostile the objects a test leaks, the run ends within a bound, with no
+    internal error and no traceback of the plugin's, and the ordinary leak beside them
+    (in the same test and in the next one) is still caught."""
+    body = "".join(f"    KEEP.append({expression})\n" for expression in objects)
+    leaky.makepyfile(
+        test_it=HOSTILE_PRELUDE
+        + f"\ndef test_hostile():\n{body}    leakylib.append_thing()\n"
+        + "\ndef test_real_leak():\n    leakylib.append_thing()\n"
+        + "\ndef test_clean():\n    pass\n"
+    )
+    result = leaky.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--refleak", "--refleak-report=report.json", *workers,
+        timeout=120,
+    )
+    no_traceback(result)
+    assert "pytest_refleak" not in result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(failed=2, passed=1)
+    tests = {t["nodeid"]: t for t in read_json(leaky.path / "report.json")["tests"]}
+    assert tests["test_it.py::test_real_leak"]["verdict"] == "leaked"
+    hostile = tests["test_it.py::test_hostile"]
+    assert hostile["verdict"] == "leaked"
+    assert "Thing" in [t["name"] for t in hostile["types"]]
