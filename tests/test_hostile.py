@@ -369,3 +369,36 @@ def test_hostile_objects_never_break_the_run(
     hostile = tests["test_it.py::test_hostile"]
     assert hostile["verdict"] == "leaked"
     assert "Thing" in [t["name"] for t in hostile["types"]]
+
+
+# -- objects that lie about their class ---------------------------------------------------
+
+PROXIED = """
+import leakylib
+
+class Proxy:
+    '''Claims to be what it wraps, as wrapt's and lazy-object-proxy's proxies do.'''
+    __slots__ = ("__wrapped__",)
+    def __init__(self, wrapped):
+        object.__setattr__(self, "__wrapped__", wrapped)
+    def __getattr__(self, name):
+        return getattr(object.__getattribute__(self, "__wrapped__"), name)
+    @property
+    def __class__(self):
+        return type(object.__getattribute__(self, "__wrapped__"))
+
+REGISTRY = Proxy([])
+
+def test_it():
+    REGISTRY.append(leakylib.Thing())
+"""
+
+
+def test_chain_through_a_proxy(leaky: pytest.Pytester) -> None:
+    """A proxy claiming to be the list it wraps is looked at as what it is: the chain
+    goes through its slot to the list."""
+    leaky.makepyfile(test_it=PROXIED)
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*kept alive by test_it.REGISTRY.__wrapped__[[]*]"])
+    no_traceback(result)
