@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_refleak.caches import bounded_caches, bounded_dict_caches
+from pytest_refleak.exclusions import Exclusions, bounded_caches, bounded_dict_caches
 from pytest_refleak.held_reports import pack_reports, unpack_reports
-from pytest_refleak.measure import Exclusions, Reading
+from pytest_refleak.measure import Reading
 from pytest_refleak.pytest_internals import (
     containers_of,
     fixture_finalizers,

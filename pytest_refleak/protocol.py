@@ -26,13 +26,19 @@ from typing import Any
 import pytest
 
 from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
-from pytest_refleak.caches import bounded_caches, clear_caches, library_caches, saved_caches
+from pytest_refleak.exclusions import (
+    Exclusions,
+    bounded_caches,
+    clear_caches,
+    library_caches,
+    saved_caches,
+)
 from pytest_refleak.first_run import FirstRun, failure_note
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
 from pytest_refleak.held_reports import HeldReports, all_passed, sample_report
-from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset, calibrate_type
+from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_type
 from pytest_refleak.origins import Origins
 from pytest_refleak.pytest_internals import (
     fixture_finalizers,
