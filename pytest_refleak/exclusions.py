@@ -75,7 +75,7 @@ from dataclasses import dataclass
 
 from pytest_refleak.heap import _clear_type_cache
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import object_frames
+from pytest_refleak.text import class_module, class_name, module_namespace, object_frames
 
 # -- named by the caller --------------------------------------------------------------
 
@@ -242,6 +242,8 @@ def new_cache_links(caches: Sequence[object], new: set[int]) -> int:
 #: Before 3.12, io.StringIO accumulates text in lists it does not show to the
 #: garbage collector: nothing visibly refers to them.
 STRINGIO_LISTS = sys.version_info < (3, 12)
+#: Lists looked at for being a buffer's at most.
+_SUSPECTS = 64
 
 
 def without_stringio_internals(
@@ -249,38 +251,42 @@ def without_stringio_internals(
 ) -> list[object]:
     """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
 
-    Each held buffer accounts for at most two lists of at most one string that no
-    new object refers to.  They replace the lists of the buffers they replaced, so
-    they are not memory growth either.
+    Decided by what holds them, not by what they look like: a buffer holds its
+    lists from C, where the garbage collector does not look, so they are lists
+    that *nothing* the collector sees refers to.  A list the test keeps is held by
+    something (a module's list, a ``defaultdict``), old or new, and stays the
+    test's however small it is.  Each held buffer accounts for at most two lists
+    of at most one string; they replace the lists of the buffers they replaced,
+    so they are not memory growth either.
     """
     buffers = sum(
-        1 for o, i in zip(young, ids, strict=True) if type(o).__name__ == "StringIO" and i in held
+        1
+        for o, i in zip(young, ids, strict=True)
+        if i in held and class_name(type(o)) == "StringIO"
     )
     if not buffers:
         return candidates
     budget = 2 * buffers
-    suspects = {
-        id(o): o
+    # Exact lists only (type(), never isinstance, which asks the object); and few of
+    # them: each referrer search is a pass over the heap for every object asked about.
+    suspects = [
+        o
         for o in candidates
-        if isinstance(o, list)
-        and type(o) is list
-        and len(o) <= 1
-        and all(type(x) is str for x in o)
-    }
+        if type(o) is list and len(o) <= 1 and all(type(x) is str for x in o)
+    ][:_SUSPECTS]
     if not suspects:
         return candidates
-    # Only what refers to a suspect is looked into, so that the walk makes an id for
-    # a few objects, not for everything the new objects refer to.
-    new = set(ids)
-    for holder in gc.get_referrers(*suspects.values()):
-        if id(holder) in new:
-            for ref in gc.get_referents(holder):
-                suspects.pop(id(ref), None)
-    drop: set[int] = set()
-    for key in suspects:
-        if len(drop) == budget:
-            break
-        drop.add(key)
+    arguments = tuple(suspects)
+    ours = {id(candidates), id(young), id(suspects), id(arguments)}
+    referred: set[int] = set()
+    for holder in gc.get_referrers(*arguments):
+        if id(holder) not in ours:
+            referred.update(map(id, gc.get_referents(holder)))
+    del arguments
+    # Unheld lists are alike: past what the buffers can hold, the rest count.
+    drop = {id(o) for o in suspects if id(o) not in referred}
+    drop = set(sorted(drop)[:budget])
+    suspects.clear()
     return [o for o in candidates if id(o) not in drop]
 
 
@@ -478,11 +484,11 @@ def library_caches(*, refresh: bool = True) -> list[object]:
         for name, module in sys.modules.copy().items():
             if not (name == "hypothesis" or name.startswith("hypothesis.")):
                 continue
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
+            namespace = module_namespace(module)
+            if namespace is None:
                 continue
             for value in dict.copy(namespace).values():
-                if type(value).__module__ == "hypothesis.internal.cache":
+                if class_module(type(value)) == "hypothesis.internal.cache":
                     found.append(value)
         _library = (len(sys.modules), found)
     return _library[1]
@@ -517,8 +523,9 @@ def bounded_caches() -> list[object]:
 def _find_bounded_caches() -> list[object]:
     found: dict[int, object] = {}
     for module in sys.modules.copy().values():
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict):
+        # Read without asking the module: a lazily loaded one would load.
+        namespace = module_namespace(module)
+        if namespace is None:
             continue
         name = namespace.get("__name__")
         for value in dict.copy(namespace).values():

@@ -402,3 +402,102 @@ def test_chain_through_a_proxy(leaky: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*kept alive by test_it.REGISTRY.__wrapped__[[]*]"])
     no_traceback(result)
+
+
+BROKEN_CLASSES = """
+import importlib.util, sys, weakref
+import leakylib
+
+KEEP = []
+
+class Raising:
+    def __getattribute__(self, name):
+        raise RuntimeError("no attributes for you: " + name)
+
+class Target:
+    pass
+
+def dead_proxy():
+    target = Target()
+    proxy = weakref.proxy(target)
+    del target
+    return proxy
+
+def lazy_module():
+    # Loading it writes a file: looking at it must not load it.
+    spec = importlib.util.spec_from_file_location("lazy_target", "lazy_target.py")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lazy_target_" + str(len(KEEP))] = module
+    loader.exec_module(module)
+    return module
+
+def test_it():
+    KEEP.append(Raising())
+    KEEP.append(dead_proxy())
+    KEEP.append(lazy_module())
+    leakylib.append_thing()
+"""
+
+
+def test_objects_that_break_isinstance_hide_no_leak(leaky: pytest.Pytester) -> None:
+    """A raising ``__getattribute__``, a dead weak proxy and a lazily loaded module are
+    looked at by their real type: the test is judged, the leak beside them is caught,
+    and the lazy module is never loaded."""
+    leaky.makepyfile(
+        test_it=BROKEN_CLASSES,
+        lazy_target="open('loaded.txt', 'w').write('loaded')\n",
+    )
+    leaky.makeconftest(
+        """
+        def pytest_refleak_ignore(item):
+            return [type(None)]
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-report=report.json")
+    result.assert_outcomes(failed=1)
+    no_traceback(result)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *"])
+    leak = read_json(leaky.path / "report.json")["tests"][0]
+    assert {"Thing", "Raising", "ProxyType"} <= {t["name"] for t in leak["types"]}
+    assert not (leaky.path / "loaded.txt").exists()
+
+
+# -- small leaks that look like pytest's buffers ------------------------------------------
+
+SMALL_LISTS = """
+import collections, itertools, logging
+import pytest
+
+SUBSCRIBERS = collections.defaultdict(list)
+COUNTER = itertools.count()
+KEEP = []
+
+@pytest.mark.parametrize("n", range(6))
+def test_subscribers(n):
+    logging.getLogger("app").warning("subscribing %d", n)
+    SUBSCRIBERS[next(COUNTER)]
+
+@pytest.mark.parametrize("n", range(6))
+def test_empty(n):
+    logging.getLogger("app").warning("keeping %d", n)
+    KEEP.append([])
+
+@pytest.mark.parametrize("n", range(6))
+def test_one_string(n):
+    KEEP.append(["text %d" % n])
+
+def test_only_logs():
+    logging.getLogger("app").warning("nothing kept")
+"""
+
+
+def test_small_lists_are_leaks_whatever_pytest_buffers(pytester: pytest.Pytester) -> None:
+    """An empty list or a list of one string that the test keeps is its leak, also while
+    pytest's logging plugin makes buffers (whose hidden lists, before Python 3.12, look
+    alike: they are told apart by nothing holding them); a test that only logs is clean."""
+    pytester.makepyfile(test_it=SMALL_LISTS)
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(failed=18, passed=1)
+    no_traceback(result)
