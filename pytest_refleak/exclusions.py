@@ -63,8 +63,10 @@ in one place.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
+import io
 import linecache
 import sys
 import types
@@ -75,7 +77,7 @@ from dataclasses import dataclass
 
 from pytest_refleak.heap import _clear_type_cache
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import class_module, class_name, module_namespace, object_frames
+from pytest_refleak.text import class_module, module_namespace, object_frames
 
 # -- named by the caller --------------------------------------------------------------
 
@@ -242,8 +244,6 @@ def new_cache_links(caches: Sequence[object], new: set[int]) -> int:
 #: Before 3.12, io.StringIO accumulates text in lists it does not show to the
 #: garbage collector: nothing visibly refers to them.
 STRINGIO_LISTS = sys.version_info < (3, 12)
-#: Lists looked at for being a buffer's at most.
-_SUSPECTS = 64
 
 
 def without_stringio_internals(
@@ -251,43 +251,29 @@ def without_stringio_internals(
 ) -> list[object]:
     """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
 
-    Decided by what holds them, not by what they look like: a buffer holds its
-    lists from C, where the garbage collector does not look, so they are lists
-    that *nothing* the collector sees refers to.  A list the test keeps is held by
-    something (a module's list, a ``defaultdict``), old or new, and stays the
-    test's however small it is.  Each held buffer accounts for at most two lists
-    of at most one string; they replace the lists of the buffers they replaced,
-    so they are not memory growth either.
+    Decided by what holds them, not by what they look like: a buffer keeps its
+    lists in its own C structure, where the garbage collector does not look, so
+    the lists dropped are those whose address a held buffer's structure stores.
+    A list the test keeps (in a module's list, a ``defaultdict``) is held by
+    something else, and stays the test's however small it is.  The buffers'
+    lists replace the lists of the buffers they replaced: not memory growth either.
     """
-    buffers = sum(
-        1
-        for o, i in zip(young, ids, strict=True)
-        if i in held and class_name(type(o)) == "StringIO"
-    )
-    if not buffers:
+    stored: set[int] = set()
+    for obj, key in zip(young, ids, strict=True):
+        if key in held and type(obj) is io.StringIO:
+            stored.update(_words_of(obj))
+    if not stored:
         return candidates
-    budget = 2 * buffers
-    # Exact lists only (type(), never isinstance, which asks the object); and few of
-    # them: each referrer search is a pass over the heap for every object asked about.
-    suspects = [
-        o
-        for o in candidates
-        if type(o) is list and len(o) <= 1 and all(type(x) is str for x in o)
-    ][:_SUSPECTS]
-    if not suspects:
-        return candidates
-    arguments = tuple(suspects)
-    ours = {id(candidates), id(young), id(suspects), id(arguments)}
-    referred: set[int] = set()
-    for holder in gc.get_referrers(*arguments):
-        if id(holder) not in ours:
-            referred.update(map(id, gc.get_referents(holder)))
-    del arguments
-    # Unheld lists are alike: past what the buffers can hold, the rest count.
-    drop = {id(o) for o in suspects if id(o) not in referred}
-    drop = set(sorted(drop)[:budget])
-    suspects.clear()
-    return [o for o in candidates if id(o) not in drop]
+    return [o for o in candidates if not (type(o) is list and id(o) in stored)]
+
+
+_WORD = ctypes.sizeof(ctypes.c_void_p)
+
+
+def _words_of(obj: object) -> list[int]:
+    """The machine words of ``obj``'s own structure: only its own allocation is read."""
+    count = type(obj).__basicsize__ // _WORD
+    return list((ctypes.c_size_t * count).from_address(id(obj)))
 
 
 def transport_made(obj: object, origins: Origins) -> bool:
