@@ -22,6 +22,7 @@ from pytest_refleak.record import (
     ERROR,
     KNOWN,
     LEAKED,
+    USAGE_ERROR,
     Record,
     encodable,
     report_document,
@@ -147,6 +148,11 @@ class Gate:
             return False
         return True
 
+    @property
+    def usage_error(self) -> bool:
+        """Whether a test could not be checked because of the project's mistake."""
+        return any(r.get("kind") == USAGE_ERROR for r in self.records.values())
+
     def _shown(self, path: str | None) -> str | None:
         return None if path is None else baseline_mod.relative_to(path, self.root)
 
@@ -183,6 +189,9 @@ class Gate:
         for record in records:
             if record["verdict"] == ERROR and record.get("kind") == "inconclusive":
                 lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "yellow"))
+        for record in records:
+            if record.get("kind") == USAGE_ERROR:
+                lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "red"))
         if leaks:
             lines.append((f"{_count(len(leaks), 'test')} leaked", ""))
         if known:

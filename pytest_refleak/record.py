@@ -32,6 +32,9 @@ CYCLES = "cycles"
 KNOWN = "known leak"
 ERROR = "error"
 VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
+#: The ``kind`` of a test not checked because of the project's mistake (a hook of
+#: its raised): the run ends with the usage error exit code.
+USAGE_ERROR = "usage error"
 
 Record = dict[str, Any]
 _T = TypeVar("_T")

@@ -501,3 +501,54 @@ def test_small_lists_are_leaks_whatever_pytest_buffers(pytester: pytest.Pytester
     result = run(pytester, "--refleak")
     result.assert_outcomes(failed=18, passed=1)
     no_traceback(result)
+
+
+# -- the project's own mistakes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conftest", "message"),
+    [
+        (
+            "def pytest_refleak_ignore(item):\n    raise ValueError('my bad')\n",
+            "the pytest_refleak_ignore hook raised ValueError: my bad",
+        ),
+        (
+            "def pytest_refleak_ignore(item):\n    return 5\n",
+            "the pytest_refleak_ignore hook returned 5: expected an iterable of objects and types, or None",
+        ),
+        (
+            "def pytest_refleak_clear_caches(config):\n    raise KeyError('cache')\n",
+            "the pytest_refleak_clear_caches hook raised KeyError: 'cache'",
+        ),
+    ],
+    ids=["ignore-raises", "ignore-returns-5", "clear-caches-raises"],
+)
+def test_hook_errors_are_the_projects(
+    leaky: pytest.Pytester, conftest: str, message: str
+) -> None:
+    """A hook of the project's that raises or returns nonsense is named with the
+    project's own frames, not called a bug of the plugin's; the run ends with exit
+    code 4 and the other tests are still checked."""
+    leaky.makeconftest(conftest)
+    leaky.makepyfile(test_it=LEAK + "def test_clean():\n    pass\n")
+    result = run(leaky, "--refleak")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines([f"NOT CHECKED test_it.py::test_leak - {message}"])
+    if "raised" in message:
+        result.stdout.fnmatch_lines(["  conftest.py:2, in pytest_refleak_*", "    raise *"])
+    assert "bug in pytest-refleak" not in result.stdout.str()
+    no_traceback(result)
+
+
+def test_pytest_exit_with_any_code_marks_the_report_interrupted(leaky: pytest.Pytester) -> None:
+    """pytest.exit() stops the session whatever return code it gives: the report says
+    the run was interrupted."""
+    leaky.makepyfile(
+        test_it=LEAK + "import pytest\ndef test_stop():\n    pytest.exit('enough', returncode=3)\n"
+    )
+    result = run(leaky, "--refleak", "--refleak-report=report.json")
+    assert result.ret == 3
+    report = read_json(leaky.path / "report.json")
+    assert report["interrupted"] is True
+    assert [t["nodeid"] for t in report["tests"]] == ["test_it.py::test_leak"]
