@@ -78,6 +78,11 @@ class HookError(Exception):
     """
 
 
+class Interfered(Exception):
+    """The test undid what measuring it needs (stopped tracemalloc): it cannot be
+    checked, and that is neither a leak nor a bug of the plugin's."""
+
+
 class Checker:
     """Runs checked tests, and holds the measuring tools and figures of the session."""
 
@@ -201,6 +206,8 @@ class Checker:
             except HookError as error:
                 verdict = None
                 self._hook_error = str(error)
+            except Interfered as error:
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=str(error))
             except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=failure_note(error))
             if first.failure is not None:
@@ -407,12 +414,20 @@ class Checker:
             del item.user_properties[properties_before:]
             for finalizers, length in registrations:
                 del finalizers[length:]
+            stopped = traced and not tracemalloc.is_tracing()
             try:
                 self._clear_caches(config)
             finally:
                 # Closed whatever the project's hook did: the window holds the
                 # collector's and tracemalloc's settings.
-                reading = window.close(exclusions)
+                try:
+                    reading = window.close(exclusions)
+                except Exception:
+                    if not stopped:
+                        raise
+                    raise Interfered(
+                        "the test stopped tracemalloc, which its traced re-run needs"
+                    ) from None
         return (reading if passed else None), window.end_snapshot
 
     def _clear_caches(self, config: pytest.Config) -> None:

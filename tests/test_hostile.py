@@ -552,3 +552,18 @@ def test_pytest_exit_with_any_code_marks_the_report_interrupted(leaky: pytest.Py
     report = read_json(leaky.path / "report.json")
     assert report["interrupted"] is True
     assert [t["nodeid"] for t in report["tests"]] == ["test_it.py::test_leak"]
+
+
+def test_a_test_that_stops_tracemalloc_is_said_so(leaky: pytest.Pytester) -> None:
+    """A test that stops tracemalloc cannot be traced: it is not checked, and the note
+    says why instead of calling it a bug of the plugin's."""
+    leaky.makepyfile(
+        test_it="import tracemalloc\nKEEP = []\ndef test_stop():\n"
+        "    KEEP.append([])\n    tracemalloc.stop()\n"
+    )
+    result = run(leaky, "--refleak")
+    result.stdout.fnmatch_lines(
+        ["NOT CHECKED test_it.py::test_stop - the test stopped tracemalloc, which its traced re-run needs"]
+    )
+    assert "bug in pytest-refleak" not in result.stdout.str()
+    no_traceback(result)
