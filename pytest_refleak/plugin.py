@@ -8,7 +8,7 @@ with the baseline and writes the report.  ``docs/architecture.md`` maps the rest
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from pytest_refleak import __version__, hookspecs
 from pytest_refleak.baseline import BaselineError
 from pytest_refleak.gate import Gate
 from pytest_refleak.protocol import Checker
-from pytest_refleak.record import CYCLES, KNOWN, LEAKED
+from pytest_refleak.record import CYCLES, KNOWN, LEAKED, USAGE_ERROR, unchecked_record
 from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
@@ -34,6 +34,8 @@ PLUGIN_NAME = "refleak-checker"
 settings_key = pytest.StashKey[Settings]()
 gate_key = pytest.StashKey[Gate]()
 limits_key = pytest.StashKey[Limits]()
+#: A malformed marker found by a pytest-xdist worker: said when the test would run.
+marker_error_key = pytest.StashKey[str]()
 
 
 # -- options and marker -------------------------------------------------------------
@@ -103,7 +105,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         try:
             request = read_marker(marker.args, marker.kwargs, settings.limits, item.nodeid)
         except SettingsError as error:
-            raise pytest.UsageError(f"refleak: {error}") from None
+            if not hasattr(config, "workerinput"):
+                raise pytest.UsageError(f"refleak: {error}") from None
+            # A worker's usage error ends it without the message reaching anyone
+            # (pytest-xdist reports an internal error): the test's setup fails with
+            # it instead, and its record makes the controller exit with code 4.
+            item.stash[marker_error_key] = f"refleak: {error}"
+            wanted = True
+            continue
         if request.enabled:
             item.stash[limits_key] = request.limits
             wanted = True
@@ -137,6 +146,23 @@ class RefleakPlugin:
         if limits is None:
             return None
         return self.checker.run(item, nextitem, limits)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(marker_error_key, None)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        error = item.stash.get(marker_error_key, None)
+        if error is not None and call.when == "setup":
+            record = unchecked_record(item.nodeid, error, kind=USAGE_ERROR)
+            report.refleak_record = record  # type: ignore[attr-defined]
+        return report
 
     # -- reporting hooks -------------------------------------------------------------
 

@@ -567,3 +567,18 @@ def test_a_test_that_stops_tracemalloc_is_said_so(leaky: pytest.Pytester) -> Non
     )
     assert "bug in pytest-refleak" not in result.stdout.str()
     no_traceback(result)
+
+
+def test_bad_marker_under_xdist_reaches_the_user(pytester: pytest.Pytester) -> None:
+    """A malformed marker found by a pytest-xdist worker is said, naming the test and
+    the argument, and the run exits with code 4: no internal error."""
+    pytester.makepyfile(
+        test_m="import pytest\n@pytest.mark.refleak(tolerance=3)\ndef test_marked():\n    pass\n"
+        "def test_other():\n    pass\n"
+    )
+    result = run(pytester, "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(
+        ["*refleak: test_m.py::test_marked: unknown refleak marker argument 'tolerance'*"]
+    )
+    no_traceback(result)
