@@ -95,7 +95,8 @@ class FirstRun:
             extra += self._let_go_dropped()
             self.extra_blocks = extra + self.first_call
             self.reading = self.window.close(self.exclusions)
-        except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
+        # pytest.fail() is no Exception: a timer's (pytest-timeout's) lands here too.
+        except (Exception, pytest.fail.Exception) as error:  # noqa: BLE001 - keep the reports
             self.failure = failure_note(error)
             self.reading = None
             # Put the collector's settings back, whatever state the window is in.
@@ -184,12 +185,15 @@ def _grew_from_empty(container: object, size: int) -> bool:
     return size == _EMPTY_SIZE.get(type(container)) and sys.getsizeof(container) > size
 
 
-def failure_note(error: Exception) -> str:
-    """The note for a test whose measuring raised: an error of the plugin's."""
+def failure_note(error: BaseException) -> str:
+    """The note for a test whose measuring raised: an error of the plugin's, unless a
+    test outcome (``pytest.fail``, as pytest-timeout's timeout) stopped it."""
     try:
         text = str(error)
     except Exception:  # noqa: BLE001 - an exception that cannot say what it is
         text = "?"
+    if isinstance(error, (pytest.fail.Exception, pytest.skip.Exception)):
+        return f"checking it was stopped ({type(error).__name__}: {text[:200]})"
     return (
         f"measuring it failed ({type(error).__name__}: {text[:200]}); "
         "this is a bug in pytest-refleak, please report it"

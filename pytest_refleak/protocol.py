@@ -183,6 +183,7 @@ class Checker:
                 reports = first.close(held.merge(made))
             finally:
                 first.abandon()
+            _stop_test_timer(item)
             self.checked += 1
             # Fixtures of wider scope torn down after this test free memory inside the
             # first run's window, which could hide a leak: such a test is always
@@ -208,7 +209,8 @@ class Checker:
                 self._hook_error = str(error)
             except Interfered as error:
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=str(error))
-            except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
+            # pytest.fail() and pytest.skip() raise no Exception: a timer's lands here too.
+            except (Exception, pytest.fail.Exception, pytest.skip.Exception) as error:  # noqa: BLE001
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=failure_note(error))
             if first.failure is not None:
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=first.failure)
@@ -526,6 +528,19 @@ class Checker:
     def _fail(self, call: pytest.TestReport, record: Record) -> None:
         call.outcome = "failed"
         call.longrepr = str(record["text"])
+
+
+def _stop_test_timer(item: pytest.Item) -> None:
+    """End the time limit pytest-timeout set for the test's run: the re-runs and the
+    analysis are the plugin's, and must not count against it (nor be stopped by it).
+
+    With a limit on the test function only, pytest-timeout sets it again for each
+    re-run's call, which is each run's own.  ``pytest_timeout_cancel_timer`` is one
+    of pytest-timeout's documented hooks; without pytest-timeout there is none.
+    """
+    cancel = getattr(item.ihook, "pytest_timeout_cancel_timer", None)
+    if cancel is not None:
+        cancel(item=item)
 
 
 def _shared(chain: list[Any], other: pytest.Item | None) -> int:
