@@ -18,7 +18,8 @@ from pathlib import Path
 from pytest_refleak import graphs
 from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
-from pytest_refleak.text import PLAIN_TYPES, class_name, type_name
+from pytest_refleak.report import headline_growth
+from pytest_refleak.text import class_name, type_name
 from pytest_refleak.verdict import Verdict
 
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
@@ -108,8 +109,8 @@ def explain_alive(verdict: Verdict, request: Request, *, unfreeze: bool) -> Expl
 def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], str | None]:
     budget = Budget(seconds=request.budget_seconds)
     followed = list(detail.by_type[: request.types])
-    # The summary names the first type that is not plumbing: explain it too.
-    telling = next((g for g in detail.by_type if g.name not in PLAIN_TYPES), None)
+    # The summary is named after this type (report.headline_growth): explain it too.
+    telling = headline_growth(detail.by_type) if detail.by_type else None
     if telling is not None and telling not in followed:
         followed.append(telling)
     wanted = {i: g.name for g in followed for i in g.sample_ids[:1]}

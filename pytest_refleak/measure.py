@@ -17,7 +17,6 @@ from __future__ import annotations
 import array
 import contextlib
 import gc
-import sys
 import tracemalloc
 import types
 from collections import Counter
@@ -58,6 +57,7 @@ from pytest_refleak.text import (
     is_a,
     pick_frames,
     safe_repr,
+    size_of,
     type_name,
 )
 
@@ -81,6 +81,8 @@ class TypeGrowth:
     sample_ids: tuple[int, ...] = ()
     #: What keeps the samples alive, as found after the verdict.
     chains: tuple[str, ...] = ()
+    #: How many of them no other new object refers to: where the leak hangs from.
+    roots: int = 0
 
 
 @dataclass(frozen=True)
@@ -467,24 +469,31 @@ def summarise(
     for obj in candidates:
         name = type_name(obj)
         counts[name] += 1
-        with contextlib.suppress(Exception):  # a broken __sizeof__ only loses a figure
-            sizes[name] += sys.getsizeof(obj)
+        with contextlib.suppress(Exception):  # a broken size only loses a figure
+            sizes[name] += size_of(obj)
     if not detailed:
         return tuple(TypeGrowth(n, c, sizes[n]) for n, c in counts.most_common())
     inner = _referenced_within(candidates)
+    roots: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}
     sample_ids: dict[str, list[int]] = {}
     sites: dict[str, list[tuple[tuple[str, int], ...]]] = {}
+    looked: Counter[str] = Counter()
     # Objects nothing new refers to are where a leak hangs from: show those first.
     ordered = sorted(candidates, key=lambda o: id(o) in inner)
     for obj in ordered:
         name = type_name(obj)
+        if id(obj) not in inner:
+            roots[name] += 1
         shown = samples.setdefault(name, [])
         if len(shown) < 3:
             shown.append(safe_repr(obj))
             sample_ids.setdefault(name, []).append(id(obj))
         where = sites.setdefault(name, [])
-        if len(where) < 2:
+        # A bounded number of lookups per type: a leak of a million objects made at
+        # one place would otherwise look each of them up.
+        if len(where) < 2 and looked[name] < _SITE_LOOKUPS:
+            looked[name] += 1
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)
@@ -497,9 +506,14 @@ def summarise(
             tuple(samples.get(n, ())),
             tuple(sites.get(n, ())),
             tuple(sample_ids.get(n, ())),
+            roots=roots[n],
         )
         for n in order
     )
+
+
+#: Objects of one type whose allocation site is looked up, at most.
+_SITE_LOOKUPS = 16
 
 
 def _referenced_within(objects: list[object]) -> set[int]:

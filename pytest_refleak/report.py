@@ -143,8 +143,7 @@ def _culprit(verdict: Verdict) -> str:
     if detail is None:
         return ""
     if verdict.leaked_objects and detail.by_type:
-        # A class of the project says more than the dicts and lists around it.
-        top = next((g for g in detail.by_type if g.name not in PLAIN_TYPES), detail.by_type[0])
+        top = headline_growth(detail.by_type)
         chain = top.chains[0] if top.chains else ""
         via = ""
         if chain.startswith(_KEPT):
@@ -162,6 +161,22 @@ def _culprit(verdict: Verdict) -> str:
     return ""
 
 
+def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth:
+    """The type a leak is named by: what it hangs from, unless that is a bare container.
+
+    A class of the project says more than the dicts and lists around it; but where
+    the leak hangs from a frame (a kept traceback or ``sys._getframe()``), the frame
+    is what leaked, not the generators of the calls it keeps alive.
+    """
+    return (
+        next((g for g in by_type if g.roots and g.name not in PLAIN_TYPES), None)
+        or next((g for g in by_type if g.roots and g.name not in _CONTAINERS), None)
+        or next((g for g in by_type if g.name not in PLAIN_TYPES), None)
+        or by_type[0]
+    )
+
+
+_CONTAINERS = frozenset({"dict", "list", "tuple", "set"})
 _KEPT = "kept alive by "
 _HELD = "held by "
 

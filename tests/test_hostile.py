@@ -653,3 +653,29 @@ def test_a_timeout_in_a_re_run_is_no_internal_error(leaky: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["NOT CHECKED test_it.py::test_slower_each_time - *"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_real_leak - *"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_large_leak_costs_time_in_proportion(leaky: pytest.Pytester) -> None:
+    """A test leaking ten thousand lists is judged and explained in a time that grows
+    with the leak, not with its square: the CPU time of the whole run is bounded."""
+    resource = pytest.importorskip("resource")  # POSIX's
+    leaky.makepyfile(
+        test_it="KEEP = []\ndef test_big():\n    KEEP.append([[] for _ in range(10_000)])\n"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run(leaky, "--refleak")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_big - 10001 objects/run*"])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # About 18 s on a loaded machine; the quadratic search of before took 57 s.
+    assert cpu < 35, cpu
+
+
+def test_a_leaked_frame_is_named_as_one(leaky: pytest.Pytester) -> None:
+    """A leak hanging from a frame is headlined ``frame``, not after the generators of
+    the pytest calls that frame keeps alive."""
+    leaky.makepyfile(test_it="import sys\nKEEP = []\ndef test_it():\n    KEEP.append(sys._getframe())\n")
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - * frame ×* via test_it.KEEP"])
