@@ -162,21 +162,23 @@ def _culprit(verdict: Verdict) -> str:
 
 
 def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth:
-    """The type a leak is named by: what it hangs from, unless that is a bare container.
+    """The type a leak is named by: what it hangs from, unless that only holds it.
 
-    A class of the project says more than the dicts and lists around it; but where
-    the leak hangs from a frame (a kept traceback or ``sys._getframe()``), the frame
-    is what leaked, not the generators of the calls it keeps alive.
+    A class of the project says more than the dicts, lists and bound methods around
+    it; but where the leak hangs from a frame (``sys._getframe()`` kept), the frame
+    itself is what leaked, not the generators of the calls it keeps alive.
     """
     return (
         next((g for g in by_type if g.roots and g.name not in PLAIN_TYPES), None)
-        or next((g for g in by_type if g.roots and g.name not in _CONTAINERS), None)
+        or next((g for g in by_type if g.roots and g.name not in _HOLDERS), None)
         or next((g for g in by_type if g.name not in PLAIN_TYPES), None)
         or by_type[0]
     )
 
 
-_CONTAINERS = frozenset({"dict", "list", "tuple", "set"})
+#: Plain types that only hold what leaked: containers and wrappers.  A frame is
+#: plain too, but a frame that outlived its call is a leak of its own.
+_HOLDERS = PLAIN_TYPES - {"frame"}
 _KEPT = "kept alive by "
 _HELD = "held by "
 
