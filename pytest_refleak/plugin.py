@@ -170,7 +170,10 @@ class RefleakPlugin:
         lines = []
         limits = self.settings.limits
         if self.settings.check_all:
-            parts = [f"cycles: {limits.cycles}", f"at least {limits.runs} re-runs of a suspect test"]
+            parts = [
+                f"cycles: {limits.cycles}",
+                f"at least {limits.runs} re-runs of a suspect test",
+            ]
             if limits.allow_objects:
                 parts.append(f"allowed objects: {limits.allow_objects}")
             if limits.allow_memory:
