@@ -254,7 +254,7 @@ def _public_attributes(obj: object, mro: Sequence[type], level: int) -> str:
     attributes = descriptor.__get__(obj, type(obj))
     if type(attributes) is not dict:
         return ""
-    shown = []
+    shown: list[str] = []
     for name, value in dict.items(attributes):
         if type(name) is not str or name.startswith("_"):
             continue
