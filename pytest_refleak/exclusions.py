@@ -6,8 +6,9 @@ something else is the reason it exists and will answer for it: the interpreter
 and other tools keeping their own records (reports, fixture bookkeeping, log
 buffers, pytest-xdist's messaging), or a cache with a size limit, which drops
 what it holds once full.  Each rule names that owner and is narrow enough that
-the same kind of object made or kept by the test still counts; each has a test
-on both sides, in ``tests/test_not_leaks.py`` and ``tests/test_leaks.py``.
+the same kind of object made or kept by the test still counts, and gets a test on
+both sides: the harmless case left alone (``tests/test_not_leaks.py``), the leak
+still caught (``tests/test_leaks.py``).
 
 Rules that need pytest's records are applied by the plugin, through
 :mod:`pytest_refleak.pytest_internals`; the rest are here, for the measuring

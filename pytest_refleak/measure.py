@@ -10,6 +10,11 @@ allocation made through Python's allocators counts one, large ones included.
 Because the count is a net figure, whatever the caller keeps for itself during
 the window (pytest's reports, say) would look like growth; callers name those
 objects as *bookkeeping* and their blocks are worked out and taken off.
+
+What a window does not count is decided in :mod:`pytest_refleak.exclusions`; the
+helpers that read its new objects are in :mod:`pytest_refleak.objects`.  Over 500
+lines because :class:`Window` is one sequence of steps (open, collect, read
+blocks, read objects, read memory) that reads best top to bottom in one place.
 """
 
 from __future__ import annotations

@@ -34,10 +34,16 @@ class Option:
     default: object
     metavar: str | None = None
     flag: bool = False
+    #: How pytest reads the ini twin, shown in ``--help``; a flag's is always ``bool``.
+    ini_type: str = "string"
 
     @property
     def cli(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    @property
+    def ini_kind(self) -> str:
+        return "bool" if self.flag else self.ini_type
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -59,12 +65,14 @@ OPTIONS: tuple[Option, ...] = (
         "re-runs that must all grow before a test counts as leaking, 2 to 100 (default 3)",
         default=3,
         metavar="N",
+        ini_type="int",
     ),
     Option(
         "refleak_allow_objects",
         "new objects a test may leave alive per run without failing (default 0)",
         default=0,
         metavar="N",
+        ini_type="int",
     ),
     Option(
         "refleak_allow_memory",

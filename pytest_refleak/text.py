@@ -248,10 +248,44 @@ def _shown(obj: object, level: int) -> str:
     if types.ModuleType in mro:
         called = module_name(obj)
         return f"<module {_shown(called, 0)}>" if called is not None else _fallback(obj)
+    if any(_class_attribute(mro, name) is not _MISSING for name in _FIELD_CLASSES):
+        # A dataclass's or attrs class's repr is made from its fields: shown from
+        # them, without calling it.
+        attributes = _public_attributes(obj, mro, level)
+        if attributes:
+            return f"{class_name(cls)}({attributes})"
     if _class_attribute(mro, "__repr__") is _OBJECT_REPR:
         # The default repr: it reads the class, never the object.
         return object.__repr__(obj)
     return _fallback(obj)
+
+
+#: Class attributes that mark a class whose repr shows its fields.
+_FIELD_CLASSES = ("__dataclass_fields__", "__attrs_attrs__")
+
+
+def _public_attributes(obj: object, mro: Sequence[type], level: int) -> str:
+    """An instance's public attributes as ``name=value``, read from its ``__dict__``
+    through the interpreter's own descriptor, so that no code of the object runs:
+    ``AuditEntry(action='add', sku='ABC-1234')`` says more than an address.  Empty
+    when the class stores attributes some other way (slots, a ``__dict__``
+    property) or has no public ones.
+    """
+    descriptor = _class_attribute(mro, "__dict__")
+    if type(descriptor) is not types.GetSetDescriptorType:
+        return ""
+    attributes = descriptor.__get__(obj, type(obj))
+    if type(attributes) is not dict:
+        return ""
+    shown: list[str] = []
+    for name, value in dict.items(attributes):
+        if type(name) is not str or name.startswith("_"):
+            continue
+        if len(shown) == _ITEMS:
+            shown.append("...")
+            break
+        shown.append(f"{printable(name)}={_shown(value, level - 1)}")
+    return ", ".join(shown)
 
 
 _OBJECT_REPR = vars(object)["__repr__"]

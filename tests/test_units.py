@@ -676,3 +676,29 @@ def test_abc_cache_entries_and_weak_references_to_them_are_not_counted(
     reading = window.close()
     assert [g.name for g in reading.by_type] == ["ReferenceType"]
     _kept.clear()
+
+
+def test_safe_repr_shows_a_dataclass_by_its_fields_without_running_its_code() -> None:
+    """A dataclass is shown by its public fields, read without calling its repr or its
+    attribute lookup; a class with a repr of its own still shows only type and address."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Entry:
+        action: str
+        sku: str
+        _secret: int = 0
+
+        def __getattribute__(self, name: str) -> object:
+            raise RuntimeError(name)
+
+    class Own:
+        def __init__(self) -> None:
+            self.visible = 1
+
+        def __repr__(self) -> str:
+            raise RuntimeError("never called")
+
+    assert safe_repr(Entry("add", "ABC-1")) == "Entry(action='add', sku='ABC-1')"
+    own = Own()
+    assert safe_repr(own) == f"<Own at {id(own):#x}>"
