@@ -93,25 +93,48 @@ def analyse(
     *,
     limit: int = 20_000,
     max_groups: int = 50,
+    also: Sequence[CycleGroup] = (),
 ) -> CycleFindings:
-    """Find the cycles in ``garbage`` and describe them without keeping references."""
-    if not garbage:
+    """Find the cycles in ``garbage`` and describe them without keeping references.
+
+    ``also``: cycles described earlier (see :func:`parts`), reported with these.
+    """
+    if not garbage and not also:
         return NO_CYCLES
-    truncated = len(garbage) > limit
+    found = _parts(garbage, origins, limit=limit, max_groups=max_groups)
+    groups = [group for _, group in found] + list(also)[: max(0, max_groups - len(found))]
+    truncated = len(garbage) > limit or len(found) + len(also) >= max_groups
+    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
+    return CycleFindings(
+        groups=tuple(groups), garbage=len(garbage) + sum(g.size for g in also), truncated=truncated
+    )
+
+
+def parts(
+    garbage: Sequence[object], origins: Origins, *, limit: int = 20_000, max_groups: int = 50
+) -> list[tuple[frozenset[int], CycleGroup]]:
+    """The cycles in ``garbage``, each with the ids of the objects on it."""
+    return _parts(garbage, origins, limit=limit, max_groups=max_groups)
+
+
+def _parts(
+    garbage: Sequence[object], origins: Origins, *, limit: int, max_groups: int
+) -> list[tuple[frozenset[int], CycleGroup]]:
+    if not garbage:
+        return []
     objects = list(garbage[:limit])
     index = {id(obj): i for i, obj in enumerate(objects)}
     edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects]
     tracing = tracemalloc.is_tracing()
-    groups = []
+    found = []
     for component in _strongly_connected(edges):
         if len(component) == 1 and component[0] not in edges[component[0]]:
             continue
-        groups.append(_describe(component, objects, edges, origins, tracing))
-        if len(groups) >= max_groups:
-            truncated = True
+        members = frozenset(id(objects[i]) for i in component)
+        found.append((members, _describe(component, objects, edges, origins, tracing)))
+        if len(found) >= max_groups:
             break
-    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
-    return CycleFindings(groups=tuple(groups), garbage=len(garbage), truncated=truncated)
+    return found
 
 
 def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
