@@ -390,6 +390,24 @@ class CycleCatcher:
     def release(self) -> None:
         self.saved.clear()
 
+    def release_and_collect(self) -> None:
+        """Let go of what was caught, and free it.
+
+        What was taken out of ``gc.garbage`` is garbage again: with the user's
+        ``DEBUG_SAVEALL`` set, the collection that frees it would hand it to the
+        user, who never had it, so it runs without the flag.
+        """
+        self.saved.clear()
+        debug = gc.get_debug()
+        if debug & gc.DEBUG_SAVEALL:
+            gc.set_debug(debug & ~gc.DEBUG_SAVEALL)
+            try:
+                gc.collect()
+            finally:
+                gc.set_debug(debug)
+        else:
+            gc.collect()
+
     def close(self) -> None:
         """Stop catching for good and unregister the hook."""
         self.stop()
