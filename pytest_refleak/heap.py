@@ -10,7 +10,7 @@ plugin first measured (by a conftest that freezes after collection, say), the
 plugin freezes on top of it, its full collections freeze again what they keep,
 and the heap is left frozen when the session ends.  The same holds for a freeze
 the user does later, in a session fixture or a test: it is noticed as the
-permanent generation growing without the plugin freezing.
+an object the plugin made right after its own last freeze being frozen too.
 
 Nothing else the user set is changed for longer than the plugin needs it: the
 collector's debug flags are changed only while a collection runs (see
@@ -90,9 +90,8 @@ class Heap:
         # unfreezing at the end would undo their freeze, so then the heap stays frozen.
         self.user_frozen = gc.get_freeze_count() > _startup_freeze_count()
         self._frozen = False
-        #: The permanent generation's size after the plugin's last freeze: it only
-        #: grows by a freeze, so growth beyond it is somebody else's.
-        self._frozen_count = 0
+        #: Made right after the plugin's last freeze: frozen since, somebody else froze.
+        self._sentinel: list[object] = []
         self._started_tracing = False
         self._limit_before = tracemalloc.get_traceback_limit()
         self.tracing_held = False
@@ -130,24 +129,28 @@ class Heap:
         return waited * self.FULL_COLLECTION_SHARE > self._full_cost
 
     def freeze(self) -> None:
-        self.notice_user_freeze()
         gc.freeze()
         self.refrozen()
 
     def refrozen(self) -> None:
-        """The plugin has just frozen the heap (here or elsewhere): remember how much."""
+        """The plugin has just frozen the heap (here or elsewhere)."""
         self._frozen = True
-        self._frozen_count = gc.get_freeze_count()
+        self._sentinel = []
 
     def notice_user_freeze(self) -> None:
         """Take a freeze done since the plugin's last one (a test's, a session fixture's)
         for the user's: from then on the heap is not unfrozen when the session ends.
 
-        Frozen objects that die leave the permanent generation, so a user's freeze
-        of fewer objects than died meanwhile goes unnoticed here; a window that
-        watches freezing reports it with :meth:`user_froze`.
+        Called before each of the plugin's own freezes and unfreezes, which would
+        hide it.  Costs a look at the objects made since the last freeze, as the
+        collection that follows does.  (The permanent generation's size would not
+        tell: frozen objects that die leave it, and a freeze inside a test freezes
+        mostly objects that die with the test.)
         """
-        if self._frozen and gc.get_freeze_count() > self._frozen_count:
+        if not self._frozen or self.user_frozen:
+            return
+        sentinel = self._sentinel
+        if not any(obj is sentinel for obj in gc.get_objects()):
             self.user_frozen = True
 
     def user_froze(self) -> None:
