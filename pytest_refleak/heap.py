@@ -262,8 +262,10 @@ class CycleCatcher:
 
     #: The most objects followed from finalizers before one collection.
     REACH_LIMIT = 20_000
-    #: ... and in one window, after which finalizers are no longer looked at.
-    WINDOW_REACH_LIMIT = 2_000_000
+    #: The most objects looked at for finalizers (and followed from them) in one
+    #: window, after which finalizers are no longer looked at: a bound on what a
+    #: test that makes millions of objects pays, about a quarter of a second.
+    WINDOW_LOOK_LIMIT = 5_000_000
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
@@ -280,7 +282,7 @@ class CycleCatcher:
         # not allocate int objects that would count as the test's memory.
         # [0] objects freed, [1] length of gc.garbage when the collection started,
         # [2] who set DEBUG_SAVEALL for this collection (0: nobody, _OURS, _USERS),
-        # [3] objects followed from finalizers in this window.
+        # [3] objects looked at for finalizers in this window.
         self._counts = array.array("q", [0, 0, 0, 0])
         self._on_collection_hook = self._on_collection
 
@@ -337,7 +339,7 @@ class CycleCatcher:
             gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
             counts[2] = _OURS
         describe = self._describe
-        if describe is None or counts[3] >= self.WINDOW_REACH_LIMIT:
+        if describe is None or counts[3] >= self.WINDOW_LOOK_LIMIT:
             return
         try:
             doomed = _freed_by_finalizers(generation, self._old_ids, self.REACH_LIMIT, counts)
@@ -445,7 +447,7 @@ def _freed_by_finalizers(
     object is garbage too: what is missed that way stays alive with that object
     and the collector hands it over in ``gc.garbage``.
     """
-    seeds, young = _young_with_finalizers(generation, old_ids)
+    seeds, young = _young_with_finalizers(generation, old_ids, counts)
     if not seeds:
         return []
     nodes = _reached(seeds, young, limit)
@@ -458,11 +460,12 @@ def _freed_by_finalizers(
 
 
 def _young_with_finalizers(
-    generation: int, old_ids: set[int] | None
+    generation: int, old_ids: set[int] | None, counts: array.array[int]
 ) -> tuple[list[object], set[int]]:
     objects: list[object] = []
     for g in range(min(generation, 2) + 1):
         objects.extend(gc.get_objects(generation=g))
+    counts[3] += len(objects)
     known: dict[type, bool] = {}
     seeds = []
     for obj in objects:
