@@ -5,18 +5,28 @@ The input is the garbage the cyclic collector found during a test (captured by
 (a strongly connected component of the garbage) are judged; objects that were
 merely reachable from a cycle are not.
 
-Who made a cycle is decided member by member, from what the object is rather
-than where it happens to sit (see ``docs/how-it-decides.md``):
+Who made a cycle is decided member by member, from what the object is and, when
+allocations were traced, from where it was made (see ``docs/how-it-decides.md``):
 
 * a frame counts for the file of its code, but only the outermost frame of the
   cycle does, because inner frames point outwards through ``f_back``;
 * exceptions and tracebacks do not count: they join whichever frame keeps them;
-* functions, methods, generators and coroutines count for the file of their code;
-* classes and instances of Python classes count for the module of the class;
-* plain containers (dicts, lists, tuples, cells, ...) count for the place they
-  were allocated, which is known only while tracemalloc traces.
+* any other object counts for the code that was running when it was allocated,
+  with two corrections.  What a module body makes while it is imported counts
+  for whoever imported it: a test that re-executes a module leaves class objects
+  made by the module's code, but on the test's behalf.  And an object that
+  belongs to the project or its tests by its kind (an instance of one of their
+  classes, a class, a function of their code) made by library code counts for
+  the project's or tests' code that called the library: ``copy.deepcopy`` of a
+  test's object, a class that ``collections.namedtuple`` makes for the project;
+* without a traced allocation, functions, methods, generators and coroutines
+  count for the file of their code, classes and instances of Python classes for
+  the module of the class, and plain containers not at all.
 
-A cycle belongs to the project when any member counts for the project.
+A cycle belongs to the project when any member counts for the project.  The line
+falls where allocation tracing can see it: what matters is which code made the
+objects, not which code linked them, so a cycle of objects a test made, which a
+project method then links up, is the test's.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from pytest_refleak.text import (
     class_module,
     class_namespace,
     is_a,
-    object_traceback,
+    object_frames,
     safe_repr,
     type_name,
 )
@@ -91,25 +101,48 @@ def analyse(
     *,
     limit: int = 20_000,
     max_groups: int = 50,
+    also: Sequence[CycleGroup] = (),
 ) -> CycleFindings:
-    """Find the cycles in ``garbage`` and describe them without keeping references."""
-    if not garbage:
+    """Find the cycles in ``garbage`` and describe them without keeping references.
+
+    ``also``: cycles described earlier (see :func:`parts`), reported with these.
+    """
+    if not garbage and not also:
         return NO_CYCLES
-    truncated = len(garbage) > limit
+    found = _parts(garbage, origins, limit=limit, max_groups=max_groups)
+    groups = [group for _, group in found] + list(also)[: max(0, max_groups - len(found))]
+    truncated = len(garbage) > limit or len(found) + len(also) >= max_groups
+    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
+    return CycleFindings(
+        groups=tuple(groups), garbage=len(garbage) + sum(g.size for g in also), truncated=truncated
+    )
+
+
+def parts(
+    garbage: Sequence[object], origins: Origins, *, limit: int = 20_000, max_groups: int = 50
+) -> list[tuple[frozenset[int], CycleGroup]]:
+    """The cycles in ``garbage``, each with the ids of the objects on it."""
+    return _parts(garbage, origins, limit=limit, max_groups=max_groups)
+
+
+def _parts(
+    garbage: Sequence[object], origins: Origins, *, limit: int, max_groups: int
+) -> list[tuple[frozenset[int], CycleGroup]]:
+    if not garbage:
+        return []
     objects = list(garbage[:limit])
     index = {id(obj): i for i, obj in enumerate(objects)}
     edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects]
     tracing = tracemalloc.is_tracing()
-    groups = []
+    found = []
     for component in _strongly_connected(edges):
         if len(component) == 1 and component[0] not in edges[component[0]]:
             continue
-        groups.append(_describe(component, objects, edges, origins, tracing))
-        if len(groups) >= max_groups:
-            truncated = True
+        members = frozenset(id(objects[i]) for i in component)
+        found.append((members, _describe(component, objects, edges, origins, tracing)))
+        if len(found) >= max_groups:
             break
-    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
-    return CycleFindings(groups=tuple(groups), garbage=len(garbage), truncated=truncated)
+    return found
 
 
 def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
@@ -173,10 +206,11 @@ def _describe(
     for n, i in enumerate(component):
         # Where members were allocated is looked up for the first few only: a
         # parse tree with parent pointers makes groups of thousands, and the
-        # report names five sites at most.
-        origin, site = _member_origin(
-            objects[i], member_ids, origins, tracing and n < _SITES_LOOKED_UP
-        )
+        # report names five sites at most.  The others do not count then: by
+        # their kind they could outvote what the allocations say.
+        if tracing and n >= _SITES_LOOKED_UP:
+            continue
+        origin, site = _member_origin(objects[i], member_ids, origins, tracing)
         if origin is not None:
             found.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
@@ -214,30 +248,71 @@ def _member_origin(
         )
     if is_a(obj, (BaseException, types.TracebackType)):
         return None, None
+    kind = _origin_by_kind(obj, origins)
+    if tracing:
+        frames = object_frames(obj)
+        if frames:
+            return _maker(frames, kind, origins), allocation_site(obj, origins)
     code = _code_of(obj)
     if code is not None:
-        return origins.of_file(code.co_filename), f"{code.co_filename}:{code.co_firstlineno}"
-    is_class = is_a(obj, type)
-    cls: type = obj if is_class else type(obj)  # type: ignore[assignment]
-    module = class_namespace(cls).get("__module__") if is_class else class_module(cls)
+        return kind, f"{code.co_filename}:{code.co_firstlineno}"
+    if kind is None:
+        return None, None
+    site = None
+    if tracing:
+        # Python 3.11 cannot always trace instances that keep their attributes
+        # inline; where the class's __init__ is written is the next best pointer.
+        cls: type = obj if is_a(obj, type) else type(obj)  # type: ignore[assignment]
+        init = class_namespace(cls).get("__init__")
+        if type(init) is types.FunctionType:
+            site = f"{init.__code__.co_filename}:{init.__code__.co_firstlineno}"
+    return kind, site
+
+
+def _origin_by_kind(obj: object, origins: Origins) -> Origin | None:
+    """Whose an object is by what it is: code by its file, a class or an instance of a
+    Python class by the class's module; plain containers are nobody's."""
+    code = _code_of(obj)
+    if code is not None:
+        return origins.of_file(code.co_filename)
+    # Read through the class, never the object (docs/hostile-input.md).
+    module = (
+        class_namespace(obj).get("__module__")  # type: ignore[arg-type]
+        if is_a(obj, type)
+        else class_module(type(obj))
+    )
     if type(module) is str and module != "builtins":
-        origin = origins.of_module(module)
-        site = allocation_site(obj, origins) if tracing else None
-        if site is None and tracing:
-            # Python 3.11 cannot trace instances that keep their attributes inline;
-            # where the class's __init__ is written is the next best pointer.
-            init = class_namespace(cls).get("__init__")
-            if type(init) is types.FunctionType:
-                code = init.__code__
-                site = f"{code.co_filename}:{code.co_firstlineno}"
-        return origin, site
-    if not tracing:
-        return None, None
-    traceback = object_traceback(obj)
-    if traceback is None:
-        return None, None
-    innermost = traceback[-1]
-    return origins.of_file(innermost.filename), allocation_site(obj, origins)
+        return origins.of_module(module)
+    return None
+
+
+_IMPORT_SYSTEM = "<frozen importlib._bootstrap"
+
+
+def _maker(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Origins) -> Origin:
+    """Whose code made an object allocated at ``frames`` (innermost last); ``kind`` is
+    whose the object is by what it is."""
+    for n, (filename, _) in enumerate(frames):
+        if filename.startswith(_IMPORT_SYSTEM):
+            # Made by a module body being imported (the outermost import is the one
+            # that counts): the code that asked for the import made it.
+            for outer, _ in reversed(frames[:n]):
+                origin = origins.of_file(outer)
+                if origin is not Origin.STDLIB:
+                    return origin
+            return Origin.STDLIB
+    innermost = origins.of_file(frames[-1][0])
+    if kind in _OWN and innermost not in _OWN:
+        # Library code made it for somebody: the project's or tests' code that called.
+        for filename, _ in reversed(frames):
+            origin = origins.of_file(filename)
+            if origin in _OWN:
+                return origin
+        return kind
+    return innermost
+
+
+_OWN = (Origin.PROJECT, Origin.TESTS)
 
 
 def _code_of(obj: object) -> types.CodeType | None:

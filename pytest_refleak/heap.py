@@ -8,7 +8,14 @@ runs from time to time, on a budget that keeps its cost a small fraction of the
 session.  A user's own freeze is never undone: if objects were frozen before the
 plugin first measured (by a conftest that freezes after collection, say), the
 plugin freezes on top of it, its full collections freeze again what they keep,
-and the heap is left frozen when the session ends.
+and the heap is left frozen when the session ends.  The same holds for a freeze
+the user does later, in a session fixture or a test: it is noticed as the
+an object the plugin made right after its own last freeze being frozen too.
+
+Nothing else the user set is changed for longer than the plugin needs it: the
+collector's debug flags are changed only while a collection runs (see
+:class:`CycleCatcher`), and tracemalloc is started only when nobody traces, and
+then stopped with its frame limit put back.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -71,22 +78,22 @@ def _startup_freeze_count() -> int:
 class Heap:
     """Session-wide control of collection, freezing and allocation tracing.
 
-    Records what the interpreter looked like when created; :meth:`restore` puts
-    back exactly what this object changed.
+    :meth:`restore` puts back exactly what this object changed.
     """
 
     #: A full collection may take this fraction of the session's time, at most.
     FULL_COLLECTION_SHARE = 0.02
 
     def __init__(self) -> None:
-        self._debug_before = gc.get_debug()
-        self._tracing_before = tracemalloc.is_tracing()
         # Objects frozen by the user, beyond the few Python 3.12 freezes itself at
         # startup.  Freezing more on top of theirs keeps them frozen; only
         # unfreezing at the end would undo their freeze, so then the heap stays frozen.
         self.user_frozen = gc.get_freeze_count() > _startup_freeze_count()
         self._frozen = False
+        #: Made right after the plugin's last freeze: frozen since, somebody else froze.
+        self._sentinel: list[object] = []
         self._started_tracing = False
+        self._limit_before = tracemalloc.get_traceback_limit()
         self.tracing_held = False
         self._last_full = time.perf_counter()
         # Until a full collection has been timed, assume one costs this much.
@@ -105,6 +112,7 @@ class Heap:
         if not self._frozen:
             self.freeze()
             return
+        self.notice_user_freeze()
         if self._full_collection_due():
             gc.unfreeze()
             started = time.perf_counter()
@@ -122,7 +130,31 @@ class Heap:
 
     def freeze(self) -> None:
         gc.freeze()
+        self.refrozen()
+
+    def refrozen(self) -> None:
+        """The plugin has just frozen the heap (here or elsewhere)."""
         self._frozen = True
+        self._sentinel = []
+
+    def notice_user_freeze(self) -> None:
+        """Take a freeze done since the plugin's last one (a test's, a session fixture's)
+        for the user's: from then on the heap is not unfrozen when the session ends.
+
+        Called before each of the plugin's own freezes and unfreezes, which would
+        hide it.  Costs a look at the objects made since the last freeze, as the
+        collection that follows does.  (The permanent generation's size would not
+        tell: frozen objects that die leave it, and a freeze inside a test freezes
+        mostly objects that die with the test.)
+        """
+        if not self._frozen or self.user_frozen:
+            return
+        sentinel = self._sentinel
+        if not any(obj is sentinel for obj in gc.get_objects()):
+            self.user_frozen = True
+
+    def user_froze(self) -> None:
+        self.user_frozen = True
 
     @property
     def frozen(self) -> bool:
@@ -131,18 +163,29 @@ class Heap:
     # -- tracing ------------------------------------------------------------------
 
     def start_tracing(self, nframes: int) -> None:
-        """Trace allocations from now on; a fresh start forgets earlier traces."""
-        if self._tracing_before:
+        """Trace allocations from now on, unless somebody already does.
+
+        A tracemalloc session of the user's (started before the session, by a
+        fixture or by a test) is used as it is, with its frame limit, and never
+        restarted: its traces are theirs.
+        """
+        if self._started_tracing or tracemalloc.is_tracing():
             return
-        if tracemalloc.is_tracing():
-            tracemalloc.stop()
+        self._limit_before = tracemalloc.get_traceback_limit()
         tracemalloc.start(nframes)
         self._started_tracing = True
 
     def stop_tracing(self) -> None:
-        if self._started_tracing and not self.tracing_held:
+        if not self._started_tracing or self.tracing_held:
+            return
+        self._started_tracing = False
+        # A test may have stopped it already; then only the frame limit is left.
+        if tracemalloc.is_tracing():
             tracemalloc.stop()
-            self._started_tracing = False
+        if tracemalloc.get_traceback_limit() != self._limit_before:
+            # The limit outlives tracing, and only starting sets it.
+            tracemalloc.start(self._limit_before)
+            tracemalloc.stop()
 
     def hold_tracing(self) -> None:
         """Keep tracing past the window that started it, until :meth:`release_tracing`.
@@ -158,47 +201,89 @@ class Heap:
 
     @property
     def user_tracing(self) -> bool:
-        """tracemalloc was running before the session: its traces are not ours to reset."""
-        return self._tracing_before
+        """Somebody else's tracemalloc session is running: its traces are not ours to reset."""
+        return not self._started_tracing and tracemalloc.is_tracing()
 
     # -- leaving ------------------------------------------------------------------
 
     def restore(self) -> None:
-        """Undo what this object changed: freezing, tracing, the gc debug flags."""
+        """Undo what this object changed: freezing, tracing, the collection hook."""
         self.catcher.close()
         self.release_tracing()
+        self.notice_user_freeze()
         if self._frozen and not self.user_frozen:
             gc.unfreeze()
         self._frozen = False
-        if gc.get_debug() & gc.DEBUG_SAVEALL and not self._debug_before & gc.DEBUG_SAVEALL:
-            gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
+
+
+_OURS = 1
+_USERS = 2
+
+#: What a window makes of objects a collection is about to free by way of their
+#: finalizers: each part of them as the ids of its objects and a description.
+Describe = Callable[[list[object]], "list[tuple[frozenset[int], object]]"]
 
 
 class CycleCatcher:
     """Keeps what the cyclic collector frees during a window, to be looked at later.
 
-    With ``DEBUG_SAVEALL`` set, the collector puts everything it would free into
-    ``gc.garbage``.  After each collection a ``gc.callbacks`` hook moves those
-    objects out of ``gc.garbage`` into a private list, so that code under test
-    sees ``gc.garbage`` as it would without the plugin.  Objects that are
-    uncollectable on their own merit (legacy finalizers) stay in ``gc.garbage``.
-    Past ``limit`` objects saving stops and only the count goes on.
+    What was alive just before a collection and is dead just after it was freed
+    by the collector, whatever route it took.  There are two routes:
+
+    * Objects the collector frees itself.  While a collection runs, the
+      ``DEBUG_SAVEALL`` flag is set, so the collector puts them into
+      ``gc.garbage`` instead; when it ends, the flag is cleared again and exactly
+      what that collection added is moved into :attr:`saved`.  Between
+      collections the debug flags and ``gc.garbage`` are the user's: what they
+      append stays.  When a collection starts with ``DEBUG_SAVEALL`` set by the
+      user, what it frees is theirs to find in ``gc.garbage``: it is looked at
+      but left there, except in a re-run (``rerun``), which the user would not
+      have run: that garbage is the plugin's.  Objects that are uncollectable
+      on their own merit (legacy finalizers) stay in ``gc.garbage`` too.
+    * Objects their finalizers free.  Before it frees anything, the collector
+      runs the finalizers of the garbage (``__del__``, a generator's or a
+      coroutine's ``close()``); a generator kept on its own object drops its
+      frame's reference to the object when closed, and the cycle is freed by
+      reference counting, so it never reaches ``gc.garbage``.  So before each
+      collection the young objects with a finalizer and what they reach are
+      looked at; the part that nothing outside refers to is what the collection
+      is about to free, and ``describe`` says what it is while it still exists.
+      A part that ends in ``gc.garbage`` after all (a finalizer that left its
+      cycle alone) is described from there instead.
+
+    Past ``limit`` saved objects saving stops and only the count goes on.
 
     The hook stays registered from the first window to :meth:`close` and does
     nothing between windows: adding and removing it for each window would grow
-    and shrink ``gc.callbacks`` inside the measurement.
+    and shrink ``gc.callbacks`` inside the measurement.  A test that empties
+    ``gc.callbacks`` loses it for the rest of its window only; garbage is then
+    freed as usual, and the next window registers it again.
     """
+
+    #: The most objects followed from finalizers before one collection.
+    REACH_LIMIT = 20_000
+    #: The most objects looked at for finalizers (and followed from them) in one
+    #: window, after which finalizers are no longer looked at: a bound on what a
+    #: test that makes millions of objects pays, about a quarter of a second.
+    WINDOW_LOOK_LIMIT = 5_000_000
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
         self.saved: list[object] = []
         self.overflowed = False
         self._active = False
-        self._set_flag = False
         self._registered = False
+        self._rerun = False
+        self._old_ids: set[int] | None = None
+        self._describe: Describe | None = None
+        self._keep: Callable[[object], None] | None = None
+        self._pending: list[tuple[frozenset[int], object]] | None = None
         # Counters live in an array: updating them inside a measured window must
         # not allocate int objects that would count as the test's memory.
-        self._counts = array.array("q", [0, 0])
+        # [0] objects freed, [1] length of gc.garbage when the collection started,
+        # [2] who set DEBUG_SAVEALL for this collection (0: nobody, _OURS, _USERS),
+        # [3] objects looked at for finalizers in this window.
+        self._counts = array.array("q", [0, 0, 0, 0])
         self._on_collection_hook = self._on_collection
 
     @property
@@ -206,52 +291,127 @@ class CycleCatcher:
         """Objects the cyclic collector freed while catching."""
         return self._counts[0]
 
-    def start(self) -> bool:
-        if gc.get_debug() & gc.DEBUG_SAVEALL:
-            # The user collects garbage themselves; taking it from them is not ours to do.
-            return False
-        if not self._registered:
+    def start(
+        self,
+        *,
+        rerun: bool = False,
+        old_ids: set[int] | None = None,
+        describe: Describe | None = None,
+        keep: Callable[[object], None] | None = None,
+    ) -> bool:
+        """Catch from now on.
+
+        ``describe`` and ``keep`` look at what finalizers free: ``keep`` gets each
+        description of a part that died.  ``old_ids``: objects that existed before
+        the window (when the heap is not frozen); their finalizers are not looked at.
+        """
+        if not any(hook is self._on_collection_hook for hook in gc.callbacks):
             gc.callbacks.append(self._on_collection_hook)
-            self._registered = True
+        self._registered = True
         self.saved.clear()
-        self._counts[0] = 0
-        self._counts[1] = len(gc.garbage)
+        self._counts[0] = self._counts[2] = self._counts[3] = 0
         self.overflowed = False
-        gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
-        self._set_flag = True
+        self._rerun = rerun
+        self._old_ids = old_ids
+        self._describe = describe if keep is not None else None
+        self._keep = keep
+        self._pending = None
         self._active = True
         return True
 
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
-        if phase != "stop" or not self._active:
+        if not self._active:
             return
-        self._counts[0] += info.get("collected", 0)
-        garbage = gc.garbage
-        mark = self._counts[1]
-        end = len(garbage) - info.get("uncollectable", 0)
-        if end > mark:
-            if not self.overflowed:
-                self.saved.extend(garbage[mark:end])
-            del garbage[mark:end]
-        self._counts[1] = len(garbage)
-        if len(self.saved) >= self.limit and not self.overflowed:
-            self.overflowed = True
-            self._clear_flag()
+        if phase == "start":
+            self._collection_starts(info.get("generation", 2))
+        elif phase == "stop":
+            self._collection_stopped(info)
 
-    def _clear_flag(self) -> None:
-        if self._set_flag:
+    def _collection_starts(self, generation: int) -> None:
+        counts = self._counts
+        counts[1] = len(gc.garbage)
+        counts[2] = 0
+        if self.overflowed:
+            return
+        if gc.get_debug() & gc.DEBUG_SAVEALL:
+            counts[2] = _USERS
+        else:
+            gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
+            counts[2] = _OURS
+        describe = self._describe
+        if describe is None or counts[3] >= self.WINDOW_LOOK_LIMIT:
+            return
+        try:
+            doomed = _freed_by_finalizers(generation, self._old_ids, self.REACH_LIMIT, counts)
+            if doomed:
+                self._pending = describe(doomed)
+            del doomed
+        except Exception:  # noqa: BLE001 - a hostile object costs this look, not the run
+            self._pending = None
+
+    def _collection_stopped(self, info: dict[str, Any]) -> None:
+        counts = self._counts
+        counts[0] += info.get("collected", 0)
+        pending, self._pending = self._pending, None
+        saving, counts[2] = counts[2], 0
+        if not saving:
+            return
+        if saving == _OURS:
             gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
-            self._set_flag = False
+        garbage = gc.garbage
+        mark = min(counts[1], len(garbage))
+        end = len(garbage) - info.get("uncollectable", 0)
+        moved: list[object] = []
+        if end > mark:
+            moved = garbage[mark:end]
+            if saving == _OURS or self._rerun:
+                del garbage[mark:end]
+        if pending and self._keep is not None:
+            moved_ids = {id(o) for o in moved}
+            for ids, description in pending:
+                if ids.isdisjoint(moved_ids):
+                    counts[0] += len(ids)
+                    self._keep(description)
+            del moved_ids
+        del pending
+        self.saved.extend(moved)
+        moved.clear()
+        if len(self.saved) >= self.limit:
+            self.overflowed = True
 
     def stop(self) -> None:
         """Stop catching; :attr:`saved` keeps what was caught until :meth:`release`."""
         if not self._active:
             return
         self._active = False
-        self._clear_flag()
+        if self._counts[2] == _OURS:
+            # Stopped from inside a collection (by a finalizer): its end is not ours.
+            gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
+        self._counts[2] = 0
+        self._old_ids = None
+        self._describe = self._keep = None
+        self._pending = None
 
     def release(self) -> None:
         self.saved.clear()
+
+    def release_and_collect(self) -> None:
+        """Let go of what was caught, and free it.
+
+        What was taken out of ``gc.garbage`` is garbage again: with the user's
+        ``DEBUG_SAVEALL`` set, the collection that frees it would hand it to the
+        user, who never had it, so it runs without the flag.
+        """
+        self.saved.clear()
+        debug = gc.get_debug()
+        if debug & gc.DEBUG_SAVEALL:
+            gc.set_debug(debug & ~gc.DEBUG_SAVEALL)
+            try:
+                gc.collect()
+            finally:
+                gc.set_debug(debug)
+        else:
+            gc.collect()
 
     def close(self) -> None:
         """Stop catching for good and unregister the hook."""
@@ -261,3 +421,115 @@ class CycleCatcher:
             with contextlib.suppress(ValueError):
                 gc.callbacks.remove(self._on_collection_hook)
             self._registered = False
+
+
+_mro_of = type.__dict__["__mro__"].__get__
+_dict_of = type.__dict__["__dict__"].__get__
+
+
+def _has_finalizer(cls: type) -> bool:
+    """Whether the collector runs code of an instance before freeing it (``tp_finalize``,
+    which Python shows as ``__del__``: generators, coroutines, classes with ``__del__``).
+
+    Read from the classes' own dicts: a metaclass's attribute hooks do not run.
+    """
+    return any("__del__" in _dict_of(klass) for klass in _mro_of(cls))
+
+
+def _freed_by_finalizers(
+    generation: int, old_ids: set[int] | None, limit: int, counts: array.array[int]
+) -> list[object]:
+    """Objects a collection of ``generation`` is about to free that have a finalizer
+    or that one reaches: everything it reaches from such objects that nothing outside
+    what it reaches refers to.
+
+    A reference from another young object counts as from outside, even if that
+    object is garbage too: what is missed that way stays alive with that object
+    and the collector hands it over in ``gc.garbage``.
+    """
+    seeds, young = _young_with_finalizers(generation, old_ids, counts)
+    if not seeds:
+        return []
+    nodes = _reached(seeds, young, limit)
+    del seeds, young
+    counts[3] += len(nodes)
+    if not nodes:
+        return []
+    unreachable = _unreferenced_from_outside(nodes)
+    return [nodes[i] for i in unreachable]
+
+
+def _young_with_finalizers(
+    generation: int, old_ids: set[int] | None, counts: array.array[int]
+) -> tuple[list[object], set[int]]:
+    objects: list[object] = []
+    for g in range(min(generation, 2) + 1):
+        objects.extend(gc.get_objects(generation=g))
+    counts[3] += len(objects)
+    known: dict[type, bool] = {}
+    seeds = []
+    for obj in objects:
+        cls = type(obj)
+        finalizes = known.get(cls)
+        if finalizes is None:
+            finalizes = known[cls] = _has_finalizer(cls)
+        if finalizes and (old_ids is None or id(obj) not in old_ids):
+            seeds.append(obj)
+    young: set[int] = set()
+    if seeds:
+        young = {id(o) for o in objects}
+        if old_ids is not None:
+            young -= old_ids
+    objects.clear()
+    return seeds, young
+
+
+def _reached(seeds: list[object], young: set[int], limit: int) -> list[object]:
+    """``seeds`` and the young objects they reach, or nothing past ``limit``."""
+    nodes: list[object] = []
+    seen: set[int] = set()
+    stack = list(seeds)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        nodes.append(obj)
+        if len(nodes) > limit:
+            nodes.clear()
+            stack.clear()
+            break
+        stack.extend(r for r in gc.get_referents(obj) if id(r) in young and id(r) not in seen)
+    return nodes
+
+
+def _reference_counts(objects: Iterable[object]) -> list[int]:
+    return [sys.getrefcount(obj) for obj in objects]
+
+
+#: What :func:`_reference_counts` counts of its own for an object held by one list.
+_OWN_REFERENCES = _reference_counts([object()])[0]
+
+
+def _unreferenced_from_outside(nodes: list[object]) -> list[int]:
+    """Indices of the ``nodes`` that nothing but other such nodes refers to.
+
+    As the collector decides it: each object's reference count less the
+    references the others hold (their traversal, as ``gc.get_referents`` shows
+    it) is what refers to it from outside; what such an object reaches is alive.
+    """
+    index = {id(obj): i for i, obj in enumerate(nodes)}
+    edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in nodes]
+    inside = [0] * len(nodes)
+    for targets in edges:
+        for target in targets:
+            inside[target] += 1
+    counts = _reference_counts(nodes)
+    alive = [counts[i] - _OWN_REFERENCES - inside[i] > 0 for i in range(len(nodes))]
+    stack = [i for i, a in enumerate(alive) if a]
+    while stack:
+        for target in edges[stack.pop()]:
+            if not alive[target]:
+                alive[target] = True
+                stack.append(target)
+    return [i for i, a in enumerate(alive) if not a]

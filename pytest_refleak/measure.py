@@ -165,7 +165,12 @@ class Window:
         self._catcher = heap.catcher
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
-        self._flags = array.array("q", [0, 0, 0, 0])
+        # [4]: kinds of cycles that finalizers broke and the collector freed.
+        self._flags = array.array("q", [0, 0, 0, 0, 0])
+        #: Cycles finalizers broke, described before the collection freed them.
+        self._freed: list[cycles_mod.CycleGroup] = []
+        self._describe_freed = self._describe_doomed
+        self._keep_freed = self._keep_doomed
         self._old_sentinel: list[object] = []
         self._new_sentinel: list[object] | None = None
         self._old_ids: set[int] | None = None
@@ -212,10 +217,30 @@ class Window:
                 # Taking the snapshot freed objects into the interpreter's free
                 # lists; a collection empties them again, as before the closing reading.
                 gc.collect()
-        self._catching = self._catch and self._catcher.start()
+        self._flags[4] = 0
+        self._freed.clear()
+        self._catching = self._catch and self._catcher.start(
+            rerun=not self.freeze,
+            old_ids=self._old_ids,
+            describe=self._describe_freed,
+            keep=self._keep_freed,
+        )
         if interned_size is not None:
             self._flags[2] = interned_size()
         self._blocks_before = read_blocks()
+
+    def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:
+        """Cycles a collection is about to free by way of finalizers, described while
+        they exist (see :class:`pytest_refleak.heap.CycleCatcher`)."""
+        return list(cycles_mod.parts(doomed, self.origins))
+
+    def _keep_doomed(self, description: object) -> None:
+        if not isinstance(description, cycles_mod.CycleGroup):
+            return
+        if self.detailed:
+            self._freed.append(description)
+        else:
+            self._flags[4] |= _cycle_flag(description.origin)
 
     def garbage_ids(self) -> set[int]:
         """Ids of the garbage the window has caught so far (kept for the cycle verdict)."""
@@ -243,23 +268,26 @@ class Window:
         gc.collect()
         self._catcher.stop()
         collected = self._catcher.collected
-        self._flags[0] = 0
+        self._flags[0] = self._flags[4]
         self._flags[1] = 1
-        if self._catching and self._catcher.saved:
+        if self._catching and (self._catcher.saved or self._freed):
             if self.detailed:
                 self._flags[1] = 0
-                self._findings = cycles_mod.analyse(self._catcher.saved, self.origins)
+                self._findings = cycles_mod.analyse(
+                    self._catcher.saved, self.origins, also=self._freed
+                )
+                self._freed.clear()
             else:
-                self._flags[0] = _quick_cycle_flags(self._catcher.saved, self.origins)
-            self._catcher.release()
+                self._flags[0] |= _quick_cycle_flags(self._catcher.saved, self.origins)
             # The garbage, and the free lists that describing it refilled.
-            gc.collect()
+            self._catcher.release_and_collect()
         blocks_after = read_blocks()
         self._flags[3] = 0
         if interned_size is not None:
             self._flags[3] = max(0, interned_size() - self._flags[2])
         young = gc.get_objects()
-        traced = self._traced_growth() if self.trace else None
+        # A test may have stopped tracemalloc: the run then has no memory figures.
+        traced = self._traced_growth() if self.trace and tracemalloc.is_tracing() else None
         try:
             return self._read_objects(young, exclusions(), blocks_after, traced, collected)
         finally:
@@ -302,6 +330,7 @@ class Window:
             young_ids = set()
         elif self._watch_freezing and id(self._new_sentinel) not in all_ids:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
+            self.heap.user_froze()
 
         owned_tracked, owned_untracked = exclusive_contents(
             exclusions.owned, young, ids, young_ids
@@ -455,13 +484,18 @@ def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
     findings = cycles_mod.analyse(garbage, origins)
     flags = 0
     for group in findings.groups:
-        if group.origin is Origin.PROJECT:
-            flags |= CYCLE_PROJECT
-        elif group.origin is None:
-            flags |= CYCLE_UNDETERMINED
-        elif group.origin is not Origin.TOOLING:
-            flags |= CYCLE_OTHER
+        flags |= _cycle_flag(group.origin)
     return flags
+
+
+def _cycle_flag(origin: Origin | None) -> int:
+    if origin is Origin.PROJECT:
+        return CYCLE_PROJECT
+    if origin is None:
+        return CYCLE_UNDETERMINED
+    if origin is not Origin.TOOLING:
+        return CYCLE_OTHER
+    return 0
 
 
 def summarise(

@@ -352,7 +352,12 @@ class Checker:
                 self.explain_seconds, time.perf_counter() - self.started
             ),
         )
+        # Explaining unfreezes the heap and freezes it again: a freeze of the user's
+        # since the plugin's last must be noticed before, and that one remembered after.
+        self.heap.notice_user_freeze()
         explained = explain_alive(verdict, request, unfreeze=self.heap.frozen)
+        if self.heap.frozen:
+            self.heap.refrozen()
         self.explain_seconds += explained.seconds
         verdict = explained.verdict
         if explained.graphs:

@@ -105,3 +105,200 @@ def test_one_time_cycle_passes(leaky: pytest.Pytester) -> None:
     )
     result = run(leaky, "--refleak")
     result.assert_outcomes(passed=1)
+
+
+#: A project whose objects break their own cycles when the collector finalizes them.
+FINALIZING = '''
+class Tokenizer:
+    def __init__(self, text):
+        self.text = text
+        self._gen = self._tokens()
+
+    def _tokens(self):
+        for word in self.text.split():
+            yield word
+
+    def next_token(self):
+        return next(self._gen)
+
+
+def first_word(text):
+    return Tokenizer(text).next_token()
+
+
+def all_words(text):
+    return list(Tokenizer(text)._gen)
+
+
+def first_word_closed(text):
+    tokenizer = Tokenizer(text)
+    word = tokenizer.next_token()
+    tokenizer._gen.close()
+    return word
+
+
+class _Pending:
+    def __await__(self):
+        yield
+
+
+class Client:
+    def __init__(self):
+        self._task = self._run()
+        self._task.send(None)
+
+    async def _run(self):
+        await _Pending()
+        return self
+
+
+def connect():
+    Client()
+
+
+class Connection:
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        self.me = None
+
+
+def open_connection():
+    Connection()
+'''
+
+
+@pytest.mark.parametrize(
+    ("call", "path"),
+    [
+        ("finalizing.first_word('a b')", "*Tokenizer*generator*"),
+        ("finalizing.connect()", "*Client*coroutine*"),
+        ("finalizing.open_connection()", "*Connection.me → Connection*"),
+    ],
+    ids=["generator-on-self", "coroutine-on-self", "del-breaks-own-cycle"],
+)
+def test_cycles_their_finalizers_break_still_count(
+    pytester: pytest.Pytester, call: str, path: str
+) -> None:
+    """A cycle freed by the collector counts even when the collector's finalizer (a
+    generator's or coroutine's close(), a __del__) breaks it first and nothing reaches
+    gc.garbage: it was alive before the collection and is dead after it."""
+    pytester.makepyfile(finalizing=FINALIZING)
+    pytester.makepyfile(test_it=f"import finalizing\ndef test_it():\n    {call}\n")
+    result = run(pytester, "--refleak")
+    assert_cycles(result, path, "*allocated at finalizing.py:*")
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["finalizing.all_words('a b')", "finalizing.first_word_closed('a b')"],
+    ids=["exhausted", "closed"],
+)
+def test_generators_finished_by_the_code_pass(pytester: pytest.Pytester, call: str) -> None:
+    """A generator on its own object that the code runs to its end or closes leaves no
+    cycle: nothing is reported."""
+    pytester.makepyfile(finalizing=FINALIZING)
+    pytester.makepyfile(test_it=f"import finalizing\ndef test_it():\n    {call}\n")
+    result = run(pytester, "--refleak", "--refleak-cycles=all")
+    result.assert_outcomes(passed=1)
+
+
+def test_finalizer_cycles_freed_by_automatic_collections_count(pytester: pytest.Pytester) -> None:
+    """Generator-on-self cycles freed by collections the interpreter runs in the middle of
+    the test (and by the test's own gc.collect()) count too."""
+    pytester.makepyfile(finalizing=FINALIZING)
+    pytester.makepyfile(
+        test_it="""
+        import gc, finalizing
+        def test_it():
+            for _ in range(2000):
+                finalizing.first_word('a b')
+            gc.collect()
+        """
+    )
+    result = run(pytester, "--refleak")
+    assert_cycles(result, "*Tokenizer*generator*")
+
+
+#: A project with classes, a list type and factories; which cycles are its own.
+OWNERSHIP = '''
+import copy
+
+
+class Base:
+    def describe(self):
+        return type(self).__name__
+
+
+class Plugin(Base):
+    def run(self):
+        return self.describe()
+
+
+class Bag(list):
+    pass
+
+
+def nested_bag():
+    bag = Bag()
+    bag.append(bag)
+    return len(bag)
+
+
+def make_model():
+    class Model(Base):
+        pass
+    return Model().describe()
+
+
+class Node:
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+'''
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "sys.modules.pop('ownership', None)\n    importlib.import_module('ownership')",
+        "bag = ownership.Bag()\n    bag.append(bag)\n    assert copy.deepcopy(bag)[0] is not bag",
+    ],
+    ids=["module-re-executed-by-the-test", "object-put-into-itself-by-the-test"],
+)
+def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
+    """Class objects left behind because a test re-executed a module body, and a project
+    container the test puts into itself, are the test's cycles, not the project's."""
+    pytester.makepyfile(ownership=OWNERSHIP)
+    pytester.makepyfile(
+        test_it=f"import copy, importlib, sys\nimport ownership\ndef test_it():\n    {body}\n"
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=1)
+    # The same cycles fail when every cycle counts: they are cycles, only not the project's.
+    result = run(pytester, "--refleak", "--refleak-cycles=all")
+    result.assert_outcomes(failed=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ("ownership.make_model()", "*Model*"),
+        ("ownership.nested_bag()", "*Bag*Bag*"),
+        ("root = ownership.Node()\n    ownership.Node(root)", "*Node.parent*"),
+    ],
+    ids=["class-made-per-call", "project-puts-object-into-itself", "tree-linked-by-constructor"],
+)
+def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
+    pytester: pytest.Pytester, body: str, path: str
+) -> None:
+    """A class made on every call, a container the project's code puts into itself, and a
+    tree the project's constructor links up (even when the test calls the constructor)
+    are the project's cycles."""
+    pytester.makepyfile(ownership=OWNERSHIP)
+    pytester.makepyfile(test_it=f"import ownership\ndef test_it():\n    {body}\n")
+    result = run(pytester, "--refleak")
+    assert_cycles(result, path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import run
 
@@ -341,3 +343,205 @@ def test_pytest_exit_during_a_re_run_ends_the_session(leaky: pytest.Pytester) ->
     result.stdout.fnmatch_lines(["*Exit: resource gone*"])
     assert "measuring it failed" not in result.stdout.str()
     assert "test_never_reached PASSED" not in result.stdout.str()
+
+
+#: Records, in the session fixture's teardown (what the suite itself sees) and after
+#: pytest is done (what is left behind), every piece of interpreter state the plugin
+#: touches.  Freezing is recorded as "frozen beyond what the interpreter froze at
+#: startup": Python 3.12 freezes a few hundred of its own objects, and no run can
+#: unfreeze some objects but not others.
+STATE_CONFTEST = """
+import faulthandler, gc, json, signal, sys, threading, tracemalloc
+import pytest
+
+STARTUP_FROZEN = gc.get_freeze_count()
+
+def _name(hook):
+    return getattr(hook, "__qualname__", type(hook).__name__)
+
+def _garbage():
+    # gc.garbage's length; under DEBUG_SAVEALL, when cyclic garbage lands there depends
+    # on when collections run, so after one collection, the project's objects in it.
+    if not gc.get_debug() & gc.DEBUG_SAVEALL:
+        return len(gc.garbage)
+    gc.collect()
+    return sum(1 for g in gc.garbage if type(g).__module__ == "leakylib")
+
+def state():
+    return {
+        "enabled": gc.isenabled(),
+        "threshold": gc.get_threshold(),
+        "debug": gc.get_debug(),
+        "frozen": gc.get_freeze_count() > STARTUP_FROZEN,
+        "garbage": _garbage(),
+        "callbacks": [_name(c) for c in gc.callbacks],
+        "tracing": tracemalloc.is_tracing(),
+        "frames": tracemalloc.get_traceback_limit(),
+        "hooks": [_name(h) for h in (sys.excepthook, sys.unraisablehook,
+                                     threading.excepthook, sys.gettrace(), sys.getprofile())],
+        "faulthandler": faulthandler.is_enabled(),
+        "sigint": _name(signal.getsignal(signal.SIGINT)),
+    }
+
+def pytest_configure(config):
+    config.add_cleanup(lambda: print("AFTER-RUN", json.dumps(state(), sort_keys=True)))
+
+def user_action():
+    pass
+
+def user_check():
+    return {}
+
+@pytest.fixture(scope="session", autouse=True)
+def users_session():
+    user_action()
+    yield
+    seen = state()
+    seen.update(user_check())
+    print("\\nIN-SESSION", json.dumps(seen, sort_keys=True))
+"""
+
+#: Tests around the state changes: a leak, a project cycle and a clean test, so that
+#: first runs, re-runs, traced re-runs and explaining all happen.
+STATE_TESTS = """
+import gc, leakylib
+
+def test_leak():
+    leakylib.append_thing()
+
+def test_cycle():
+    leakylib.make_tree()
+
+def test_clean():
+    pass
+"""
+
+#: Per state item: what a user's session fixture does first, what it checks at its
+#: end, and extra tests.
+STATE_CASES = {
+    "gc-enabled": ("gc.disable()", "{}", ""),
+    "thresholds": ("gc.set_threshold(321, 7, 8)", "{}", ""),
+    "debug-flags": ("gc.set_debug(gc.DEBUG_UNCOLLECTABLE | gc.DEBUG_SAVEALL)", "{}", ""),
+    # The user collects their own garbage: they find it in gc.garbage at the end.
+    "gc-garbage": (
+        """
+    global NODES
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    node = {"name": "users-node"}
+    node["self"] = node
+    NODES = [id(node)]
+    del node
+    gc.collect()
+""",
+        "{'users_nodes': sum(1 for g in gc.garbage if id(g) in NODES)}",
+        """
+def test_marker_stays_in_garbage():
+    marker = ["marker"]
+    gc.garbage.append(marker)
+    gc.collect()
+    assert any(g is marker for g in gc.garbage)
+    gc.garbage.remove(marker)
+""",
+    ),
+    "freeze-in-session-fixture": ("gc.collect(); gc.freeze()", "{}", ""),
+    "freeze-in-test": (
+        "",
+        "{}",
+        """
+import pytest
+
+@pytest.mark.refleak(enabled=False)
+def test_freezes():
+    gc.freeze()
+""",
+    ),
+    # A test that empties gc.callbacks: garbage must not pile up in gc.garbage for the
+    # rest of the session, and the user's own callback stays gone.
+    "callbacks": (
+        "",
+        "{}",
+        """
+gc.callbacks.append(lambda phase, info: None)
+
+def test_clears_callbacks():
+    gc.callbacks.clear()
+
+def test_cycle_after_the_clear():
+    leakylib.make_tree()
+
+def test_plain_cycles_after_the_clear():
+    for _ in range(50):
+        items = []
+        items.append(items)
+""",
+    ),
+    "tracemalloc": ("tracemalloc.start(5)", "{}", ""),
+    "tracemalloc-stopped-by-a-test": (
+        "",
+        "{}",
+        """
+import tracemalloc
+
+def test_stops_tracing():
+    leakylib.append_thing()
+    tracemalloc.stop()
+""",
+    ),
+    "hooks-of-other-plugins": (
+        """
+    import faulthandler, signal, sys, threading
+    def users_hook(*args):
+        pass
+    sys.excepthook = sys.unraisablehook = threading.excepthook = users_hook
+    faulthandler.disable()
+    signal.signal(signal.SIGINT, users_hook)
+""",
+        "{}",
+        "",
+    ),
+}
+
+
+def _states(result: pytest.RunResult) -> tuple[dict[str, object], dict[str, object]]:
+    """The state the session fixture saw at its (first) teardown, and the state after
+    the run.  The last test's re-runs set session fixtures up and tear them down again,
+    so a checked run may print more than one teardown; the first is the real one.
+    While the session runs, the plugin's own collection hook is in ``gc.callbacks`` and
+    the heap is frozen (see ``pytest_refleak.heap``): those two are left out of the
+    session's view and compared after the run only."""
+    lines = result.stdout.lines
+    inside = [ln.split("IN-SESSION ", 1)[1] for ln in lines if "IN-SESSION " in ln]
+    after = [ln.split("AFTER-RUN ", 1)[1] for ln in lines if "AFTER-RUN " in ln]
+    assert inside and len(after) == 1, result.stdout.str()
+    seen = json.loads(inside[0])
+    seen["callbacks"] = [c for c in seen["callbacks"] if c != "CycleCatcher._on_collection"]
+    del seen["frozen"]
+    return seen, json.loads(after[0])
+
+
+@pytest.mark.parametrize("case", sorted(STATE_CASES))
+def test_interpreter_state_after_a_run_equals_a_plain_runs(
+    leaky: pytest.Pytester, case: str
+) -> None:
+    """What a suite does to the collector, tracemalloc and other hooks, from a session
+    fixture or a test, is what it finds later in the session and what is left when
+    pytest is done, exactly as in a run without the plugin."""
+    action, check, tests = STATE_CASES[case]
+    body = action if action.startswith("\n") else f"\n    {action or 'pass'}\n"
+    leaky.makeconftest(
+        STATE_CONFTEST.replace("def user_action():\n    pass\n", f"def user_action():{body}")
+        .replace("def user_check():\n    return {}\n", f"def user_check():\n    return {check}\n")
+    )
+    leaky.makepyfile(test_it=STATE_TESTS + tests)
+    plain = run(leaky, "-s", "-p", "no:randomly")
+    checked = run(leaky, "-s", "-p", "no:randomly", "--refleak")
+    assert "INTERNALERROR" not in checked.stdout.str()
+    assert "bug in pytest-refleak" not in checked.stdout.str()
+    inside, after = _states(checked)
+    assert inside == _states(plain)[0]
+    assert after == _states(plain)[1]
+    outcomes = plain.parseoutcomes()
+    leaks = 2 if "tracemalloc-stopped" in case else 1
+    cycles = 2 if case == "callbacks" else 1
+    assert checked.parseoutcomes().get("failed") == leaks + cycles, checked.stdout.str()
+    assert outcomes.get("passed") == checked.parseoutcomes().get("passed", 0) + leaks + cycles

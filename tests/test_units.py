@@ -702,3 +702,69 @@ def test_safe_repr_shows_a_dataclass_by_its_fields_without_running_its_code() ->
     assert safe_repr(Entry("add", "ABC-1")) == "Entry(action='add', sku='ABC-1')"
     own = Own()
     assert safe_repr(own) == f"<Own at {id(own):#x}>"
+
+
+class _OnItself:
+    """An object keeping a generator whose frame refers back to it."""
+
+    def __init__(self) -> None:
+        self.gen = self._steps()
+
+    def _steps(self) -> Iterator[object]:
+        yield self
+
+
+class _BreaksItsCycle:
+    def __init__(self) -> None:
+        self.me: object = self
+
+    def __del__(self) -> None:
+        self.me = None
+
+
+class _KeepsItsCycle:
+    def __init__(self) -> None:
+        self.me: object = self
+
+    def __del__(self) -> None:
+        pass
+
+
+def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
+    """What a collection frees through finalizers is described before it happens, what
+    reaches gc.garbage is caught from there (and described once), what is still
+    referenced is left alone, and gc.garbage and the debug flags end as they were."""
+    from pytest_refleak.heap import CycleCatcher
+
+    kept: list[object] = []
+    catcher = CycleCatcher()
+    alive = _OnItself()
+    next(alive.gen)
+    debug = gc.get_debug()
+    marker = ["users"]
+    gc.garbage.append(marker)
+    try:
+        # As a re-run's window: only what is made from now on is looked at.
+        old_ids = {id(o) for o in gc.get_objects()}
+        catcher.start(
+            old_ids=old_ids,
+            describe=lambda doomed: [(frozenset([id(o)]), type(o).__name__) for o in doomed],
+            keep=kept.append,
+        )
+        started = _OnItself()
+        next(started.gen)
+        del started
+        _BreaksItsCycle()
+        _KeepsItsCycle()
+        gc.collect()
+        catcher.stop()
+        saved = sorted(type(o).__name__ for o in catcher.saved)
+    finally:
+        catcher.close()
+        gc.garbage.remove(marker)
+    assert "_BreaksItsCycle" in kept
+    assert "_OnItself" in kept or "_OnItself" in saved  # 3.12+ leave a closed frame's cycle
+    assert "_KeepsItsCycle" in saved and "_KeepsItsCycle" not in kept
+    assert gc.get_debug() == debug
+    assert gc.garbage == []
+    assert next(alive.gen, None) is None
