@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import allocation_site, object_traceback, safe_repr, type_name
+from pytest_refleak.text import allocation_site, is_a, object_traceback, safe_repr, type_name
 
 #: How close a cycle's maker is to the user, highest first.
 _PRECEDENCE = (
@@ -195,7 +195,9 @@ def _member_origin(
     obj: object, member_ids: set[int], origins: Origins, tracing: bool
 ) -> tuple[Origin | None, str | None]:
     """The origin one cycle member counts for, and where it came from, if known."""
-    if isinstance(obj, types.FrameType):
+    # Members are told apart by their real type (``is_a``), never by what they
+    # say they are: a mock with a spec claims its spec's class.
+    if is_a(obj, types.FrameType):
         if obj.f_back is not None and id(obj.f_back) in member_ids:
             return None, None
         frame_code = obj.f_code
@@ -203,13 +205,18 @@ def _member_origin(
             origins.of_file(frame_code.co_filename),
             f"{frame_code.co_filename}:{obj.f_lineno}",
         )
-    if isinstance(obj, (BaseException, types.TracebackType)):
+    if is_a(obj, (BaseException, types.TracebackType)):
         return None, None
     code = _code_of(obj)
     if code is not None:
         return origins.of_file(code.co_filename), f"{code.co_filename}:{code.co_firstlineno}"
-    cls = obj if isinstance(obj, type) else type(obj)
-    module = cls.__dict__.get("__module__") if isinstance(obj, type) else cls.__module__
+    cls: type
+    if is_a(obj, type):
+        cls = obj
+        module = cls.__dict__.get("__module__")
+    else:
+        cls = type(obj)
+        module = _class_module(cls)
     if isinstance(module, str) and module != "builtins":
         origin = origins.of_module(module)
         site = allocation_site(obj, origins) if tracing else None
@@ -231,14 +238,23 @@ def _member_origin(
 
 
 def _code_of(obj: object) -> types.CodeType | None:
-    if isinstance(obj, types.FunctionType):
+    if is_a(obj, types.FunctionType):
         return obj.__code__
-    if isinstance(obj, types.MethodType) and isinstance(obj.__func__, types.FunctionType):
+    if is_a(obj, types.MethodType) and is_a(obj.__func__, types.FunctionType):
         return obj.__func__.__code__
-    if isinstance(obj, _CODE_OWNERS):
+    if is_a(obj, _CODE_OWNERS):
         code = getattr(obj, "gi_code", None) or getattr(obj, "cr_code", None)
         code = code or getattr(obj, "ag_code", None)
-        return code if isinstance(code, types.CodeType) else None
+        return code if is_a(code, types.CodeType) else None
+    return None
+
+
+def _class_module(cls: type) -> object:
+    """The module a class says it is from, read from the classes themselves: a class
+    attribute, not a property an instance could answer."""
+    for klass in cls.__mro__:
+        if "__module__" in klass.__dict__:
+            return klass.__dict__["__module__"]
     return None
 
 
@@ -363,7 +379,7 @@ _ATTRIBUTES_BY_TYPE: tuple[tuple[type | tuple[type, ...], tuple[str, ...]], ...]
 
 
 def _via_attributes(source: object, target: object) -> str | None:
-    if isinstance(source, types.FrameType):
+    if is_a(source, types.FrameType):
         if source.f_back is target:
             return ".f_back"
         for name, value in source.f_locals.items():
@@ -371,7 +387,7 @@ def _via_attributes(source: object, target: object) -> str | None:
                 return f".f_locals[{name!r}]"
         return None
     for kinds, attrs in _ATTRIBUTES_BY_TYPE:
-        if not isinstance(source, kinds):
+        if not is_a(source, kinds):
             continue
         for attr in attrs:
             value = getattr(source, attr, None)

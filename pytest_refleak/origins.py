@@ -81,7 +81,10 @@ class Origins:
         self.of_file(__file__)
 
     def of_file(self, filename: str | None) -> Origin:
-        if not filename:
+        # Only real strings are looked at and kept: a key that is some other object
+        # (a mock's child standing in for a code object's filename) would be kept
+        # alive by the cache, and everything it refers to with it.
+        if type(filename) is not str or not filename:
             return Origin.UNKNOWN
         cached = self._cache.get(filename)
         if cached is None:

@@ -8,8 +8,11 @@ import struct
 import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
+from typing import TypeGuard, TypeVar, overload
 
 from pytest_refleak.origins import Origin, Origins
+
+_T = TypeVar("_T")
 
 _REPR = reprlib.Repr()
 _REPR.maxlevel = 2
@@ -41,6 +44,21 @@ def type_name(obj: object) -> str:
     cls = type(obj)
     name = cls.__dict__.get("__qualname__", cls.__name__)
     return name if isinstance(name, str) else cls.__name__
+
+
+@overload
+def is_a(obj: object, classes: type[_T]) -> TypeGuard[_T]: ...
+@overload
+def is_a(obj: object, classes: tuple[type, ...]) -> bool: ...
+def is_a(obj: object, classes: type | tuple[type, ...]) -> bool:
+    """``isinstance`` by the object's real type.
+
+    ``isinstance`` also believes ``__class__``, which a mock with a spec or a proxy
+    answers by running code of its own: a mock made from a function says it is one,
+    and reading its ``__code__`` then makes a child mock.  Measuring must not run
+    the code of what it measures, nor make objects while it reads.
+    """
+    return issubclass(type(obj), classes)
 
 
 def _fallback(obj: object) -> str:

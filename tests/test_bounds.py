@@ -1,0 +1,99 @@
+"""A false alarm must be cheap, and the plugin's own looking must not make one.
+
+Measuring looks at objects a test made; it never runs their code (a mock makes a
+new child for every attribute it is asked for) and never keeps them.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import types
+from unittest import mock
+
+import pytest
+from conftest import run
+
+SERVICE = '''
+class Service:
+    """A class with methods, a property and a nested call, as an autospec target."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def fetch(self, key):
+        return key
+
+    def store(self, key, value):
+        pass
+
+    @property
+    def name(self):
+        return "service"
+
+
+KEPT = []
+'''
+
+
+def test_autospec_mocks_made_in_a_test_pass_and_kept_ones_leak(pytester: pytest.Pytester) -> None:
+    """``create_autospec`` gives every mock a class of its own, in cycles the collector
+    frees: a test that makes them and drops them is clean, and cheap to check.  A test
+    that keeps them in a module list leaks them."""
+    pytester.makepyfile(service=SERVICE)
+    pytester.makepyfile(
+        test_it="""
+        from unittest import mock
+        import service
+
+        def test_autospec_instance():
+            m = mock.create_autospec(service.Service, instance=True)
+            m.fetch.return_value = "x"
+            assert m.fetch("a") == "x"
+            m.store("a", "b")
+            m.store.assert_called_once_with("a", "b")
+
+        def test_autospec_function():
+            f = mock.create_autospec(service.Service.fetch)
+            f(None, "k")
+            f.assert_called_once_with(None, "k")
+
+        def test_keeps_its_mocks():
+            service.KEPT.append(mock.create_autospec(service.Service, instance=True))
+        """
+    )
+    result = run(pytester, "--refleak", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_its_mocks - *"])
+    # Seconds, not the minutes the clean ones took when looking at them made them leak.
+    spent = re.search(r"re-ran \d+ \(([\d.]+)s\)", result.stdout.str())
+    assert spent is not None
+    assert float(spent.group(1)) < 30
+
+
+def test_describing_cycles_runs_no_code_of_their_members() -> None:
+    """A spec'd mock claims to be a function through ``__class__``; reading it as one
+    would make child mocks (``__code__``, ``co_filename``) and keep them in the origin
+    cache.  Cycles are described from what objects are, not what they say."""
+    from pytest_refleak.cycles import analyse
+    from pytest_refleak.origins import Origins
+
+    def target(a: int) -> int:
+        return a
+
+    function_mock = mock.create_autospec(target)
+    instance_mock = mock.MagicMock(spec=types.FunctionType)
+    origins = Origins([], ["test_*.py"])
+    children_before = [dict(m._mock_children) for m in (function_mock.mock, instance_mock)]
+    box: list[object] = [function_mock, instance_mock]
+    # Each mock in a cycle with the list: the mocks are members, to be described.
+    function_mock.box = box
+    instance_mock.box = box
+    gc.collect()
+    members = [box, function_mock, instance_mock]
+    members += [object.__getattribute__(m, "__dict__") for m in (function_mock, instance_mock)]
+    findings = analyse(members, origins)
+    assert [group.size for group in findings.groups] == [5]
+    children_after = [dict(m._mock_children) for m in (function_mock.mock, instance_mock)]
+    assert children_after == children_before
+    assert all(type(key) is str for key in origins._cache)
