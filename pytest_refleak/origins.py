@@ -76,6 +76,8 @@ class Origins:
         self._transport = [d for d in map(_package_dir, ("xdist", "execnet")) if d]
         self._stdlib = _stdlib_dirs()
         self._cache: dict[str, Origin] = {}
+        # Asked once per new object while tracing under xdist: a path is resolved once.
+        self._transport_cache: dict[str, bool] = {}
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -99,8 +101,13 @@ class Origins:
     def is_transport(self, filename: str) -> bool:
         """Whether the file is pytest-xdist's or its messaging library's, whose threads
         allocate while a test runs, never on the test's behalf."""
-        path = _norm(filename)
-        return any(_is_under(path, d) for d in self._transport)
+        cached = self._transport_cache.get(filename)
+        if cached is None:
+            path = _norm(filename)
+            cached = self._transport_cache[filename] = any(
+                _is_under(path, d) for d in self._transport
+            )
+        return cached
 
     def of_module(self, module_name: str | None) -> Origin:
         if not module_name:
