@@ -650,6 +650,8 @@ class RefleakPlugin:
         self.gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
         if self.gate.write_failed:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        elif self.gate.strict_failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.gate.summary()

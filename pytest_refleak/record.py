@@ -29,6 +29,8 @@ CYCLES = "cycles"
 KNOWN = "known leak"
 ERROR = "error"
 VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
+#: The ``kind`` of a test that passed but could not be checked.
+INCONCLUSIVE = "inconclusive"
 
 Record = dict[str, Any]
 
@@ -175,6 +177,14 @@ def _site(site: str, root: str) -> list[Any]:
     return [_relative(filename, root), int(lineno)]
 
 
+def not_checked(record: Record) -> bool:
+    """Whether a record is of a test that passed but could not be checked for leaks.
+
+    A test that failed is not among them: it fails the run on its own.
+    """
+    return record.get("verdict") == ERROR and record.get("kind") == INCONCLUSIVE
+
+
 def size_of(record: Record) -> int:
     """How much a record's leak holds per run, to put the largest first."""
     by_type = sum(int(t.get("bytes", 0)) for t in record.get("types", ()))
@@ -206,6 +216,7 @@ def report_document(
     stale: Iterable[Mapping[str, str]] = (),
     baseline: str | None = None,
     version: str = "",
+    strict: bool = False,
 ) -> dict[str, Any]:
     """The ``--refleak-report`` document: every checked test, sorted by test id."""
     tests = sorted((complete(r) for r in records), key=lambda r: str(r["nodeid"]))
@@ -223,8 +234,13 @@ def report_document(
             "allow_objects": limits.allow_objects,
             "allow_memory": limits.allow_memory,
             "baseline": baseline,
+            "strict": strict,
         },
-        "totals": {"checked": len(tests), **totals},
+        "totals": {
+            "checked": len(tests),
+            **totals,
+            "not_checked": sum(1 for record in tests if not_checked(record)),
+        },
         "tests": tests,
         "stale": [dict(item) for item in stale],
     }
