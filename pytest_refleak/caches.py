@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from pytest_refleak.heap import _clear_type_cache
+from pytest_refleak.origins import Origins
 
 #: (module, attribute) of plain dict caches: saved, emptied, put back.
 _DICT_CACHES = (
@@ -205,3 +206,37 @@ def _add_if_bounded(value: object, found: dict[int, object]) -> None:
         bounded = False
     if bounded:
         found[id(value)] = value
+
+
+_TOOLING_CONTAINERS = (dict, list, set)
+_tooling: tuple[int, list[object]] = (-1, [])
+
+
+def tooling_state(origins: Origins) -> list[object]:
+    """The containers at the top level of the test tooling's modules: pytest's, and
+    those of every package installed with a pytest plugin (hypothesis, say).
+
+    What those gain while a test runs is the tooling's record of what it has seen,
+    however many entries a test adds: hypothesis keeps a tag for every label of
+    every strategy it ever drew from (``STRUCTURAL_COVERAGE_CACHE``), and a strategy
+    built from values drawn in the test has a new label on every run.  A test's own
+    objects stay the test's: an object the test's code keeps from its own module is
+    still reachable from there (see ``docs/how-it-decides.md``).  Looked up again
+    only when modules were imported since the last look, and never from inside a
+    measured window.
+    """
+    global _tooling
+    if _tooling[0] != len(sys.modules):
+        found: list[object] = []
+        for module in sys.modules.copy().values():
+            namespace = getattr(module, "__dict__", None)
+            filename = namespace.get("__file__") if isinstance(namespace, dict) else None
+            if not isinstance(namespace, dict) or not origins.of_plugin(filename):
+                continue
+            found.extend(
+                value
+                for value in dict.copy(namespace).values()
+                if type(value) in _TOOLING_CONTAINERS
+            )
+        _tooling = (len(sys.modules), found)
+    return _tooling[1]

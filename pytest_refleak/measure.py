@@ -374,9 +374,12 @@ class Window:
             # Memory of what the tooling holds (fixture values, reports) is not the
             # test's either.
             tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
+            # Strings and numbers the caches hold are theirs as well: a cache's keys.
+            atoms = _untracked_entries(exclusions.caches)
             traced_bytes, lines, memory = self._memory_growth(
-                traced, [*ignored_objects, *tooling], candidates
+                traced, [*ignored_objects, *tooling, *atoms], candidates
             )
+            del atoms
             untracked_bytes = sum(size for _, size in lines)
             del tooling
         by_type = _summarise(candidates, self.origins, detailed=self.detailed)
@@ -633,6 +636,25 @@ def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -
             ):
                 visited_old.add(key)
                 pending.append((ref, depth + 1))
+    return found
+
+
+_ATOMS = (int, float, complex, str, bytes)
+
+
+def _untracked_entries(caches: Sequence[object]) -> list[object]:
+    """The strings and numbers that caches hold as keys or values (only plain dict,
+    list and set caches are looked in): the collector does not track them, so only
+    their allocation sites tell their memory apart."""
+    found: list[object] = []
+    for cache in caches:
+        if type(cache) is dict:
+            entries: Iterable[object] = (*cache.keys(), *cache.values())
+        elif type(cache) in (list, set):
+            entries = cache  # type: ignore[assignment]
+        else:
+            continue
+        found.extend(e for e in entries if type(e) in _ATOMS)
     return found
 
 

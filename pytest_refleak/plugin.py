@@ -45,6 +45,7 @@ from pytest_refleak.caches import (
     clear_caches,
     library_caches,
     saved_caches,
+    tooling_state,
 )
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
@@ -783,7 +784,7 @@ class RefleakPlugin:
         callbacks_before = count_callbacks() if count_callbacks else 0
         try:
             with saved_caches():
-                caches = bounded_caches()
+                caches = [*bounded_caches(), *tooling_state(self.origins)]
                 library_caches()  # looked for now, outside the measured windows
                 number = 0
                 # Memory the traced re-run kept in strings and numbers is counted

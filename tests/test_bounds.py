@@ -7,6 +7,7 @@ new child for every attribute it is asked for) and never keeps them.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import types
 from unittest import mock
@@ -97,3 +98,69 @@ def test_describing_cycles_runs_no_code_of_their_members() -> None:
     children_after = [dict(m._mock_children) for m in (function_mock.mock, instance_mock)]
     assert children_after == children_before
     assert all(type(key) is str for key in origins._cache)
+
+
+def test_hypothesis_labels_of_fresh_strategies_pass_and_kept_draws_leak(
+    leaky: pytest.Pytester,
+) -> None:
+    """hypothesis tags every strategy label it sees, in a module-level dict that no
+    list of caches names; ``sampled_from`` labels itself by its elements' hashes, so
+    sampling from objects made per example adds tags on every run, with the same
+    examples too.  What the test tooling's module-level containers gain is theirs.
+    A test that keeps what it drew, or leaks through the project, still leaks."""
+    pytest.importorskip("hypothesis")
+    leaky.makepyfile(
+        test_it="""
+        from hypothesis import given, settings, strategies as st
+        import leakylib
+
+        KEPT = []
+
+        @st.composite
+        def factories(draw):
+            cls = type("C", (), {"n": draw(st.integers(0, 3))})
+            return draw(st.sampled_from([cls, lambda: [cls()], lambda: {"cls": cls()}]))
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(factories())
+        def test_recurse_property(factory):
+            assert factory()
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(factories())
+        def test_keeps_what_it_drew(factory):
+            KEPT.append(factory)
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(factories())
+        def test_leaks_through_the_project(factory):
+            factory()
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "--refleak-cycles=off", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "LEAKED test_it.py::test_keeps_what_it_drew - *via test_it.KEPT*",
+            "LEAKED test_it.py::test_leaks_through_the_project - *Thing*",
+        ],
+        consecutive=False,
+    )
+    assert "STRUCTURAL_COVERAGE_CACHE" not in result.stdout.str()
+
+
+def test_packages_installed_with_pytest_plugins_are_the_tooling_s() -> None:
+    """hypothesis is installed with a pytest plugin: its modules' state is the test
+    tooling's.  The project's own files are not, plugin project or not."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from pytest_refleak.origins import Origins
+
+    origins = Origins([], ["test_*.py"])
+    assert origins.of_plugin(hypothesis.__file__)
+    assert origins.of_plugin(pytest.__file__)
+    assert not origins.of_plugin(re.__file__)
+    assert not origins.of_plugin(mock.__file__)
+    # A plugin's own project, its package installed in editable mode, is the project.
+    package_dir = os.path.dirname(hypothesis.__file__)
+    assert not Origins([package_dir], ["test_*.py"]).of_plugin(hypothesis.__file__)
