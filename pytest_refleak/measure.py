@@ -1006,6 +1006,10 @@ def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
     return flags
 
 
+#: Objects per type whose allocation site is looked up to describe a leak.
+_SITE_LOOKUPS = 32
+
+
 def _summarise(
     candidates: list[object], origins: Origins, *, detailed: bool
 ) -> tuple[TypeGrowth, ...]:
@@ -1024,6 +1028,7 @@ def _summarise(
     samples: dict[str, list[str]] = {}
     sample_ids: dict[str, list[int]] = {}
     sites: dict[str, list[tuple[tuple[str, int], ...]]] = {}
+    looked_up: dict[str, int] = {}
     # Objects nothing new refers to are where a leak hangs from: show those first.
     ordered = sorted(candidates, key=lambda o: id(o) in inner)
     for obj in ordered:
@@ -1033,7 +1038,11 @@ def _summarise(
             shown.append(safe_repr(obj))
             sample_ids.setdefault(name, []).append(id(obj))
         where = sites.setdefault(name, [])
-        if len(where) < 2:
+        looked = looked_up[name] = looked_up.get(name, 0) + 1
+        # Two different sites per type are shown; a few lookups per type find them
+        # when there are two.  Looking up every object of a leak made at one line
+        # would cost more than the test itself (see "bounds" in how-it-decides).
+        if len(where) < 2 and looked <= _SITE_LOOKUPS:
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)

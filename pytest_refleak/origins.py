@@ -148,8 +148,13 @@ class Origins:
 
     @property
     def has_transport(self) -> bool:
-        """Whether pytest-xdist is loaded at all."""
-        return bool(self._transport)
+        """Whether pytest-xdist's messaging may be running in this process.
+
+        Its threads run only where its messaging library is loaded (a worker, or a
+        controller with ``-n``); pytest-xdist merely installed loads the plugin
+        alone, and then no new object needs asking who made it.
+        """
+        return bool(self._transport) and "execnet" in sys.modules
 
     def is_transport(self, filename: str) -> bool:
         """Whether the file is pytest-xdist's or its messaging library's, whose threads
