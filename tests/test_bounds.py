@@ -65,11 +65,7 @@ def test_autospec_mocks_made_in_a_test_pass_and_kept_ones_leak(pytester: pytest.
     )
     result = run(pytester, "--refleak", "-v")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_its_mocks - *"])
-    # Seconds, not the minutes the clean ones took when looking at them made them leak.
-    spent = re.search(r"re-ran \d+ \(([\d.]+)s\)", result.stdout.str())
-    assert spent is not None
-    assert float(spent.group(1)) < 30
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_its_mocks - *via service.KEPT*"])
 
 
 def test_describing_cycles_runs_no_code_of_their_members() -> None:
