@@ -103,7 +103,8 @@ def verdict_record(
         "verdict": verdict.kind.value,
         "kind": verdict.kind.value,
         "location": list(location) if location else None,
-        "note": None,
+        # Something the check could not do for this leak (a bound reached, say).
+        "note": verdict.note,
         "runs": verdict.runs,
         "objects_per_run": list(verdict.objects),
         "bytes_per_run": verdict.memory_per_run,

@@ -7,6 +7,7 @@ new child for every attribute it is asked for) and never keeps them.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import types
@@ -160,3 +161,85 @@ def test_packages_installed_with_pytest_plugins_are_the_tooling_s() -> None:
     # A plugin's own project, its package installed in editable mode, is the project.
     package_dir = os.path.dirname(hypothesis.__file__)
     assert not Origins([package_dir], ["test_*.py"]).of_plugin(hypothesis.__file__)
+
+
+#: Makes the bound's allowance nothing, so that every step it can cut is cut.
+NO_ALLOWANCE = "import pytest_refleak.bound\npytest_refleak.bound.ALLOWANCE_SECONDS = 0.0\n"
+
+BOUND_SUITE = """
+import leakylib
+
+def test_leaks_bytes():
+    leakylib.cache_bytes(100)
+
+def test_leaks_objects():
+    leakylib.append_thing()
+
+def test_clean():
+    pass
+"""
+
+
+def test_a_bound_reached_is_said_and_an_object_leak_still_fails(leaky: pytest.Pytester) -> None:
+    """With the allowance spent, two re-runs are still made: a test that left more
+    objects on both leaks, without allocation sites or holders, and its report says
+    what the bound cut short.  A memory leak the untraced re-runs cannot decide is
+    not checked, with the reason; a clean test is clean."""
+    leaky.makeconftest(NO_ALLOWANCE)
+    leaky.makepyfile(test_it=BOUND_SUITE)
+    result = run(leaky, "--refleak", "--refleak-report=report.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "refleak: 1 new object left alive per run, on every one of 2 re-runs",
+            "*Thing*",
+            "  (checking stopped at its bound, 0 s of the plugin's own CPU time beyond the"
+            " test's runs: stopped after 2 of 3 planned re-runs, before the traced one;"
+            " what keeps it alive was not looked for)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= refleak =*",
+            "LEAKED test_it.py::test_leaks_objects - 1 object/run*",
+            "NOT CHECKED test_it.py::test_leaks_bytes - it left something behind on each"
+            " of 2 re-runs, but checking stopped at its bound*",
+            "1 test leaked, 1 not checked",
+        ]
+    )
+    document = json.loads((leaky.path / "report.json").read_text())
+    notes = {r["nodeid"].split("::")[1]: r["note"] for r in document["tests"]}
+    assert "checking stopped at its bound" in notes["test_leaks_objects"]
+    assert "checking stopped at its bound" in notes["test_leaks_bytes"]
+    assert notes["test_clean"] is None
+
+
+def test_within_the_bound_nothing_is_cut(leaky: pytest.Pytester) -> None:
+    """The other side: with the allowance as shipped the same suite is checked in
+    full, the memory leak included, and no report mentions the bound."""
+    leaky.makepyfile(test_it=BOUND_SUITE)
+    result = run(leaky, "--refleak", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*allocated at leakylib.py:*", "*= refleak =*", "2 tests leaked"])
+    assert "checking stopped at its bound" not in result.stdout.str()
+
+
+def test_the_bound_counts_the_plugin_s_time_not_the_test_s() -> None:
+    """Time inside the test's own runs is not the plugin's; the note lists what was cut."""
+    from pytest_refleak.bound import Bound
+
+    now = [0.0]
+    bound = Bound(allowance=1.0, clock=lambda: now[0])
+    bound.test_starts()
+    now[0] += 5.0
+    bound.test_ends()
+    assert not bound.reached()
+    assert bound.note() is None
+    now[0] += 1.0
+    assert bound.reached()
+    assert bound.left() == 0.0
+    bound.cut.append("what keeps it alive was not looked for")
+    assert bound.note() == (
+        "checking stopped at its bound, 1 s of the plugin's own CPU time beyond the "
+        "test's runs: what keeps it alive was not looked for"
+    )
