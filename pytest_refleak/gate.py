@@ -21,7 +21,9 @@ from pytest_refleak.record import (
     CYCLES,
     KNOWN,
     LEAKED,
+    USAGE_ERROR,
     Record,
+    encodable,
     not_checked,
     report_document,
     size_of,
@@ -29,6 +31,7 @@ from pytest_refleak.record import (
 )
 from pytest_refleak.record import dumps as dump_report
 from pytest_refleak.settings import Settings
+from pytest_refleak.text import printable
 
 #: A line of the summary and its colour for pytest's terminal ("red", "yellow", "").
 Line = tuple[str, str]
@@ -68,7 +71,8 @@ class Gate:
             return
         entry = self.entries.get(record["nodeid"])
         if entry is not None:
-            record["baseline"] = entry.to_json()
+            # Names read from the file may hold what cannot be encoded.
+            record["baseline"] = encodable(entry.to_json())
             record["growth"] = baseline_mod.growth(record, entry)
         if self.settings.baseline_update or (entry is not None and not record["growth"]):
             record["verdict"] = KNOWN
@@ -145,6 +149,11 @@ class Gate:
             return False
         return True
 
+    @property
+    def usage_error(self) -> bool:
+        """Whether a test could not be checked because of the project's mistake."""
+        return any(r.get("kind") == USAGE_ERROR for r in self.records.values())
+
     def _shown(self, path: str | None) -> str | None:
         return None if path is None else baseline_mod.relative_to(path, self.root)
 
@@ -195,15 +204,20 @@ class Gate:
         colour = "red" if self.settings.strict else "yellow"
         for record in unchecked:
             lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", colour))
+        # A hook of the project's that raised: the run ends with a usage error.
+        mistakes = [r for r in records if r.get("kind") == USAGE_ERROR]
+        for record in mistakes:
+            lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "red"))
         # Every test that was not checked is counted, so that none passes unnoticed.
         counts = []
         if leaks:
             counts.append(f"{_count(len(leaks), 'test')} leaked")
-        if unchecked:
+        not_checked_count = len(unchecked) + len(mistakes)
+        if not_checked_count:
             counts.append(
-                f"{len(unchecked)} not checked"
+                f"{not_checked_count} not checked"
                 if leaks
-                else f"{_count(len(unchecked), 'test')} not checked"
+                else f"{_count(not_checked_count, 'test')} not checked"
             )
         if counts:
             lines.append((", ".join(counts), ""))
@@ -227,7 +241,7 @@ class Gate:
                 )
             )
         lines.extend(self.outcomes)
-        return lines
+        return [(printable(line), colour) for line, colour in lines]
 
     def annotations(self, classify: github.Classify) -> list[str]:
         return github.workflow_commands(self.records.values(), classify)

@@ -115,8 +115,6 @@ class Origins:
             if not any(_is_under(p, d) for d in self._project)
         ]
         self._plugin_cache: dict[str, bool] = {}
-        # Asked once per new object while tracing under xdist: a path is resolved once.
-        self._transport_cache: dict[str, bool] = {}
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -159,13 +157,12 @@ class Origins:
     def is_transport(self, filename: str) -> bool:
         """Whether the file is pytest-xdist's or its messaging library's, whose threads
         allocate while a test runs, never on the test's behalf."""
-        cached = self._transport_cache.get(filename)
-        if cached is None:
-            path = _norm(filename)
-            cached = self._transport_cache[filename] = any(
-                _is_under(path, d) for d in self._transport
-            )
-        return cached
+        # Theirs is tooling: the cached answer spares resolving the path of every
+        # object's allocating file, which for a leak of many objects took seconds.
+        if self.of_file(filename) is not Origin.TOOLING:
+            return False
+        path = _norm(filename)
+        return any(_is_under(path, d) for d in self._transport)
 
     def of_module(self, module_name: str | None) -> Origin:
         if not module_name:
