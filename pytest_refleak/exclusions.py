@@ -30,6 +30,14 @@ for the first run, ``protocol.Checker._measure_rerun`` for re-runs):
 - what ``pytest_refleak_ignore`` declares: ``ignored`` and ``ignored_types``;
 - ``lru_cache`` wrappers with a size limit, the standard library's bounded dict
   caches and hypothesis's caches: ``caches`` (what they gained is theirs to drop);
+- the containers at the top level of the test tooling's modules, pytest's and
+  those of every package installed with a pytest plugin (:func:`tooling_state`):
+  ``caches`` on re-runs.  The tooling's record of what it has seen is its own,
+  however many entries a test adds (hypothesis tags every strategy label it
+  sees, and a strategy sampling from objects made per example has a new label
+  on every run, replayed examples or not).  Their keys and values that the
+  collector does not track (strings, numbers) are theirs too
+  (:func:`untracked_entries`);
 - on Python 3.10, the frame a test function keeps after its first call:
   ``extra_blocks`` (``protocol.Checker.first_call_of``).
 
@@ -547,3 +555,53 @@ def _add_if_bounded(value: object, found: dict[int, object]) -> None:
         bounded = False
     if bounded:
         found[id(value)] = value
+
+
+_TOOLING_CONTAINERS = (dict, list, set)
+_tooling: tuple[int, list[object]] = (-1, [])
+
+
+def tooling_state(origins: Origins) -> list[object]:
+    """The containers at the top level of the test tooling's modules: pytest's, and
+    those of every package installed with a pytest plugin (hypothesis, say).
+
+    Only what these containers themselves gained is excluded: a test's object
+    that a tooling container does not hold, kept by the test's or the project's
+    own module, stays the test's.  Looked up again only when modules were
+    imported since the last look, and never from inside a measured window.
+    """
+    global _tooling
+    if _tooling[0] != len(sys.modules):
+        found: list[object] = []
+        for module in sys.modules.copy().values():
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            if not origins.of_plugin(namespace.get("__file__")):
+                continue
+            found.extend(
+                value
+                for value in dict.copy(namespace).values()
+                if type(value) in _TOOLING_CONTAINERS
+            )
+        _tooling = (len(sys.modules), found)
+    return _tooling[1]
+
+
+_ATOMS = (int, float, complex, str, bytes)
+
+
+def untracked_entries(caches: Sequence[object]) -> list[object]:
+    """The strings and numbers that plain dict, list and set caches hold as keys or
+    values: the collector does not track them, so only their allocation sites tell
+    their memory apart (``Window`` skips memory allocated where these were)."""
+    found: list[object] = []
+    for cache in caches:
+        if type(cache) is dict:
+            entries: Iterable[object] = (*cache.keys(), *cache.values())
+        elif type(cache) is list or type(cache) is set:
+            entries = cache
+        else:
+            continue
+        found.extend(e for e in entries if type(e) in _ATOMS)
+    return found

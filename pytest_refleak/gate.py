@@ -19,12 +19,12 @@ from pytest_refleak import github
 from pytest_refleak.baseline import Entry, Stale
 from pytest_refleak.record import (
     CYCLES,
-    ERROR,
     KNOWN,
     LEAKED,
     USAGE_ERROR,
     Record,
     encodable,
+    not_checked,
     report_document,
     size_of,
     write_atomically,
@@ -111,6 +111,7 @@ class Gate:
             stale=[{"nodeid": s.nodeid, "reason": s.reason} for s in self.stale],
             baseline=self._shown(self.settings.baseline),
             version=self.version,
+            strict=self.settings.strict,
         )
         if self._write(path, dump_report(document), "report"):
             self.outcomes.append((f"refleak: report written to {self._shown(path)}", ""))
@@ -167,7 +168,20 @@ class Gate:
             lines.append(f"refleak: baseline {shown} ({count}{action})")
         if self.settings.report is not None:
             lines.append(f"refleak: report to {self._shown(self.settings.report)}")
+        if self.settings.strict:
+            lines.append("refleak: strict: a test that cannot be checked fails the run")
         return lines
+
+    def not_checked(self) -> list[Record]:
+        """The records of tests that passed but could not be checked, by test id."""
+        return sorted(
+            (r for r in self.records.values() if not_checked(r)), key=lambda r: str(r["nodeid"])
+        )
+
+    @property
+    def strict_failed(self) -> bool:
+        """Whether ``--refleak-strict`` fails the run: some test could not be checked."""
+        return self.settings.strict and bool(self.not_checked())
 
     def summary(self) -> list[Line]:
         """The lines of the terminal summary: leaks first, largest first."""
@@ -186,14 +200,35 @@ class Gate:
             lines.append((f"KNOWN LEAK {_what(record)}", "yellow"))
         for item in self.stale:
             lines.append((f"STALE {item.nodeid} - {item.reason}", "yellow"))
-        for record in records:
-            if record["verdict"] == ERROR and record.get("kind") == "inconclusive":
-                lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "yellow"))
-        for record in records:
-            if record.get("kind") == USAGE_ERROR:
-                lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "red"))
+        unchecked = self.not_checked()
+        colour = "red" if self.settings.strict else "yellow"
+        for record in unchecked:
+            lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", colour))
+        # A hook of the project's that raised: the run ends with a usage error.
+        mistakes = [r for r in records if r.get("kind") == USAGE_ERROR]
+        for record in mistakes:
+            lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "red"))
+        # Every test that was not checked is counted, so that none passes unnoticed.
+        counts = []
         if leaks:
-            lines.append((f"{_count(len(leaks), 'test')} leaked", ""))
+            counts.append(f"{_count(len(leaks), 'test')} leaked")
+        not_checked_count = len(unchecked) + len(mistakes)
+        if not_checked_count:
+            counts.append(
+                f"{not_checked_count} not checked"
+                if leaks
+                else f"{_count(not_checked_count, 'test')} not checked"
+            )
+        if counts:
+            lines.append((", ".join(counts), ""))
+        if unchecked and self.settings.strict:
+            lines.append(
+                (
+                    f"refleak: --refleak-strict: {_count(len(unchecked), 'test')} not checked "
+                    f"{'fails' if len(unchecked) == 1 else 'fail'} the run",
+                    "red",
+                )
+            )
         if known:
             shown = self._shown(self.settings.baseline)
             lines.append((f"{_count(len(known), 'known leak')} accepted by baseline {shown}", ""))

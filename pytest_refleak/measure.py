@@ -40,6 +40,7 @@ from pytest_refleak.exclusions import (
     new_cache_links,
     tooling_made,
     transport_made,
+    untracked_entries,
     weakrefs_to,
     without_stringio_internals,
 )
@@ -393,9 +394,12 @@ class Window:
             # Memory of what the tooling holds (fixture values, reports) is not the
             # test's either.
             tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
+            # Strings and numbers the caches hold are theirs as well: a cache's keys.
+            atoms = untracked_entries(exclusions.caches)
             traced_bytes, lines, memory = self._memory_growth(
-                traced, [*ignored_objects, *tooling], candidates
+                traced, [*ignored_objects, *tooling, *atoms], candidates
             )
+            del atoms
             untracked_bytes = sum(size for _, size in lines)
             del tooling
         by_type = summarise(candidates, self.origins, detailed=self.detailed)

@@ -50,6 +50,37 @@ def _tooling_dirs() -> list[str]:
     return sorted(d for d in dirs if d)
 
 
+def plugin_package_paths() -> list[str]:
+    """Paths of the packages and modules installed by distributions that plug into
+    pytest (a ``pytest11`` entry point): hypothesis, pytest-asyncio, ...
+
+    Taken from each distribution's list of files, not from imported modules: a
+    plugin may import its package only once a test needs it.
+    """
+    from importlib import metadata
+
+    try:
+        entry_points = metadata.entry_points(group="pytest11")
+    except Exception:  # noqa: BLE001 - broken metadata: no plugin packages known
+        return []
+    paths: set[str] = set()
+    for entry_point in entry_points:
+        dist = getattr(entry_point, "dist", None)
+        try:
+            files = (dist.files or []) if dist is not None else []
+            tops = {
+                f.parts[0]
+                for f in files
+                if f.parts
+                and (len(f.parts) > 1 or f.parts[0].endswith(".py"))
+                and f.parts[0].removesuffix(".py").isidentifier()
+            }
+            paths.update(_norm(str(dist.locate_file(top))) for top in tops)  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - one odd distribution does not stop the rest
+            continue
+    return sorted(paths)
+
+
 def _stdlib_dirs() -> list[str]:
     paths = sysconfig.get_paths()
     return sorted({_norm(paths[key]) for key in ("stdlib", "platstdlib") if key in paths})
@@ -76,22 +107,52 @@ class Origins:
         self._transport = [d for d in map(_package_dir, ("xdist", "execnet")) if d]
         self._stdlib = _stdlib_dirs()
         self._cache: dict[str, Origin] = {}
+        # Installed with a pytest plugin, and not the project's own (a plugin
+        # project tests itself with its package installed in editable mode).
+        self._plugins = [
+            p
+            for p in plugin_package_paths()
+            if not any(_is_under(p, d) for d in self._project)
+        ]
+        self._plugin_cache: dict[str, bool] = {}
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
 
     def of_file(self, filename: str | None) -> Origin:
-        if not filename:
+        # Only real strings are looked at and kept: a key that is some other object
+        # (a mock's child standing in for a code object's filename) would be kept
+        # alive by the cache, and everything it refers to with it.
+        if type(filename) is not str or not filename:
             return Origin.UNKNOWN
         cached = self._cache.get(filename)
         if cached is None:
             cached = self._cache[filename] = self._classify(filename)
         return cached
 
+    def of_plugin(self, filename: str | None) -> bool:
+        """Whether the file is installed by a pytest plugin's distribution, or is
+        part of the test tooling itself."""
+        if type(filename) is not str or not filename:
+            return False
+        cached = self._plugin_cache.get(filename)
+        if cached is None:
+            path = _norm(filename)
+            cached = self.of_file(filename) is Origin.TOOLING or any(
+                _is_under(path, p) for p in self._plugins
+            )
+            self._plugin_cache[filename] = cached
+        return cached
+
     @property
     def has_transport(self) -> bool:
-        """Whether pytest-xdist is loaded at all."""
-        return bool(self._transport)
+        """Whether pytest-xdist's messaging may be running in this process.
+
+        Its threads run only where its messaging library is loaded (a worker, or a
+        controller with ``-n``); pytest-xdist merely installed loads the plugin
+        alone, and then no new object needs asking who made it.
+        """
+        return bool(self._transport) and "execnet" in sys.modules
 
     def is_transport(self, filename: str) -> bool:
         """Whether the file is pytest-xdist's or its messaging library's, whose threads

@@ -256,6 +256,8 @@ class RefleakPlugin:
         self.gate.finish(interrupted=interrupted)
         if self.gate.write_failed or self.gate.usage_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        elif self.gate.strict_failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.gate.summary()

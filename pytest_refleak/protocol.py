@@ -29,12 +29,14 @@ from typing import Any
 import pytest
 
 from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
+from pytest_refleak.bound import Bound
 from pytest_refleak.exclusions import (
     Exclusions,
     bounded_caches,
     clear_caches,
     library_caches,
     saved_caches,
+    tooling_state,
 )
 from pytest_refleak.first_run import FirstRun, failure_note
 from pytest_refleak.gate import Gate
@@ -256,6 +258,7 @@ class Checker:
         did: after the last test of a module, its module fixtures are set up and
         torn down again by each re-run.
         """
+        bound = Bound()
         ignored, ignored_types = self._ignored(item)
         traced: Reading | None = None
         failure = None
@@ -270,7 +273,7 @@ class Checker:
         callbacks_before = count_callbacks() if count_callbacks else 0
         try:
             with saved_caches():
-                caches = bounded_caches()
+                caches = [*bounded_caches(), *tooling_state(self.origins)]
                 library_caches()  # looked for now, outside the measured windows
                 number = 0
                 # Memory the traced re-run kept in strings and numbers is counted
@@ -304,6 +307,7 @@ class Checker:
                         caches,
                         since=since,
                         previous=kept,
+                        bound=bound,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -323,20 +327,67 @@ class Checker:
                         since = None
                     if not still_leaky(reading, limits):
                         return Verdict(Kind.CLEAN, runs=number)
+                    # Two re-runs are always made: what the bound cuts short is
+                    # tracing, counting memory again, waiting for growth to settle.
+                    if number < 2 or not bound.reached():
+                        continue
+                    if number < runs or since is not None:
+                        bound.cut.append(_cut_short(number, runs, since is not None))
+                        break
+                    if number < 2 * runs and settling(readings):
+                        bound.cut.append(f"stopped after {number} re-runs, still settling")
+                        break
             if failure is not None:
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
-            assert traced is not None  # the last planned re-run traces
-            verdict = judge(readings, traced, limits, net=net)
+            verdict = self._judge(readings, traced, limits, net, bound)
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
                     count_callbacks() - callbacks_before >= len(readings)
                 )
-                verdict = self._explain(item, verdict, atexit_grew=grew)
+                if bound.reached():
+                    bound.cut.append("what keeps it alive was not looked for")
+                else:
+                    verdict = self._explain(item, verdict, atexit_grew=grew, bound=bound)
+            note = bound.note()
+            if note is not None and verdict.kind is not Kind.INCONCLUSIVE:
+                verdict = dataclasses.replace(
+                    verdict, note=f"{verdict.note}; {note}" if verdict.note else note
+                )
             return verdict
         finally:
             self.heap.release_tracing()
 
-    def _explain(self, item: pytest.Item, verdict: Verdict, *, atexit_grew: bool) -> Verdict:
+    def _judge(
+        self,
+        readings: list[Reading],
+        traced: Reading | None,
+        limits: Limits,
+        net: Reading | None,
+        bound: Bound,
+    ) -> Verdict:
+        """The verdict over the re-runs that ran, the bound having perhaps cut them short.
+
+        Without the traced re-run only the objects can decide: a test that left
+        more new objects than allowed on each of at least two re-runs leaks; one
+        the re-runs had not decided is not checked, and says why.
+        """
+        if traced is not None:
+            return judge(readings, traced, limits, net=net)
+        verdict = judge(readings, readings[-1], limits)
+        if len(readings) >= 2 and verdict.kind is Kind.LEAKED:
+            return verdict
+        return Verdict(
+            Kind.INCONCLUSIVE,
+            runs=len(readings),
+            note=(
+                f"it left something behind on each of {len(readings)} re-run"
+                f"{'s' if len(readings) != 1 else ''}, but {bound.note()}"
+            ),
+        )
+
+    def _explain(
+        self, item: pytest.Item, verdict: Verdict, *, atexit_grew: bool, bound: Bound
+    ) -> Verdict:
         """Fill in what keeps the leak alive while it still is."""
         verbose = item.config.get_verbosity()
         graphs_dir = None
@@ -348,8 +399,9 @@ class Checker:
             atexit_grew=atexit_grew,
             graphs_dir=graphs_dir,
             stem=file_stem(item.nodeid),
-            budget_seconds=search_seconds(
-                self.explain_seconds, time.perf_counter() - self.started
+            budget_seconds=min(
+                search_seconds(self.explain_seconds, time.perf_counter() - self.started),
+                bound.left(),
             ),
         )
         # Explaining unfreezes the heap and freezes it again: a freeze of the user's
@@ -377,6 +429,7 @@ class Checker:
         caches: list[object],
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
+        bound: Bound | None = None,
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
         """The re-run's reading (``None`` if it did not pass), and the traces where it
         ended when it traced."""
@@ -410,7 +463,11 @@ class Checker:
         passed = False
         try:
             with warnings.catch_warnings(record=True):
+                if bound is not None:
+                    bound.test_starts()
                 reports = runtestprotocol(item, log=False, nextitem=nextitem)
+                if bound is not None:
+                    bound.test_ends()
             passed = all_passed(reports)
             del reports
         finally:
@@ -546,6 +603,14 @@ def _stop_test_timer(item: pytest.Item) -> None:
     cancel = getattr(item.ihook, "pytest_timeout_cancel_timer", None)
     if cancel is not None:
         cancel(item=item)
+
+
+def _cut_short(number: int, runs: int, net_due: bool) -> str:
+    """What the bound left undone in the middle of the planned re-runs."""
+    if number < runs:
+        return f"stopped after {number} of {runs} planned re-runs, before the traced one"
+    # Only the re-run that counts memory from where the traced one ended was left.
+    return "the memory kept was not counted again net of what the traced re-run freed"
 
 
 def _shared(chain: list[Any], other: pytest.Item | None) -> int:

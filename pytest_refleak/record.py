@@ -32,6 +32,8 @@ CYCLES = "cycles"
 KNOWN = "known leak"
 ERROR = "error"
 VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
+#: The ``kind`` of a test that passed but could not be checked.
+INCONCLUSIVE = "inconclusive"
 #: The ``kind`` of a test not checked because of the project's mistake (a hook of
 #: its raised): the run ends with the usage error exit code.
 USAGE_ERROR = "usage error"
@@ -110,7 +112,8 @@ def verdict_record(
         "verdict": verdict.kind.value,
         "kind": verdict.kind.value,
         "location": list(location) if location else None,
-        "note": None,
+        # Something the check could not do for this leak (a bound reached, say).
+        "note": verdict.note,
         "runs": verdict.runs,
         "objects_per_run": list(verdict.objects),
         "bytes_per_run": verdict.memory_per_run,
@@ -203,6 +206,14 @@ def _site(site: str, root: str) -> list[Any]:
     return [_relative(filename, root), int(lineno)]
 
 
+def not_checked(record: Record) -> bool:
+    """Whether a record is of a test that passed but could not be checked for leaks.
+
+    A test that failed is not among them: it fails the run on its own.
+    """
+    return record.get("verdict") == ERROR and record.get("kind") == INCONCLUSIVE
+
+
 def size_of(record: Record) -> int:
     """How much a record's leak holds per run, to put the largest first."""
     by_type = sum(int(t.get("bytes", 0)) for t in record.get("types", ()))
@@ -234,6 +245,7 @@ def report_document(
     stale: Iterable[Mapping[str, str]] = (),
     baseline: str | None = None,
     version: str = "",
+    strict: bool = False,
 ) -> dict[str, Any]:
     """The ``--refleak-report`` document: every checked test, sorted by test id."""
     tests = sorted((complete(r) for r in records), key=lambda r: str(r["nodeid"]))
@@ -251,8 +263,13 @@ def report_document(
             "allow_objects": limits.allow_objects,
             "allow_memory": limits.allow_memory,
             "baseline": baseline,
+            "strict": strict,
         },
-        "totals": {"checked": len(tests), **totals},
+        "totals": {
+            "checked": len(tests),
+            **totals,
+            "not_checked": sum(1 for record in tests if not_checked(record)),
+        },
         "tests": tests,
         "stale": [dict(item) for item in stale],
     }

@@ -128,6 +128,8 @@ def explain(
                 lines.extend(_frames([(filename, int(lineno or 0))], root, "      "))
         if len(verdict.cycles) > 5:
             lines.append(f"    ... and {len(verdict.cycles) - 5} more cycles")
+        if verdict.kind is Kind.CYCLES and verdict.note:
+            lines.append(f"  ({verdict.note})")
     return "\n".join(lines)
 
 
@@ -212,6 +214,8 @@ def _brief(verdict: Verdict) -> str:
                 lines.append(f"  +{format_size(growth.size)}: {holder}")
     for group in verdict.cycles[:3]:
         lines.append(f"  cycle: {group.path}")
+    if verdict.note:
+        lines.append(f"  ({verdict.note})")
     return "\n".join(lines)
 
 

@@ -106,6 +106,13 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
         flag=True,
     ),
+    Option(
+        "refleak_strict",
+        "fail the run when a test that passed could not be checked for leaks "
+        "(NOT CHECKED in the summary)",
+        default=False,
+        flag=True,
+    ),
 )
 
 #: Options whose value is a file: relative paths are taken from where they were given.
@@ -139,6 +146,8 @@ class Settings:
     report: str | None = None
     baseline: str | None = None
     baseline_update: bool = False
+    #: Whether a test that could not be checked fails the run.
+    strict: bool = False
 
 
 def _as_bool(value: object, where: str) -> bool:
@@ -220,6 +229,7 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak_report": _as_path,
     "refleak_baseline": _as_path,
     "refleak_baseline_update": _as_bool,
+    "refleak_strict": _as_bool,
 }
 
 
@@ -269,6 +279,7 @@ def resolve(
         report=_optional_text(values["refleak_report"]),
         baseline=_optional_text(values["refleak_baseline"]),
         baseline_update=bool(values["refleak_baseline_update"]),
+        strict=bool(values["refleak_strict"]),
     )
 
 

@@ -71,7 +71,8 @@ def test_report_has_a_record_for_every_checked_test(leaky: pytest.Pytester) -> N
     assert report["version"] == 1
     assert report["interrupted"] is False
     assert report["totals"] == {
-        "checked": 4, "clean": 1, "leaked": 1, "cycles": 1, "known leak": 0, "error": 1
+        "checked": 4, "clean": 1, "leaked": 1, "cycles": 1, "known leak": 0, "error": 1,
+        "not_checked": 0,
     }
     tests = by_id(report)
     assert list(tests) == sorted(tests)
@@ -566,7 +567,7 @@ def test_xdist_with_markers_only(leaky: pytest.Pytester) -> None:
             "*= refleak =*",
             "LEAKED test_it.py::test_marked - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
             "NOT CHECKED test_it.py::test_passes_once - it did not pass when re-run",
-            "1 test leaked",
+            "1 test leaked, 1 not checked",
         ]
     )
 
