@@ -39,7 +39,7 @@ from pytest_refleak.exclusions import (
     weakrefs_to,
     without_stringio_internals,
 )
-from pytest_refleak.heap import Heap, read_blocks
+from pytest_refleak.heap import Heap, malloc_chunk, read_blocks
 from pytest_refleak.objects import (
     estimated_blocks,
     exclusive_contents,
@@ -53,6 +53,8 @@ from pytest_refleak.objects import (
 )
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import allocation_frames, frames_of, pick_frames, safe_repr, type_name
+
+_EMPTY_LIST = sys.getsizeof([])
 
 # Bits of the quick cycle verdict a plain window records.
 CYCLE_PROJECT = 1
@@ -111,6 +113,11 @@ class Reading:
     kept: tuple[tuple[int, int], ...] = ()
     #: ``untracked`` by the line that allocated it (innermost frame).
     untracked_lines: tuple[tuple[tuple[str, int], int], ...] = ()
+    #: Growth of the bytes the process holds through ``malloc`` (objects over 512
+    #: bytes, buffers grown in place by ``realloc``), net of what the caller keeps;
+    #: ``None`` where not known: the platform cannot say cheaply, or the window
+    #: traced, and tracing's own records would swamp it.
+    malloc: int | None = None
 
 
 class Window:
@@ -151,7 +158,13 @@ class Window:
         self._catcher = heap.catcher
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
-        self._flags = array.array("q", [0, 0, 0, 0])
+        self._flags = array.array("q", [0, 0, 0, 0, 0, 0])
+        #: Whether the window reads the bytes held through malloc (_flags[4], [5]).
+        self._malloc = False
+        self._held_bytes = 0
+        #: Frame objects of the code running when the window opened, held until
+        #: it has been read (see frame_objects_of_callers).
+        self._frames: list[types.FrameType] = []
         self._old_sentinel: list[object] = []
         self._new_sentinel: list[object] | None = None
         self._old_ids: set[int] | None = None
@@ -172,7 +185,7 @@ class Window:
         collection and the reading, or it would sit in a free list and count.
         """
         forget_last_failure()
-        frame_objects_of_callers()
+        self._frames = frame_objects_of_callers()
         if self.freeze:
             self.heap.settle()
         else:
@@ -187,6 +200,7 @@ class Window:
                 # list and its array are let go before memory is read: add them back.
                 self._old_objects = existing
                 self._held_blocks = 1 + (1 if existing else 0)
+                self._held_bytes = malloc_chunk(sys.getsizeof(existing) - _EMPTY_LIST)
             del existing
         self._new_sentinel = []
         if self.trace and self.since is not None and tracemalloc.is_tracing():
@@ -201,6 +215,9 @@ class Window:
         self._catching = self._catch and self._catcher.start()
         if interned_size is not None:
             self._flags[2] = interned_size()
+        # Tracing keeps its own records through malloc, for every allocation:
+        # a traced window is counted in blocks and traced bytes only.
+        self._malloc = not self.trace and self.heap.malloc.read(self._flags, 4)
         self._blocks_before = read_blocks()
 
     def garbage_ids(self) -> set[int]:
@@ -240,7 +257,11 @@ class Window:
             self._catcher.release()
             # The garbage, and the free lists that describing it refilled.
             gc.collect()
+        if self._malloc:
+            # A reader that stopped (over its time budget) gives no figure.
+            self._malloc = self.heap.malloc.read(self._flags, 5)
         blocks_after = read_blocks()
+        self._frames.clear()
         self._flags[3] = 0
         if interned_size is not None:
             self._flags[3] = max(0, interned_size() - self._flags[2])
@@ -364,6 +385,11 @@ class Window:
             traced=traced_bytes,
             untracked=untracked_bytes,
             memory=memory,
+            malloc=(
+                self._flags[5] - self._flags[4] + self._held_bytes - exclusions.extra_bytes
+                if self._malloc
+                else None
+            ),
             cycle_flags=int(self._flags[0]),
             cycles=self._findings,
             collected=collected,
