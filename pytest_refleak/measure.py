@@ -530,11 +530,17 @@ def _referenced_within(objects: list[object]) -> set[int]:
     return inner
 
 
-def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool) -> int:
-    """The blocks an empty window reads: what measuring itself costs, to take off."""
+def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool, freeze: bool = True) -> int:
+    """The blocks an empty window reads: what measuring itself costs, to take off.
+
+    Measured for each kind of window: one that freezes the heap and one that
+    does not run different code between their readings, and what that code
+    leaves in the interpreter's free lists differs by a block or two, which
+    would hide a leak of one block or look like one.
+    """
     reading = 0
     for _ in range(4):
-        window = Window(heap, origins, cycles=cycles)
+        window = Window(heap, origins, cycles=cycles, freeze=freeze)
         window.open()
         reading = window.close().blocks
     return reading
