@@ -9,12 +9,18 @@ Each leak here has a clean twin that must pass in the same positions.
 
 from __future__ import annotations
 
+import array
 import random
 import re
+import sys
 import textwrap
 
 import pytest
 from conftest import run
+
+from pytest_refleak.heap import MallocBytes, malloc_chunk
+from pytest_refleak.measure import Reading
+from pytest_refleak.verdict import MALLOC_SLACK, grew
 
 #: Code under test: each leaking function has a clean twin that does the same
 #: work without keeping anything.
@@ -254,3 +260,36 @@ def test_same_verdicts_in_every_order(
     expected = {n: "LEAKED" if n in MIXED_LEAKS else "PASSED" for n in names}
     wrong = {label: found for label, found in seen.items() if found != expected}
     assert not wrong, f"expected {expected}\ngot {wrong}"
+
+
+def test_malloc_bytes_see_a_buffer_grown_in_place() -> None:
+    """Where the platform can say it, the bytes held through malloc grow with a
+    buffer that ``realloc`` grows in place, which the block count does not see."""
+    malloc = MallocBytes()
+    if not malloc.available:
+        pytest.skip("no cheap malloc statistics on this platform")
+    buffer = bytearray(1 << 20)
+    readings = array.array("q", [0, 0])
+    blocks = sys.getallocatedblocks()
+    assert malloc.read(readings, 0)
+    buffer.extend(bytes(1 << 20))
+    assert malloc.read(readings, 1)
+    assert readings[1] - readings[0] >= 1 << 20
+    assert sys.getallocatedblocks() - blocks < 4
+    del buffer
+
+
+@pytest.mark.parametrize(
+    ("blocks", "malloc", "grown"),
+    [(1, None, True), (0, None, False), (0, MALLOC_SLACK + 1, True), (0, MALLOC_SLACK, False)],
+)
+def test_growth_in_blocks_or_bytes(blocks: int, malloc: int | None, grown: bool) -> None:
+    """A run grew if it kept another block, or more than the slack in malloc bytes."""
+    assert grew(Reading(blocks=blocks, objects=0, malloc=malloc)) is grown
+
+
+def test_malloc_chunk_sizes() -> None:
+    """What Python's small-object allocator serves costs malloc nothing."""
+    assert malloc_chunk(512) == 0
+    assert malloc_chunk(513) == 528
+    assert malloc_chunk(1024) == 1040
