@@ -9,6 +9,7 @@ of the item and its fixture request) are worked out and taken off: see
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import sys
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_refleak.exclusions import Exclusions, bounded_caches, bounded_dict_caches
+from pytest_refleak.heap import malloc_chunk
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
 from pytest_refleak.pytest_internals import (
@@ -57,6 +59,7 @@ class FirstRun:
         # Made now, not while the window is open: anything created between the
         # window's two readings would count as the test's.
         self.extra_blocks = 0
+        self.extra_bytes = array.array("q", [0])
         self.reports: Sequence[pytest.TestReport] = ()
         self.caches = [*bounded_caches(), *bounded_dict_caches()]
         self.exclusions = self._exclusions
@@ -91,6 +94,8 @@ class FirstRun:
         if packed is not None:
             reports.clear()
             extra += 1  # the string itself
+            # Into an array made beforehand: an int made now would count.
+            self.extra_bytes[0] = malloc_chunk(sys.getsizeof(packed))
         try:
             extra += self._let_go_dropped()
             self.extra_blocks = extra + self.first_call
@@ -168,6 +173,7 @@ class FirstRun:
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
             extra_blocks=self.extra_blocks,
+            extra_bytes=self.extra_bytes[0],
             exact=node_setup_records(item),
         )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import array
 import contextlib
 import gc
+import sys
 import tracemalloc
 import types
 from collections import Counter
@@ -44,7 +45,7 @@ from pytest_refleak.exclusions import (
     weakrefs_to,
     without_stringio_internals,
 )
-from pytest_refleak.heap import Heap, read_blocks
+from pytest_refleak.heap import Heap, malloc_chunk, read_blocks
 from pytest_refleak.objects import (
     estimated_blocks,
     exclusive_contents,
@@ -66,6 +67,8 @@ from pytest_refleak.text import (
     size_of,
     type_name,
 )
+
+_EMPTY_LIST = sys.getsizeof([])
 
 # Bits of the quick cycle verdict a plain window records.
 CYCLE_PROJECT = 1
@@ -126,6 +129,11 @@ class Reading:
     kept: tuple[tuple[int, int], ...] = ()
     #: ``untracked`` by the line that allocated it (innermost frame).
     untracked_lines: tuple[tuple[tuple[str, int], int], ...] = ()
+    #: Growth of the bytes the process holds through ``malloc`` (objects over 512
+    #: bytes, buffers grown in place by ``realloc``), net of what the caller keeps;
+    #: ``None`` where not known: the platform cannot say cheaply, or the window
+    #: traced, and tracing's own records would swamp it.
+    malloc: int | None = None
 
 
 class Window:
@@ -166,8 +174,15 @@ class Window:
         self._catcher = heap.catcher
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
-        # [4]: kinds of cycles that finalizers broke and the collector freed.
-        self._flags = array.array("q", [0, 0, 0, 0, 0])
+        # [4], [5]: bytes held through malloc at opening and closing; [6]: kinds of
+        # cycles that finalizers broke and the collector freed.
+        self._flags = array.array("q", [0, 0, 0, 0, 0, 0, 0])
+        #: Whether the window reads the bytes held through malloc (_flags[4], [5]).
+        self._malloc = False
+        self._held_bytes = 0
+        #: Frame objects of the code running when the window opened, held until
+        #: it has been read (see frame_objects_of_callers).
+        self._frames: list[types.FrameType] = []
         #: Cycles finalizers broke, described before the collection freed them.
         self._freed: list[cycles_mod.CycleGroup] = []
         self._describe_freed = self._describe_doomed
@@ -192,7 +207,7 @@ class Window:
         collection and the reading, or it would sit in a free list and count.
         """
         forget_last_failure()
-        frame_objects_of_callers()
+        self._frames = frame_objects_of_callers()
         if self.freeze:
             self.heap.settle()
         else:
@@ -207,6 +222,7 @@ class Window:
                 # list and its array are let go before memory is read: add them back.
                 self._old_objects = existing
                 self._held_blocks = 1 + (1 if existing else 0)
+                self._held_bytes = malloc_chunk(sys.getsizeof(existing) - _EMPTY_LIST)
             del existing
         self._new_sentinel = []
         if self.trace and self.since is not None and tracemalloc.is_tracing():
@@ -218,7 +234,7 @@ class Window:
                 # Taking the snapshot freed objects into the interpreter's free
                 # lists; a collection empties them again, as before the closing reading.
                 gc.collect()
-        self._flags[4] = 0
+        self._flags[6] = 0
         self._freed.clear()
         self._catching = self._catch and self._catcher.start(
             rerun=not self.freeze,
@@ -228,6 +244,9 @@ class Window:
         )
         if interned_size is not None:
             self._flags[2] = interned_size()
+        # Tracing keeps its own records through malloc, for every allocation:
+        # a traced window is counted in blocks and traced bytes only.
+        self._malloc = not self.trace and self.heap.malloc.read(self._flags, 4)
         self._blocks_before = read_blocks()
 
     def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:
@@ -241,7 +260,7 @@ class Window:
         if self.detailed:
             self._freed.append(description)
         else:
-            self._flags[4] |= _cycle_flag(description.origin)
+            self._flags[6] |= _cycle_flag(description.origin)
 
     def garbage_ids(self) -> set[int]:
         """Ids of the garbage the window has caught so far (kept for the cycle verdict)."""
@@ -269,7 +288,7 @@ class Window:
         gc.collect()
         self._catcher.stop()
         collected = self._catcher.collected
-        self._flags[0] = self._flags[4]
+        self._flags[0] = self._flags[6]
         self._flags[1] = 1
         if self._catching and (self._catcher.saved or self._freed):
             if self.detailed:
@@ -282,7 +301,11 @@ class Window:
                 self._flags[0] |= _quick_cycle_flags(self._catcher.saved, self.origins)
             # The garbage, and the free lists that describing it refilled.
             self._catcher.release_and_collect()
+        if self._malloc:
+            # A reader that stopped (over its time budget) gives no figure.
+            self._malloc = self.heap.malloc.read(self._flags, 5)
         blocks_after = read_blocks()
+        self._frames.clear()
         self._flags[3] = 0
         if interned_size is not None:
             self._flags[3] = max(0, interned_size() - self._flags[2])
@@ -412,6 +435,11 @@ class Window:
             traced=traced_bytes,
             untracked=untracked_bytes,
             memory=memory,
+            malloc=(
+                self._flags[5] - self._flags[4] + self._held_bytes - exclusions.extra_bytes
+                if self._malloc
+                else None
+            ),
             cycle_flags=int(self._flags[0]),
             cycles=self._findings,
             collected=collected,
@@ -569,11 +597,17 @@ def _referenced_within(objects: list[object]) -> set[int]:
     return inner
 
 
-def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool) -> int:
-    """The blocks an empty window reads: what measuring itself costs, to take off."""
+def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool, freeze: bool = True) -> int:
+    """The blocks an empty window reads: what measuring itself costs, to take off.
+
+    Measured for each kind of window: one that freezes the heap and one that
+    does not run different code between their readings, and what that code
+    leaves in the interpreter's free lists differs by a block or two, which
+    would hide a leak of one block or look like one.
+    """
     reading = 0
     for _ in range(4):
-        window = Window(heap, origins, cycles=cycles)
+        window = Window(heap, origins, cycles=cycles, freeze=freeze)
         window.open()
         reading = window.close().blocks
     return reading

@@ -95,7 +95,7 @@ class Checker:
         self._heap: Heap | None = None
         self._origins: Origins | None = None
         self._calibration: dict[type, int] = {}
-        self._offsets: dict[bool, int] = {}
+        self._offsets: dict[tuple[bool, bool], int] = {}
         self._codes_seen: set[int] = set()
         self.checked = 0
         self.rerun = 0
@@ -129,8 +129,10 @@ class Checker:
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
     ) -> Window:
-        if cycles not in self._offsets:
-            self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
+        if (cycles, freeze) not in self._offsets:
+            self._offsets[cycles, freeze] = calibrate_offset(
+                self.heap, self.origins, cycles=cycles, freeze=freeze
+            )
         if not self._calibration:
             self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
         return Window(
@@ -141,7 +143,7 @@ class Checker:
             nframes=TRACE_FRAMES,
             detailed=trace and since is None,
             calibration=self._calibration,
-            offset=self._offsets[cycles],
+            offset=self._offsets[cycles, freeze],
             freeze=freeze,
             since=since,
             previous=previous,
