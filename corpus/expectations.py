@@ -26,8 +26,9 @@ class Case:
     garbage: str = ""
     # "asyncio": needs pytest-asyncio to run under pytest.
     needs: str = ""
-    # "hypothesis": hypothesis's own memory grows over tens of runs of any property
-    # test; verify.py judges such a case by its objects only.
+    # Memory that grows for a reason outside the case: "hypothesis" (its own memory
+    # grows over tens of runs of any property test), "import" (the import system on
+    # 3.13 keeps a little from every re-import). verify.py judges by objects only.
     noise: str = ""
 
 
