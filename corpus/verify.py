@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import doctest
 import gc
 import importlib
@@ -79,7 +80,7 @@ def _parametrize(func: Any, param: str) -> dict[str, Any]:
         for value in values:
             row = value if len(names) > 1 else (value,)
             if "-".join(str(v) for v in row) == param:
-                return dict(zip(names, row))
+                return dict(zip(names, row, strict=True))
     raise LookupError(f"no parameter set {param!r}")
 
 
@@ -140,10 +141,8 @@ def _project_garbage(call: Callable[[], None]) -> int:
     refs = []
     for obj in gc.get_objects():
         if _is_project(obj):
-            try:
+            with contextlib.suppress(TypeError):  # frames, and classes with __slots__
                 refs.append(weakref.ref(obj))
-            except TypeError:
-                pass
     del obj
     debug = gc.get_debug()
     gc.set_debug(debug | gc.DEBUG_SAVEALL)
