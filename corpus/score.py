@@ -95,7 +95,9 @@ def _said(record: dict[str, Any] | None) -> str:
     return " ".join(str(summary).split())
 
 
-def score(cases: list[Case], records: dict[str, dict[str, Any]], skipped: set[str]) -> list[dict[str, Any]]:
+def score(
+    cases: list[Case], records: dict[str, dict[str, Any]], skipped: set[str]
+) -> list[dict[str, Any]]:
     rows = []
     for case in cases:
         record = records.get(case.nodeid)
@@ -113,10 +115,9 @@ def score(cases: list[Case], records: dict[str, dict[str, Any]], skipped: set[st
                 outcome = "missed"
             else:
                 outcome = "wrong kind"
-        rows.append(
-            {"nodeid": case.nodeid, "want": case.verdict, "got": got, "outcome": outcome,
-             "said": _said(record) if outcome in WRONG else ""}  # fmt: skip
-        )
+        said = _said(record) if outcome in WRONG else ""
+        row = {"nodeid": case.nodeid, "want": case.verdict, "got": got, "outcome": outcome}
+        rows.append({**row, "said": said})
     return rows
 
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
-        output, elapsed, cpu = run_pytest(args, skip_async, report_path)
+        _output, elapsed, cpu = run_pytest(args, skip_async, report_path)
         report = json.loads(report_path.read_text(encoding="utf-8"))
     records = {r["nodeid"]: r for r in report["tests"]}
     rows = score(cases, records, skipped)
@@ -159,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "serial" if not args.xdist else f"-n {args.xdist}"
     order = args.order + (f" (seed {args.seed})" if args.order == "shuffled" else "")
-    print(f"pytest-refleak on the corpus: Python {report['python']}, {mode}, {order}, "
-          f"cycles={report['settings']['cycles']}, {elapsed:.0f} s wall, {cpu:.0f} s CPU")  # fmt: skip
+    print(
+        f"pytest-refleak on the corpus: Python {report['python']}, {mode}, {order}, "
+        f"cycles={report['settings']['cycles']}, {elapsed:.0f} s wall, {cpu:.0f} s CPU"
+    )
     wrong = [r for r in rows if r["outcome"] in WRONG]
     width = max((len(r["nodeid"]) for r in wrong), default=0)
     for r in wrong:
@@ -177,10 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         f"skipped {totals['skipped']}"
     )
     if args.json:
-        args.json.write_text(json.dumps(
-            {"python": report["python"], "mode": mode, "order": order, "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
-             "totals": totals, "rows": rows, "unexpected": unexpected}, indent=2) + "\n",
-            encoding="utf-8")  # fmt: skip
+        scores = {
+            "python": report["python"],
+            "mode": mode,
+            "order": order,
+            "seconds": round(elapsed, 1),
+            "cpu_seconds": round(cpu, 1),
+            "totals": totals,
+            "rows": rows,
+            "unexpected": unexpected,
+        }
+        args.json.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
 
     wrong_ids = {r["nodeid"] for r in wrong}
     right_ids = {r["nodeid"] for r in rows if r["outcome"] in ("caught", "ok")}
