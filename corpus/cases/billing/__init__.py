@@ -1,0 +1,1 @@
+"""billing: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""faults: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""jobq: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""memo: a small library of the held-out corpus."""

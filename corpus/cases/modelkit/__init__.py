@@ -1,0 +1,1 @@
+"""modelkit: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""nativebuf: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""netkit: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""plugkit: a small library of the held-out corpus."""

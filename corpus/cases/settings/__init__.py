@@ -1,0 +1,1 @@
+"""settings: a small library of the held-out corpus."""

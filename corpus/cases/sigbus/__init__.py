@@ -1,0 +1,1 @@
+"""sigbus: a small library of the held-out corpus."""

@@ -1,0 +1,1 @@
+"""textparse: a small library of the held-out corpus."""
