@@ -221,7 +221,7 @@ def pytest_runtest_logreport(report):
     if path and report.when == "teardown":
         # one line per finished test, so that a run stopped half-way still tells
         with open(path + "l", "a") as f:
-            f.write(json.dumps([report.nodeid, entry]) + "\n")
+            f.write(json.dumps([report.nodeid, entry]) + "\\n")
 
 
 def pytest_collectreport(report):
@@ -591,8 +591,14 @@ def report(name: str, spec: dict, res: dict, show_lines: int, list_limit: int) -
 
 
 def git_commit(repo: Path) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+    """The commit of ``main`` whose plugin code is measured: the newest commit of main
+    merged into the checkout (the checkout itself when there is no main branch)."""
+    proc = subprocess.run(["git", "-C", str(repo), "merge-base", "HEAD", "main"],
                           capture_output=True, text=True)
+    if proc.returncode != 0:
+        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
+                              capture_output=True, text=True)
+    proc.stdout = proc.stdout.strip()[:7]
     dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "pytest_refleak"],
                            capture_output=True, text=True).stdout.strip()
     return proc.stdout.strip() + ("+dirty" if dirty else "") if proc.returncode == 0 else "?"
