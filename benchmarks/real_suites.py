@@ -50,7 +50,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -754,7 +753,7 @@ def show_results(results: dict, args: argparse.Namespace) -> None:
             fig = row.get(mode)
             cells.append(f"{ratio_text(fig, 'cpu_ratio'):>18} {ratio_text(fig, 'wall_ratio'):>6} "
                          f"{len(fig['only_plugin']) if fig else '-':>4}")
-        log(f"{row['project']:<16} {row['version']:<8} {str(row['commit']):<8} {row['tests']:>6} "
+        log(f"{row['project']:<16} {row['version']:<8} {row['commit']!s:<8} {row['tests']:>6} "
             f"{row['plain_cpu']:>9.1f} {row['plain_wall']:>6.1f} | " + " | ".join(cells))
     if args.markdown:
         log("\n| project | tests | plain CPU / wall | cycles off: CPU, wall | plugin-only "
