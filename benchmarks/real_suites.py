@@ -616,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="alternating rounds, each running every mode once (default 3)")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES),
                     help="modes to run in each round; plain is always run (default: all)")
+    ap.add_argument("--reuse-plain", action="store_true",
+                    help="take the plain runs from results.json (an earlier invocation) "
+                         "instead of running them again")
     ap.add_argument("--timeout-per-run", type=float, default=20, metavar="RATIO",
                     help="stop a run with the plugin once its CPU time reaches RATIO times the "
                          "suite's plain CPU time; it is reported as '> RATIOx (stopped)' "
@@ -675,14 +678,26 @@ def main(argv: list[str] | None = None) -> int:
         commit = git_commit(repo)
         started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         runs: list[dict] = []
+        if args.reuse_plain:
+            # Plain pytest runs little of the plugin's code (its options), so plain runs
+            # made before a change to it still hold; each keeps the commit it was made on.
+            before = saved.get(name, {})
+            runs = [dict(r, commit=r.get("commit", before.get("commit")))
+                    for r in before.get("runs", []) if r["mode"] == "plain"]
+            if not runs:
+                log(f"[{name}] no saved plain runs to reuse: running plain too")
+        reused = bool(runs)
         for i in range(1, args.rounds + 1):
             for mode in modes:
+                if mode == "plain" and reused:
+                    continue
                 cpu_limit = args.max_seconds
                 if mode != "plain":
                     plain_cpu = statistics.median(r["cpu"] for r in runs if r["mode"] == "plain")
                     cpu_limit = min(cpu_limit, args.timeout_per_run * max(plain_cpu, 0.5))
                 runs.append(run_suite(name, info, spec, mode, f"{mode}-{i}", work,
                                       args.wall_limit, cpu_limit, args.full_suites))
+                runs[-1]["commit"] = commit
         plain = [r for r in runs if r["mode"] == "plain"]
         res = {"version": spec["version"], "freeze": info["freeze"], "runs": runs,
                "compare": {}, "commit": commit, "started": started,
