@@ -50,7 +50,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(
                 option.cli, default=None, dest=option.name, metavar=option.metavar, help=option.help
             )
-        parser.addini(option.name, help=option.help, type="string", default=None)
+        _add_ini(parser, option.name, option.help, option.ini_kind)
+
+
+def _add_ini(parser: pytest.Parser, name: str, help: str, kind: str) -> None:
+    """Declare an ini setting with its type, so that ``--help`` shows it.
+
+    pytest before 8.4 knows no ``int`` ini type and refuses it: such a setting is
+    read as a string there, and ``settings.resolve`` parses it either way.
+    """
+    try:
+        parser.addini(name, help=help, type=kind, default=None)  # type: ignore[arg-type]
+    except (AssertionError, ValueError, TypeError):
+        parser.addini(name, help=help, type="string", default=None)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -60,7 +72,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     cli = {option.name: config.getoption(option.name) for option in OPTIONS}
-    ini = {option.name: config.getini(option.name) for option in OPTIONS}
+    try:
+        ini = {option.name: _read_ini(config, option.name) for option in OPTIONS}
+    except SettingsError as error:
+        raise pytest.UsageError(f"refleak: {error}") from None
     ini_dir = config.inipath.parent if config.inipath is not None else config.rootpath
     cli_dir = config.invocation_params.dir
     try:
@@ -72,6 +87,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[gate_key] = gate
     if settings.check_all or _reports_run(config, settings):
         config.pluginmanager.register(RefleakPlugin(config, settings, gate), PLUGIN_NAME)
+
+
+def _read_ini(config: pytest.Config, name: str) -> object:
+    """An ini value as pytest parses it for its declared type; a value pytest cannot
+    parse (``refleak = maybe``) is the user's mistake, said in one line."""
+    try:
+        return config.getini(name)
+    except (ValueError, TypeError, pytest.UsageError) as error:
+        # pytest 9 raises UsageError here, older versions ValueError: either way
+        # without the setting's name.
+        raise SettingsError(f"ini option {name}: {error}") from None
 
 
 def _reports_run(config: pytest.Config, settings: Settings) -> bool:
@@ -125,6 +151,9 @@ class RefleakPlugin:
         # pytest-xdist's workers check tests; the controller reports on them.
         self.worker = hasattr(config, "workerinput")
         self.checker = Checker(config, settings, gate)
+        #: The session was stopped early: Ctrl-C, KeyboardInterrupt or pytest.exit,
+        #: whatever return code pytest.exit chose.
+        self.interrupted = False
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -141,7 +170,10 @@ class RefleakPlugin:
         lines = []
         limits = self.settings.limits
         if self.settings.check_all:
-            parts = [f"cycles: {limits.cycles}", f"re-runs: {limits.runs}"]
+            parts = [
+                f"cycles: {limits.cycles}",
+                f"at least {limits.runs} re-runs of a suspect test",
+            ]
             if limits.allow_objects:
                 parts.append(f"allowed objects: {limits.allow_objects}")
             if limits.allow_memory:
@@ -187,11 +219,16 @@ class RefleakPlugin:
         if isinstance(collected, list):
             self.gate.add_collected(str(nodeid) for nodeid in collected)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest calls this for pytest.exit() too, which may give any exit code.
+        self.interrupted = True
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.worker:
             return
-        self.gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
-        if self.gate.write_failed:
+        interrupted = self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+        self.gate.finish(interrupted=interrupted)
+        if self.gate.write_failed or self.gate.usage_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

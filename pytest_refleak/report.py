@@ -86,6 +86,16 @@ def explain(
                     sites=2 if verbosity > 0 else 1,
                 )
             )
+            own = sum(g.size for g in detail.by_type)
+            if verdict.memory_per_run > own:
+                # The table gives each object's own size (sys.getsizeof); the memory
+                # figure is everything the run kept, which a reader adds up and misses.
+                lines.append(
+                    f"    ({format_size(own)} is their own size; the other "
+                    f"{format_size(verdict.memory_per_run - own)}"
+                    " of the memory kept per run is what they hold: attribute storage,"
+                    " arrays, strings)"
+                )
         if detail is not None and detail.memory:
             lines.append("  where the memory still allocated after the traced re-run came from:")
             for growth in detail.memory[: 8 if verbosity > 0 else 5]:
