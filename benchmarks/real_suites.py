@@ -468,6 +468,10 @@ def signature(nodeid: str, e: dict, section: list[str]) -> str:
     if kind in ("LEAKED", "CYCLES"):
         prefix = f"{kind} {nodeid} - "
         what = next((line[len(prefix):] for line in section if line.startswith(prefix)), "")
+        if not what:
+            # a stopped run printed no summary: the first line of the test's report
+            first = e["text"].strip().splitlines()[:1]
+            what = first[0].split("refleak: ", 1)[-1] if first else ""
         what = re.sub(r"\d+(\.\d+)?", "N", what)
         what = re.sub(r"(KiB|MiB|B)/run", "B/run", what)
     else:
@@ -784,7 +788,7 @@ def show_results(results: dict, args: argparse.Namespace) -> None:
                     cells += ["-", "-"]
                     continue
                 if fig["stopped"]:
-                    cells.append(f"> {fig['cpu_ratio']:.0f}x (stopped)")
+                    cells.append(f"> {fig['cpu_ratio']:.1f}x (stopped)")
                 else:
                     cells.append(f"{fig['cpu_ratio']:.2f}, {fig['wall_ratio']:.2f}")
                 cells.append(str(len(fig["only_plugin"])))
