@@ -6,27 +6,36 @@ For each project below (pinned versions), this script
 1. makes a venv under the work dir, downloads the project's sdist from PyPI
    (``pip download --no-binary :all: --no-deps``), unpacks it, installs it with
    its test requirements and pytest-refleak from this repository (editable);
-2. runs the project's own test suite from the unpacked sdist, alternating plain
-   and ``--refleak --refleak-cycles=off`` for ``--rounds`` rounds (wall clock),
-   then once with plain ``--refleak`` (cycles at their default, ``project``);
-3. prints, per project: test count, median times and their ratio, the lines of
-   the ``refleak`` terminal section (LEAKED / CYCLES / NOT CHECKED) per mode,
-   and every test that passes plain but fails with the plugin, with the text
-   the plugin printed for the first few.
+2. runs the project's own test suite from the unpacked sdist for ``--rounds``
+   rounds, each running every mode once in turn: plain, ``--refleak
+   --refleak-cycles=off``, and the default ``--refleak`` (cycles ``project``);
+3. prints, per project: test count, the median CPU time (user + system of the
+   pytest process and the children it waited for) and wall time of each mode
+   and their ratios against plain, the plugin's verdicts and how many tests it
+   ran more than once, and every test that passes plain but fails with the
+   plugin, with the first lines of what the plugin printed.
+
+CPU time is the headline figure: on a loaded machine wall time grows with
+everybody else's work, CPU time much less.  A run with the plugin is stopped
+once its CPU time reaches ``--timeout-per-run`` times the suite's plain CPU
+time (a CPU-time rlimit, so load does not trigger it) and reported as
+``> Nx (stopped)``; the tests it finished still count.
 
 Tests that already fail plain (in any plain round) are left out of the
 comparison; only failures that appear with the plugin alone are reported.
 
-Stdlib only.  Usage (from anywhere)::
+Stdlib only, POSIX only (rlimits).  Usage (from anywhere)::
 
-    python benchmarks/real_suites.py                       # default projects
-    python benchmarks/real_suites.py --projects click toolz --rounds 3
+    python benchmarks/real_suites.py                       # all projects, 3 rounds
+    python benchmarks/real_suites.py --projects click toolz --rounds 1
+    python benchmarks/real_suites.py --modes plain refleak --markdown --json out.json
     python benchmarks/real_suites.py --list
 
 The venvs are reused between invocations (``--fresh`` rebuilds them); since
 pytest-refleak is installed editable, a reused venv tests the current code.
 Full pytest output of every run is kept in ``<work dir>/logs`` and all figures
-in ``<work dir>/results.json``.
+in ``<work dir>/results.json`` (several invocations on different projects may
+share a work dir).
 """
 
 from __future__ import annotations
@@ -41,7 +50,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -75,7 +83,7 @@ PROJECTS: dict[str, dict] = {
     },
     "packaging": {
         "version": "26.4",
-        "test_requires": ["hypothesis==6.170.17", "pretend==1.0.9", "tomli-w==1.2.0", "pip"],
+        "test_requires": ["hypothesis==6.170.27", "pretend==1.0.9", "tomli-w==1.2.0", "pip"],
         "tests": ["tests"],
         "pytest_args": [],
     },
@@ -87,7 +95,7 @@ PROJECTS: dict[str, dict] = {
     },
     "attrs": {
         "version": "26.1.0",
-        "test_requires": ["hypothesis==6.170.17", "pympler==1.1", "cloudpickle==3.1.3"],
+        "test_requires": ["hypothesis==6.170.27", "pympler==1.1", "cloudpickle==3.1.3"],
         "tests": ["tests"],
         "pytest_args": [],
     },
@@ -101,7 +109,7 @@ PROJECTS: dict[str, dict] = {
         "version": "4.0.0",
         # its conftest uses pytest-cov's no_cover marker: without pytest-cov,
         # collection stops with PytestUnknownMarkWarning (an INTERNALERROR)
-        "test_requires": ["freezegun==1.5.5", "hypothesis==6.170.17", "pytest-cov",
+        "test_requires": ["freezegun==1.5.5", "hypothesis==6.170.27", "pytest-cov==7.1.0",
                           "attrs==26.1.0"],
         "tests": ["tests"],
         "pytest_args": [],
@@ -119,9 +127,29 @@ PROJECTS: dict[str, dict] = {
         "pytest_args": [],
     },
     "tomlkit": {
-        "version": "0.15.2",
+        "version": "0.15.3",
         "test_requires": [],
         "tests": ["tests"],
+        "pytest_args": [],
+    },
+    "idna": {
+        "version": "3.20",
+        "test_requires": ["hypothesis==6.170.27"],
+        "tests": ["tests"],
+        "pytest_args": [],
+    },
+    "six": {
+        "version": "1.17.0",
+        "test_requires": [],
+        "tests": ["test_six.py"],
+        "pytest_args": [],
+    },
+    "tabulate": {
+        "version": "0.10.0",
+        # numpy and pandas left out: their tests skip, and they would make the
+        # venvs big for a few dozen tests
+        "test_requires": ["wcwidth==0.9.4"],
+        "tests": ["test"],
         "pytest_args": [],
     },
     "pyparsing": {
@@ -132,7 +160,10 @@ PROJECTS: dict[str, dict] = {
     },
 }
 
-DEFAULT_PROJECTS = ["click", "jinja2", "more-itertools", "attrs", "packaging", "python-dateutil"]
+#: Cheapest first, so that a first table fills quickly.
+DEFAULT_PROJECTS = ["six", "toolz", "itsdangerous", "tabulate", "more-itertools", "jinja2",
+                    "sqlparse", "tomlkit", "pyparsing", "idna", "parso", "click", "attrs",
+                    "python-dateutil", "packaging"]
 
 #: Options on every run.  ``-x`` is never used: a whole suite must run.
 BASE_ARGS = ["-p", "no:cacheprovider", "-q"]
@@ -180,6 +211,16 @@ def pytest_runtest_logreport(report):
     verdict = getattr(report, "refleak_verdict", None)
     if verdict:
         entry["refleak"] = verdict
+    record = getattr(report, "refleak_record", None)
+    if record:
+        # how many times the plugin ran the test, and what it concluded
+        entry["runs"] = record.get("runs", 0)
+        entry["verdict"] = record.get("kind") or record.get("verdict")
+    path = os.environ.get("REFLEAK_SUITE_RECORD")
+    if path and report.when == "teardown":
+        # one line per finished test, so that a run stopped half-way still tells
+        with open(path + "l", "a") as f:
+            f.write(json.dumps([report.nodeid, entry]) + "\\n")
 
 
 def pytest_collectreport(report):
@@ -286,15 +327,40 @@ def crash_lines(output: str) -> list[str]:
             if line.startswith("INTERNALERROR") or PLUGIN_FRAME_RE.search(line)]
 
 
+def _limit_cpu(seconds: float | None) -> None:
+    """In the child, before exec: stop it with SIGXCPU after ``seconds`` of CPU time.
+
+    A CPU-time limit, unlike a wall-clock one, does not fire earlier on a loaded
+    machine.  No core file: a killed run's heap can be gigabytes."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if seconds is not None:
+        soft = max(1, int(seconds + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 10))
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_suite(name: str, info: dict, spec: dict, mode: str, tag: str, work: Path,
-              timeout: float, full_suite: bool = False) -> dict:
+              wall_limit: float, cpu_limit: float | None = None,
+              full_suite: bool = False) -> dict:
+    """One pytest run of a suite; ``cpu`` is user + system time of the pytest process
+    and the children it waited for.  The run is stopped after ``cpu_limit`` seconds of
+    CPU time or ``wall_limit`` seconds of wall time, and then ``stopped`` says which."""
     src = Path(info["src"])
     py = venv_python(Path(info["venv"]))
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     record = logs / f"{name}-{tag}.json"
-    if record.exists():
-        record.unlink()
+    for stale in (record, record.with_name(record.name + "l")):
+        if stale.exists():
+            stale.unlink()
     args = list(BASE_ARGS)
     if any(line.lower().startswith("pytest-randomly") for line in info["freeze"]):
         args += ["-p", "no:randomly"]
@@ -313,34 +379,56 @@ def run_suite(name: str, info: dict, spec: dict, mode: str, tag: str, work: Path
     env["PY_COLORS"] = "0"
     env["PYTHONHASHSEED"] = "0"
     cmd = [str(py), "-m", "pytest", *args]
+    # Runs are sequential, so the growth of the children's rusage is this run's.
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace",
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: _limit_cpu(cpu_limit))
     try:
-        output, _ = proc.communicate(timeout=timeout)
+        output, _ = proc.communicate(timeout=wall_limit)
         timed_out = False
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         timed_out = True
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
+    stopped = None
+    if timed_out:
+        stopped = f"wall-clock limit {wall_limit:.0f} s"
+    elif proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and cpu_limit is not None:
+        stopped = f"CPU-time limit {cpu_limit:.0f} s"
     (logs / f"{name}-{tag}.txt").write_text(" ".join(cmd) + "\n\n" + output)
-    empty: dict = {"tests": {}, "collect_errors": {}}
-    data = json.loads(record.read_text()) if record.exists() else empty
+    partial = record.with_name(record.name + "l")
+    if record.exists():
+        data = json.loads(record.read_text())
+    else:
+        data = {"tests": {}, "collect_errors": {}}
+        if partial.exists():
+            for line in partial.read_text().splitlines():
+                try:
+                    nodeid, entry = json.loads(line)
+                except ValueError:  # the line the run was stopped in
+                    continue
+                data["tests"][nodeid] = entry
     counts: dict[str, int] = {}
     for entry in data["tests"].values():
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
     last = output.strip().splitlines()[-1] if output.strip() else ""
     result = {
-        "mode": mode, "tag": tag, "seconds": round(seconds, 2), "returncode": proc.returncode,
-        "timed_out": timed_out, "counts": counts, "summary": last,
+        "mode": mode, "tag": tag, "seconds": round(seconds, 2), "cpu": round(cpu, 2),
+        "returncode": proc.returncode, "timed_out": timed_out, "stopped": stopped,
+        "counts": counts, "summary": last,
         "tests": data["tests"], "collect_errors": data["collect_errors"],
         "section": refleak_section(output), "internal_errors": crash_lines(output),
         "refleak_traceback": any(PLUGIN_FRAME_RE.search(line) for line in output.splitlines()),
         "command": " ".join(cmd), "cwd": str(src),
     }
-    log(f"  [{name}] {tag:<22} {seconds:8.1f} s  rc={proc.returncode}  {last}")
+    note = f"  STOPPED ({stopped})" if stopped else ""
+    log(f"  [{name}] {tag:<22} cpu {cpu:8.1f} s  wall {seconds:8.1f} s  "
+        f"rc={proc.returncode}  {last[:70]}{note}")
     return result
 
 
@@ -380,6 +468,10 @@ def signature(nodeid: str, e: dict, section: list[str]) -> str:
     if kind in ("LEAKED", "CYCLES"):
         prefix = f"{kind} {nodeid} - "
         what = next((line[len(prefix):] for line in section if line.startswith(prefix)), "")
+        if not what:
+            # a stopped run printed no summary: the first line of the test's report
+            first = e["text"].strip().splitlines()[:1]
+            what = first[0].split("refleak: ", 1)[-1] if first else ""
         what = re.sub(r"\d+(\.\d+)?", "N", what)
         what = re.sub(r"(KiB|MiB|B)/run", "B/run", what)
     else:
@@ -394,47 +486,93 @@ def order(item: tuple[str, dict]) -> tuple[int, str]:
     return ({"FAILED": 0, "ERROR": 0, "LEAKED": 1, "CYCLES": 2}.get(kind, 0), item[0])
 
 
-def report(name: str, spec: dict, res: dict, show: int, list_limit: int) -> None:
-    plain = [r for r in res["runs"] if r["mode"] == "plain"]
-    off = [r for r in res["runs"] if r["mode"] == "refleak-cycles-off"]
-    full = [r for r in res["runs"] if r["mode"] == "refleak"]
-    tp = statistics.median(r["seconds"] for r in plain)
-    to = statistics.median(r["seconds"] for r in off) if off else float("nan")
-    tf = statistics.median(r["seconds"] for r in full) if full else float("nan")
+PLUGIN_MODES = ("refleak-cycles-off", "refleak")
+
+
+def mode_figures(runs: list[dict], mode: str) -> dict | None:
+    """Median CPU and wall time of one mode's runs against plain's, and whether any
+    run of it was stopped (then the ratio is a lower bound)."""
+    plain = [r for r in runs if r["mode"] == "plain"]
+    mine = [r for r in runs if r["mode"] == mode]
+    if not plain or not mine:
+        return None
+    pc = statistics.median(r.get("cpu", float("nan")) for r in plain)
+    pw = statistics.median(r["seconds"] for r in plain)
+    stopped = [r for r in mine if r.get("stopped")]
+    if stopped:
+        # a stopped run says only "at least this much"; the smallest is what is known
+        cpu = min(r.get("cpu", float("nan")) for r in stopped)
+        wall = min(r["seconds"] for r in stopped)
+    else:
+        cpu = statistics.median(r.get("cpu", float("nan")) for r in mine)
+        wall = statistics.median(r["seconds"] for r in mine)
+    return {"cpu": cpu, "wall": wall, "cpu_ratio": cpu / pc if pc else float("nan"),
+            "wall_ratio": wall / pw if pw else float("nan"), "stopped": bool(stopped),
+            "runs": len(mine)}
+
+
+def ratio_text(fig: dict | None, key: str) -> str:
+    if fig is None:
+        return "-"
+    text = f"{fig[key]:.2f}"
+    return f"> {fig[key]:.1f}x (stopped)" if fig["stopped"] else text
+
+
+def first_lines(text: str, count: int) -> list[str]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[:count]
+
+
+def report(name: str, spec: dict, res: dict, show_lines: int, list_limit: int) -> None:
+    runs = res["runs"]
+    plain = [r for r in runs if r["mode"] == "plain"]
     bar = "=" * 100
     log(f"\n{bar}\n{name} {spec['version']}   (cwd {plain[0]['cwd']})")
     log(f"  command: {plain[0]['command']}")
     log(f"  tests: {len(plain[0]['tests'])}  plain outcome: {plain[0]['summary']}")
     if plain[0]["collect_errors"]:
         log(f"  collection errors (plain): {sorted(plain[0]['collect_errors'])}")
-    log(f"  plain {tp:.1f} s | --refleak --refleak-cycles=off {to:.1f} s (x{to / tp:.2f})"
-        f" | --refleak {tf:.1f} s (x{tf / tp:.2f})")
-    log("  all runs: " + ", ".join(f"{r['tag']}={r['seconds']}s" for r in res["runs"]))
+    pc = statistics.median(r.get("cpu", float("nan")) for r in plain)
+    pw = statistics.median(r["seconds"] for r in plain)
+    figures = [f"plain cpu {pc:.1f} s, wall {pw:.1f} s"]
+    for mode in PLUGIN_MODES:
+        fig = mode_figures(runs, mode)
+        if fig:
+            figures.append(f"{mode} cpu {fig['cpu']:.1f} s (x{ratio_text(fig, 'cpu_ratio')}),"
+                           f" wall {fig['wall']:.1f} s (x{ratio_text(fig, 'wall_ratio')})")
+    log("  " + " | ".join(figures))
+    log("  all runs: " + ", ".join(f"{r['tag']}={r.get('cpu', '?')}/{r['seconds']}s"
+                                   + (" STOPPED" if r.get("stopped") else "") for r in runs))
     cmp_ = res["compare"]
-    if cmp_["baseline_failures"]:
+    if cmp_.get("baseline_failures"):
         log(f"  pre-existing failures plain (excluded): {len(cmp_['baseline_failures'])}")
         for nodeid in cmp_["baseline_failures"][:10]:
             log(f"    {nodeid}")
-    for mode, runs in (("refleak-cycles-off", off), ("refleak", full)):
-        if not runs:
+    for mode in PLUGIN_MODES:
+        mode_runs = [r for r in runs if r["mode"] == mode]
+        if not mode_runs or mode not in cmp_:
             continue
         c = cmp_[mode]
-        log(f"\n  --- {mode}: {runs[-1]['summary']}")
-        for r in runs:
-            if r["internal_errors"] or r["refleak_traceback"] or r["timed_out"]:
-                log(f"  !!! {r['tag']}: rc={r['returncode']} timed_out={r['timed_out']} "
+        log(f"\n  --- {mode}: {mode_runs[-1]['summary']}")
+        for r in mode_runs:
+            if r["internal_errors"] or r["refleak_traceback"] or r["timed_out"] or r.get("stopped"):
+                log(f"  !!! {r['tag']}: rc={r['returncode']} stopped={r.get('stopped')} "
                     f"internal_errors={len(r['internal_errors'])} "
                     f"refleak in a traceback={r['refleak_traceback']} "
-                    f"(see logs/{name}-{r['tag']}.txt)")
+                    f"tests finished={len(r['tests'])} (see logs/{name}-{r['tag']}.txt)")
                 for line in r["internal_errors"][:60]:
                     log("    " + line)
-        section = runs[-1]["section"]
-        log(f"  refleak section ({runs[-1]['tag']}): {len(section)} lines")
-        for line in section:
-            log("    " + line)
+        reruns = [e.get("runs", 0) for e in mode_runs[-1]["tests"].values()]
+        verdicts: dict[str, int] = {}
+        for e in mode_runs[-1]["tests"].values():
+            if e.get("verdict"):
+                verdicts[e["verdict"]] = verdicts.get(e["verdict"], 0) + 1
+        log(f"  verdicts ({mode_runs[-1]['tag']}): {verdicts}; tests run more than once: "
+            f"{sum(1 for n in reruns if n and n > 1)}, runs in all: {sum(n or 1 for n in reruns)}")
+        section = mode_runs[-1]["section"]
         if c["missing"]:
             log(f"  tests missing from these runs (present plain): {len(c['missing'])}: "
-                f"{c['missing'][:10]}")
+                f"{c['missing'][:5]}")
         if c["passes_only_with_plugin"]:
             log(f"  failing plain but passing with the plugin: {c['passes_only_with_plugin'][:10]}")
         items = sorted(c["only_plugin"].items(), key=order)
@@ -442,46 +580,71 @@ def report(name: str, spec: dict, res: dict, show: int, list_limit: int) -> None
         groups: dict[str, list[str]] = {}
         for nodeid, e in items:
             groups.setdefault(signature(nodeid, e, section), []).append(nodeid)
-        log(f"  grouped by what they report ({len(groups)} groups; count, kind and what):")
-        for sig, ids in sorted(groups.items(), key=lambda g: -len(g[1])):
-            log(f"    {len(ids):>5}  {sig}")
-            log(f"           e.g. {ids[0]}")
+        if len(groups) > 1:
+            log(f"  grouped by what they report ({len(groups)} groups; count, kind and what):")
+            for sig, ids in sorted(groups.items(), key=lambda g: -len(g[1])):
+                log(f"    {len(ids):>5}  {sig}")
+                log(f"           e.g. {ids[0]}")
         for nodeid, e in items[:list_limit]:
-            log(f"    {e['kind']:<7} {nodeid}  (in {e['rounds']}/{len(runs)} runs)")
+            log(f"\n  ~~~ {e['kind']} {nodeid}  (in {e['rounds']}/{len(mode_runs)} runs)")
+            for line in first_lines(e["text"], show_lines):
+                log("  | " + line[:200])
         if len(items) > list_limit:
-            log(f"    ... and {len(items) - list_limit} more (results.json has them all)")
-        # the full text of the first test of each of the biggest groups
-        firsts = [ids[0] for _, ids in sorted(groups.items(), key=lambda g: -len(g[1]))]
-        for nodeid in firsts[:show]:
-            e = c["only_plugin"][nodeid]
-            log(f"\n  ~~~ {e['kind']} {nodeid}")
-            log(textwrap.indent(e["text"].rstrip(), "  | "))
+            log(f"\n    ... and {len(items) - list_limit} more (results.json has them all)")
+
+
+def git_commit(repo: Path) -> str:
+    """The commit of ``main`` whose plugin code is measured: the newest commit of main
+    merged into the checkout (the checkout itself when there is no main branch)."""
+    proc = subprocess.run(["git", "-C", str(repo), "merge-base", "HEAD", "main"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
+                              capture_output=True, text=True)
+    proc.stdout = proc.stdout.strip()[:7]
+    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "pytest_refleak"],
+                           capture_output=True, text=True).stdout.strip()
+    return proc.stdout.strip() + ("+dirty" if dirty else "") if proc.returncode == 0 else "?"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--projects", nargs="+", default=DEFAULT_PROJECTS, metavar="NAME",
-                    help=f"projects to run (default: {' '.join(DEFAULT_PROJECTS)})")
+                    help="projects to run (default: all of them)")
     ap.add_argument("--work-dir", default="/tmp/refleak-suites", type=Path)
     ap.add_argument("--repo", default=REPO_DEFAULT, type=Path,
                     help="pytest-refleak checkout to install editable (default: %(default)s)")
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter for the venvs (default: the one running this script)")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="alternating plain / --refleak --refleak-cycles=off rounds (default 2)")
-    ap.add_argument("--no-default-cycles", action="store_true",
-                    help="skip the one run with plain --refleak")
-    ap.add_argument("--timeout", type=float, default=1800, help="seconds per pytest run")
-    ap.add_argument("--show", type=int, default=3,
-                    help="print the full failure text of this many plugin-only failures per mode")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds, each running every mode once (default 3)")
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES),
+                    help="modes to run in each round; plain is always run (default: all)")
+    ap.add_argument("--reuse-plain", action="store_true",
+                    help="take the plain runs from results.json (an earlier invocation) "
+                         "instead of running them again")
+    ap.add_argument("--timeout-per-run", type=float, default=20, metavar="RATIO",
+                    help="stop a run with the plugin once its CPU time reaches RATIO times the "
+                         "suite's plain CPU time; it is reported as '> RATIOx (stopped)' "
+                         "(default 20)")
+    ap.add_argument("--max-seconds", type=float, default=300,
+                    help="stop any run after this much CPU time (default 300)")
+    ap.add_argument("--wall-limit", type=float, default=1200,
+                    help="stop any run after this much wall-clock time (default 1200)")
+    ap.add_argument("--show-lines", type=int, default=8,
+                    help="print this many lines of what the plugin said per plugin-only failure")
     ap.add_argument("--list-limit", type=int, default=40,
-                    help="list at most this many plugin-only failures per mode by name")
+                    help="print at most this many plugin-only failures per suite and mode")
     ap.add_argument("--full-suites", action="store_true",
                     help="also run the tests listed as 'slow' for a project (see PROJECTS)")
     ap.add_argument("--fresh", action="store_true", help="rebuild the venvs")
     ap.add_argument("--setup-only", action="store_true")
     ap.add_argument("--report-only", action="store_true",
                     help="print the report from the last results.json without running anything")
+    ap.add_argument("--markdown", action="store_true",
+                    help="also print the summary as a Markdown table")
+    ap.add_argument("--json", type=Path, metavar="PATH",
+                    help="also write this invocation's figures (without per-test data) here")
     ap.add_argument("--list", action="store_true", help="list the known projects and exit")
     args = ap.parse_args(argv)
 
@@ -492,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in args.projects if p not in PROJECTS]
     if unknown:
         ap.error(f"unknown projects: {unknown}; known: {sorted(PROJECTS)}")
+    modes = ["plain", *[m for m in args.modes if m != "plain"]]
     work: Path = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     (work / "recorder").mkdir(exist_ok=True)
@@ -503,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     # results.json keeps every project's last figures; this run replaces its own
     saved = json.loads(results_path.read_text()) if results_path.exists() else {}
     if args.report_only:
-        show_results({k: saved[k] for k in args.projects if k in saved}, args, work)
+        show_results({k: saved[k] for k in args.projects if k in saved}, args)
         return 0
     for name in args.projects:
         spec = PROJECTS[name]
@@ -515,57 +679,127 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.setup_only:
             continue
-        runs = []
+        commit = git_commit(repo)
+        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        runs: list[dict] = []
+        if args.reuse_plain:
+            # Plain pytest runs little of the plugin's code (its options), so plain runs
+            # made before a change to it still hold; each keeps the commit it was made on.
+            before = saved.get(name, {})
+            runs = [dict(r, commit=r.get("commit", before.get("commit")))
+                    for r in before.get("runs", []) if r["mode"] == "plain"]
+            if not runs:
+                log(f"[{name}] no saved plain runs to reuse: running plain too")
+        reused = bool(runs)
         for i in range(1, args.rounds + 1):
-            runs.append(run_suite(name, info, spec, "plain", f"plain-{i}", work, args.timeout,
-                                  args.full_suites))
-            runs.append(run_suite(name, info, spec, "refleak-cycles-off", f"refleak-cycles-off-{i}",
-                                  work, args.timeout, args.full_suites))
-        if not args.no_default_cycles:
-            runs.append(run_suite(name, info, spec, "refleak", "refleak", work, args.timeout,
-                                  args.full_suites))
+            for mode in modes:
+                if mode == "plain" and reused:
+                    continue
+                cpu_limit = args.max_seconds
+                if mode != "plain":
+                    plain_cpu = statistics.median(r["cpu"] for r in runs if r["mode"] == "plain")
+                    cpu_limit = min(cpu_limit, args.timeout_per_run * max(plain_cpu, 0.5))
+                runs.append(run_suite(name, info, spec, mode, f"{mode}-{i}", work,
+                                      args.wall_limit, cpu_limit, args.full_suites))
+                runs[-1]["commit"] = commit
         plain = [r for r in runs if r["mode"] == "plain"]
-        res = {"version": spec["version"], "freeze": info["freeze"], "runs": runs, "compare": {}}
-        for mode in ("refleak-cycles-off", "refleak"):
+        res = {"version": spec["version"], "freeze": info["freeze"], "runs": runs,
+               "compare": {}, "commit": commit, "started": started,
+               "python": subprocess.run([str(venv_python(Path(info["venv"]))), "-c",
+                                         "import sys; print(sys.version.split()[0])"],
+                                        capture_output=True, text=True).stdout.strip(),
+               "rounds": args.rounds}
+        for mode in PLUGIN_MODES:
             mode_runs = [r for r in runs if r["mode"] == mode]
             if mode_runs:
                 res["compare"][mode] = compare(plain, mode_runs)
-        off_compare = res["compare"]["refleak-cycles-off"]
-        res["compare"]["baseline_failures"] = off_compare["baseline_failures"]
+                res["compare"]["baseline_failures"] = res["compare"][mode]["baseline_failures"]
         res["full_suite"] = args.full_suites
         results[name] = res
+        # read again: another invocation on other projects may have written meanwhile
+        saved = json.loads(results_path.read_text()) if results_path.exists() else {}
         saved[name] = res
-        results_path.write_text(json.dumps(saved, indent=1))
+        tmp = results_path.with_name(f"{results_path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(saved, indent=1))
+        tmp.replace(results_path)
 
     if args.setup_only:
         return 0
-    show_results(results, args, work)
+    show_results(results, args)
     return 0
 
 
-def show_results(results: dict, args: argparse.Namespace, work: Path) -> None:
-    for name, res in results.items():
-        if "setup_failed" not in res:
-            report(name, PROJECTS[name], res, args.show, args.list_limit)
-    log("\n\nSUMMARY")
-    log(f"python: {args.python}  rounds: {args.rounds}  work dir: {work}")
-    log(f"{'project':<16} {'version':<9} {'tests':>6} {'plain s':>8} {'off s':>8} {'ratio':>6}"
-        f" {'default s':>9} {'ratio':>6} {'only-plugin off/default':>24}")
+def summary_rows(results: dict) -> list[dict]:
+    rows = []
     for name, res in results.items():
         if "setup_failed" in res:
-            log(f"{name:<16} setup failed")
+            rows.append({"project": name, "setup_failed": res["setup_failed"]})
             continue
-        plain = [r["seconds"] for r in res["runs"] if r["mode"] == "plain"]
-        off = [r["seconds"] for r in res["runs"] if r["mode"] == "refleak-cycles-off"]
-        full = [r["seconds"] for r in res["runs"] if r["mode"] == "refleak"]
-        tp, to = statistics.median(plain), statistics.median(off)
-        tf = statistics.median(full) if full else float("nan")
-        n = len(next(r for r in res["runs"] if r["mode"] == "plain")["tests"])
-        n_off = len(res["compare"]["refleak-cycles-off"]["only_plugin"])
-        n_full = len(res["compare"].get("refleak", {}).get("only_plugin", {}))
-        log(f"{name:<16} {res['version']:<9} {n:>6} {tp:>8.1f} {to:>8.1f} {to / tp:>6.2f}"
-            f" {tf:>9.1f} {tf / tp:>6.2f} {f'{n_off}/{n_full}':>24}")
-    log(f"\nfull output of every run: {work / 'logs'}; figures: {work / 'results.json'}")
+        runs = res["runs"]
+        plain = [r for r in runs if r["mode"] == "plain"]
+        row = {"project": name, "version": res["version"], "commit": res.get("commit"),
+               "python": res.get("python"), "started": res.get("started"),
+               "rounds": res.get("rounds"), "tests": len(plain[0]["tests"]),
+               "plain_cpu": statistics.median(r.get("cpu", float("nan")) for r in plain),
+               "plain_wall": statistics.median(r["seconds"] for r in plain)}
+        for mode in PLUGIN_MODES:
+            fig = mode_figures(runs, mode)
+            if fig:
+                fig["only_plugin"] = sorted(res["compare"][mode]["only_plugin"])
+                fig["only_plugin_kinds"] = {
+                    nodeid: e["kind"] for nodeid, e in res["compare"][mode]["only_plugin"].items()}
+            row[mode] = fig
+        rows.append(row)
+    return rows
+
+
+def show_results(results: dict, args: argparse.Namespace) -> None:
+    for name, res in results.items():
+        if "setup_failed" not in res:
+            report(name, PROJECTS[name], res, args.show_lines, args.list_limit)
+    rows = summary_rows(results)
+    log("\n\nSUMMARY (ratios against plain: median CPU time user+sys, and median wall time)")
+    log(f"work dir: {args.work_dir}")
+    log(f"{'project':<16} {'version':<8} {'commit':<8} {'tests':>6} {'plain cpu':>9} "
+        f"{'wall':>6} | {'off cpu':>18} {'wall':>6} {'fail':>4} | {'default cpu':>18} "
+        f"{'wall':>6} {'fail':>4}")
+    for row in rows:
+        if "setup_failed" in row:
+            log(f"{row['project']:<16} setup failed")
+            continue
+        cells = []
+        for mode in PLUGIN_MODES:
+            fig = row.get(mode)
+            cells.append(f"{ratio_text(fig, 'cpu_ratio'):>18} {ratio_text(fig, 'wall_ratio'):>6} "
+                         f"{len(fig['only_plugin']) if fig else '-':>4}")
+        log(f"{row['project']:<16} {row['version']:<8} {row['commit']!s:<8} {row['tests']:>6} "
+            f"{row['plain_cpu']:>9.1f} {row['plain_wall']:>6.1f} | " + " | ".join(cells))
+    if args.markdown:
+        log("\n| project | tests | plain CPU / wall | cycles off: CPU, wall | plugin-only "
+            "failures | default: CPU, wall | plugin-only failures | main |")
+        log("|---|---|---|---|---|---|---|---|")
+        for row in rows:
+            if "setup_failed" in row:
+                continue
+            cells = []
+            for mode in PLUGIN_MODES:
+                fig = row.get(mode)
+                if fig is None:
+                    cells += ["-", "-"]
+                    continue
+                if fig["stopped"]:
+                    cells.append(f"> {fig['cpu_ratio']:.1f}x (stopped)")
+                else:
+                    cells.append(f"{fig['cpu_ratio']:.2f}, {fig['wall_ratio']:.2f}")
+                cells.append(str(len(fig["only_plugin"])))
+            log(f"| {row['project']} {row['version']} | {row['tests']:,} | "
+                f"{row['plain_cpu']:.1f} s / {row['plain_wall']:.1f} s | " + " | ".join(cells)
+                + f" | {row['commit']} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, sort_keys=True))
+        log(f"\nfigures written to {args.json}")
+    log(f"\nfull output of every run: {args.work_dir / 'logs'}; "
+        f"figures: {args.work_dir / 'results.json'}")
 
 
 if __name__ == "__main__":
