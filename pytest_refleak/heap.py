@@ -255,6 +255,11 @@ class Heap:
         self.user_frozen = True
 
     @property
+    def sentinel(self) -> object:
+        """The object made right after the plugin's last freeze (not a test's)."""
+        return self._sentinel
+
+    @property
     def frozen(self) -> bool:
         return self._frozen
 

@@ -337,6 +337,8 @@ class Window:
         ids = [id(o) for o in young]
         all_ids = set(ids)
         ours = {id(young), id(ids), id(self._new_sentinel), *function_parts(callback)}
+        # The heap's own marker of its last freeze, made after it.
+        ours.add(id(self.heap.sentinel))
         # The window's own state, not through the callback: that holds the caller's
         # roots, whose new objects are the test's.
         ours |= new_reachable([self, self._catcher], all_ids)
