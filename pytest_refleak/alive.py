@@ -28,6 +28,10 @@ SHORT_SEARCH = 0.05
 #: The session's allowance: this much, plus this share of the time it has run.
 FREE_SECONDS = 10.0
 SESSION_SHARE = 0.1
+#: Containers a full search looks at before its time can run out: a small
+#: program's whole heap (a fresh pytest process holds some 7,000 dicts, lists
+#: and sets), so that what is found there does not depend on the machine's load.
+SURE_CONTAINERS = 10_000
 
 
 def search_seconds(spent: float, elapsed: float) -> float:
@@ -106,7 +110,8 @@ def explain_alive(verdict: Verdict, request: Request, *, unfreeze: bool) -> Expl
 
 
 def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], str | None]:
-    budget = Budget(seconds=request.budget_seconds)
+    full = request.budget_seconds >= FULL_SEARCH
+    budget = Budget(seconds=request.budget_seconds, at_least=SURE_CONTAINERS if full else 0)
     followed = list(detail.by_type[: request.types])
     # The summary names the first type that is not plumbing: explain it too.
     telling = next((g for g in detail.by_type if g.name not in PLAIN_TYPES), None)
