@@ -8,13 +8,14 @@ with the baseline and writes the report.  ``docs/architecture.md`` maps the rest
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pytest
 
 from pytest_refleak import __version__, hookspecs
 from pytest_refleak.baseline import BaselineError
+from pytest_refleak.companions import note_timer
 from pytest_refleak.gate import Gate
 from pytest_refleak.protocol import Checker
 from pytest_refleak.record import CYCLES, KNOWN, LEAKED
@@ -126,14 +127,24 @@ class RefleakPlugin:
         self.worker = hasattr(config, "workerinput")
         self.checker = Checker(config, settings, gate)
 
-    @pytest.hookimpl(tryfirst=True)
+    # A wrapper, not a protocol of our own: whoever runs the test's protocol
+    # (pytest's runner, pytest-rerunfailures) runs its real run, and the plugins
+    # wrapping it (pytest-timeout) see it as without us.  The outermost wrapper:
+    # re-runs come after all of them.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> bool | None:
+    ) -> Generator[None, object, object]:
         limits = item.stash.get(limits_key, None)
         if limits is None:
-            return None
-        return self.checker.run(item, nextitem, limits)
+            return (yield)
+        return (yield from self.checker.run(item, nextitem, limits))
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: object) -> None:
+        """pytest-timeout's timer for a test: noted, for the test's re-runs."""
+        if limits_key in item.stash:
+            note_timer(item, settings)
 
     # -- reporting hooks -------------------------------------------------------------
 
