@@ -52,11 +52,24 @@ def timed(item: pytest.Item) -> Iterator[None]:
         yield
         return
     hook = item.config.hook
+    attributes = vars(item)
+    before = dict(attributes)
     hook.pytest_timeout_set_timer(item=item, settings=settings)
+    # What starting the timer put on the item (pytest-timeout's handle to cancel
+    # it) is put back as it was once it is cancelled: the real run's handle, and
+    # the thread it refers to, are let go with the item, never inside a re-run's
+    # window, where their memory would pass for the test's.
+    changed = [name for name, value in attributes.items() if before.get(name, before) is not value]
     try:
         yield
     finally:
         hook.pytest_timeout_cancel_timer(item=item)
+        for name in changed:
+            if name in before:
+                attributes[name] = before[name]
+            else:
+                attributes.pop(name, None)
+        before.clear()
 
 
 @contextlib.contextmanager

@@ -78,7 +78,6 @@ async def test_leak(connection):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: pytest-asyncio's fixture finalizers counted")
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_pytest_asyncio(leaky: pytest.Pytester, mode: str) -> None:
     """Async tests and async fixtures under pytest-asyncio 1.x, strict and auto mode.
@@ -172,13 +171,7 @@ class TestProperties(unittest.TestCase):
     [
         pytest.param(HYPOTHESIS_PLAIN, 3, "test_it.py::test_leak", id="plain"),
         pytest.param(
-            HYPOTHESIS_TESTCASE,
-            2,
-            "test_it.py::TestProperties::test_leak",
-            id="unittest",
-            marks=pytest.mark.xfail(
-                strict=True, reason="issue 14: re-runs fail hypothesis's differing_executors"
-            ),
+            HYPOTHESIS_TESTCASE, 2, "test_it.py::TestProperties::test_leak", id="unittest"
         ),
     ],
 )
@@ -301,7 +294,6 @@ def test_pytest_timeout_still_stops_a_hanging_test(leaky: pytest.Pytester) -> No
 # -- pytest-benchmark ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: pytest-benchmark's records counted")
 def test_pytest_benchmark(leaky: pytest.Pytester) -> None:
     """What pytest-benchmark records for its own report is not the benchmarked test's."""
     leaky.makepyfile(
@@ -360,10 +352,7 @@ def test_leak():
                 pytest.mark.xfail(strict=True, reason="issue 14: leak missed under sysmon"),
             ],
         ),
-        pytest.param(
-            "pytrace",
-            marks=pytest.mark.xfail(strict=True, reason="issue 14: pytracer's records counted"),
-        ),
+        "pytrace",
     ],
 )
 def test_coverage(leaky: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, core: str) -> None:
@@ -377,7 +366,6 @@ def test_coverage(leaky: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, core:
 # -- doctests ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: doctest clears its globals after a run")
 def test_doctest_modules(leaky: pytest.Pytester) -> None:
     """Doctests are checked: a leaking one fails, clean ones pass, none is left unchecked."""
     leaky.makepyfile(
@@ -488,3 +476,37 @@ def test_subtests(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([LEAK_HEADLINE.format(nodeid="test_it.py::test_leak")])
     result.stdout.no_fnmatch_line("NOT CHECKED *")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_plugin_objects_are_tooling_plugin_modules_are_code(leaky: pytest.Pytester) -> None:
+    """What a plugin object registered with pytest keeps is the tooling's records; what a
+    conftest module keeps is the project's, like any module's."""
+    leaky.makeconftest(
+        """
+        import pytest
+        import leakylib
+
+        kept_by_conftest = []
+
+        class Recorder:
+            def __init__(self):
+                self.records = []
+
+        def pytest_configure(config):
+            config.pluginmanager.register(Recorder(), "recorder")
+
+        @pytest.fixture
+        def recorded(pytestconfig):
+            pytestconfig.pluginmanager.get_plugin("recorder").records.append(leakylib.Thing())
+
+        @pytest.fixture
+        def remembered():
+            kept_by_conftest.append(leakylib.Thing())
+        """
+    )
+    leaky.makepyfile(
+        test_it="def test_recorded(recorded):\n    pass\n"
+        "def test_leak(remembered):\n    pass\n"
+    )
+    result = run(leaky, "--refleak")
+    assert_checked(result, passed=1, leaked=["test_it.py::test_leak"])
