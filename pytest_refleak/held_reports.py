@@ -2,8 +2,8 @@
 
 pytest's reports are bookkeeping, not the test's: while the first run is measured
 they must neither reach other plugins (which keep them) nor count as memory the
-test left behind.  :class:`HeldReports` holds back the reports a test logs from
-inside its call (subtests); :func:`pack_reports` turns the test's own reports into
+test left behind.  :class:`HeldReports` holds back every report logged for the
+test (each attempt's, its subtests'); :func:`pack_reports` turns the test's own reports into
 one bytes object for the closing reading, and :func:`unpack_reports` makes them
 again, costing what pytest's own did.
 """

@@ -166,6 +166,12 @@ class TestProperties(unittest.TestCase):
 """
 
 
+@pytest.mark.xfail(
+    sys.version_info < (3, 11),
+    strict=True,
+    reason="issue 14: on 3.10 clean @given tests keep ~1-3 KiB per re-run in hypothesis's"
+    " internals (junkdrawer's recursion-limit set replaced each run, conjecture utils)",
+)
 @pytest.mark.parametrize(
     ("suite", "passed", "leak"),
     [
@@ -349,7 +355,11 @@ def test_leak():
                 pytest.mark.skipif(
                     sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12's"
                 ),
-                pytest.mark.xfail(strict=True, reason="issue 14: leak missed under sysmon"),
+                pytest.mark.xfail(
+                    strict=True,
+                    reason="issue 14: under sys.monitoring coverage's CodeInfo records for code"
+                    " first seen in a re-run, and memory it frees, hide a one-object leak",
+                ),
             ],
         ),
         "pytrace",
