@@ -49,7 +49,7 @@ class Budget:
     down but does not make it give up sooner.  Still, a loaded machine gets less
     done in a CPU second (two processes on one core share its caches), so time
     alone would make the same search finish on one machine and not on another:
-    the first ``at_least`` containers are searched whatever the clock says, and a
+    the first ``at_least`` objects are looked at whatever the clock says, and a
     search that small gives the same answer everywhere.
     """
 
