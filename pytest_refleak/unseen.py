@@ -46,11 +46,14 @@ def _in_running_frames(obj: object) -> str | None:
             frame: types.FrameType | None = top
             while frame is not None:
                 code = frame.f_code
-                if method is not None and code is getattr(method.__func__, "__code__", None):
-                    # The bound method being called is on its caller's stack.
-                    if _local(frame, "self") is method.__self__:
-                        name = getattr(code, "co_qualname", code.co_name)
-                        return f"the call of {name}() running in thread {thread}"
+                # A bound method being called is on its caller's stack, out of sight.
+                if (
+                    method is not None
+                    and code is getattr(method.__func__, "__code__", None)
+                    and _local(frame, "self") is method.__self__
+                ):
+                    name = getattr(code, "co_qualname", code.co_name)
+                    return f"the call of {name}() running in thread {thread}"
                 name = _local_name(frame, obj)
                 if name is not None:
                     return f"local {name!r} of {code.co_name}() running in thread {thread}"
