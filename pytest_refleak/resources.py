@@ -28,10 +28,13 @@ import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 THREADS = "threads"
 FDS = "fds"
 TASKS = "tasks"
+#: Reported with the tasks: those a runner had to cancel when it shut its loop down.
+PENDING = "pending tasks"
 PROCESSES = "processes"
 STATE = "state"
 KINDS = (THREADS, FDS, TASKS, PROCESSES, STATE)
@@ -69,6 +72,8 @@ class Snapshot:
     threads: frozenset[int] | None = None
     fds: frozenset[int] | None = None
     tasks: frozenset[int] | None = None
+    #: How many tasks event loops shut down so far had still pending.
+    pending: int | None = None
     processes: frozenset[int] | None = None
     #: The objects installed as each watched hook, in :data:`STATE_NAMES` order
     #: followed by one per watched signal.
@@ -102,6 +107,7 @@ _WORDS = {
     THREADS: ("thread", "left running"),
     FDS: ("file descriptor", "left open"),
     TASKS: ("asyncio task", "left alive"),
+    PENDING: ("asyncio task", "still pending when its event loop was shut down"),
     PROCESSES: ("child process", "never waited for"),
 }
 
@@ -126,21 +132,26 @@ class Watch:
         self._state_names = tuple(n for n in STATE_NAMES if n not in skipped)
         self._signals = _settable_signals() if STATE in self.kinds else ()
         self._starts = _StartSites() if THREADS in self.kinds else None
+        self._shutdowns = _LoopShutdowns() if TASKS in self.kinds else None
 
     def __bool__(self) -> bool:
         return bool(self.kinds)
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
-        """While a test runs: note where threads are started, to name the place later."""
-        if self._starts is None:
-            yield
-            return
-        self._starts.install()
+        """While a test runs: note where threads are started, and which tasks were still
+        pending when an event loop was shut down, to report them later."""
+        if self._starts is not None:
+            self._starts.install()
+        if self._shutdowns is not None:
+            self._shutdowns.install()
         try:
             yield
         finally:
-            self._starts.uninstall()
+            if self._shutdowns is not None:
+                self._shutdowns.uninstall()
+            if self._starts is not None:
+                self._starts.uninstall()
 
     def snapshot(self) -> Snapshot:
         kinds = self.kinds
@@ -148,6 +159,7 @@ class Watch:
             threads=_thread_idents() if THREADS in kinds else None,
             fds=_fd_numbers() if FDS in kinds else None,
             tasks=_task_ids() if TASKS in kinds else None,
+            pending=self._shutdowns.count if self._shutdowns is not None else None,
             processes=self._processes.current() if self._processes is not None else None,
             state=self._state() if STATE in kinds else None,
         )
@@ -186,6 +198,10 @@ class Watch:
             grew = len(after.tasks) - len(before.tasks)
             if grew > 0:
                 found.append(Found(TASKS, grew, _describe_tasks(after.tasks - before.tasks)))
+        if before.pending is not None and after.pending is not None and self._shutdowns:
+            grew = after.pending - before.pending
+            if grew > 0:
+                found.append(Found(PENDING, grew, self._shutdowns.described(before.pending, grew)))
         if before.processes is not None and after.processes is not None:
             grew = len(after.processes) - len(before.processes)
             if grew > 0:
@@ -539,22 +555,90 @@ def _describe_tasks(ids: frozenset[int]) -> tuple[str, ...]:
 
 
 def describe_task(task: object) -> str:
-    """``coroutine wave.poll (pending), created at lib.py:12``."""
+    """``coroutine poll (finished), defined at lib.py:12``; with asyncio's debug mode on,
+    also where the task was created."""
     get_coro = getattr(task, "get_coro", None)
     coro = get_coro() if callable(get_coro) else None
     done = getattr(task, "done", None)
     state = "finished" if callable(done) and done() else "pending"
     code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
-    name = getattr(coro, "__qualname__", None) or type(coro).__qualname__
-    module = getattr(getattr(coro, "cr_frame", None), "f_globals", {}).get("__name__")
-    text = f"coroutine {module + '.' if module else ''}{name} ({state})"
-    if isinstance(code, types.CodeType):
-        text += f", defined at {_short(code.co_filename)}:{code.co_firstlineno}"
+    if not isinstance(code, types.CodeType):
+        return f"{type(coro).__qualname__} ({state})"
+    text = _describe_code(code, getattr(coro, "__qualname__", None), state)
     traceback = getattr(task, "_source_traceback", None)
     if traceback:
         filename, lineno = traceback[-1][0], traceback[-1][1]
         text += f", created at {_short(filename)}:{lineno}"
     return text
+
+
+def _describe_code(code: types.CodeType, name: str | None, state: str) -> str:
+    name = name or getattr(code, "co_qualname", code.co_name)
+    where = f"{_short(code.co_filename)}:{code.co_firstlineno}"
+    return f"coroutine {name} ({state}), defined at {where}"
+
+
+class _LoopShutdowns:
+    """Counts the tasks still pending when an event loop was shut down, and notes the
+    code of the first few.
+
+    No public hook tells that a loop is being shut down with tasks left: by then
+    the runner has cancelled them, and they are freed.  ``asyncio.Runner`` (which
+    pytest-asyncio and anyio run tests in) and anyio's backport of it both collect
+    them with ``asyncio.tasks.all_tasks(loop)`` from a function named
+    ``_cancel_all_tasks``; that call is watched while a test runs.  Only code
+    objects that exist anyway are kept, in slots made beforehand, so that noting a
+    task allocates nothing the memory reading would count.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._codes: list[object] = [None] * DESCRIBED
+        self._wrapped: Callable[..., Any] | None = None
+        self._wrapper: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        tasks_module = sys.modules.get("asyncio.tasks")
+        if tasks_module is None:
+            return
+        original = getattr(tasks_module, "all_tasks", None)
+        if original is None or original is self._wrapper:
+            return
+        if self._wrapped is not original:
+            self._wrapped = original
+            self._wrapper = self._make_wrapper(original)
+        tasks_module.all_tasks = self._wrapper  # type: ignore[attr-defined]
+
+    def _make_wrapper(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def all_tasks(loop: object = None) -> Any:
+            result = original(loop)
+            with contextlib.suppress(Exception):
+                if loop is not None and sys._getframe(1).f_code.co_name == "_cancel_all_tasks":
+                    for task in result:
+                        self._note(task)
+            return result
+
+        return all_tasks
+
+    def _note(self, task: object) -> None:
+        get_coro = getattr(task, "get_coro", None)
+        coro = get_coro() if callable(get_coro) else None
+        self._codes[self.count % DESCRIBED] = getattr(coro, "cr_code", None)
+        self.count += 1
+
+    def uninstall(self) -> None:
+        tasks_module = sys.modules.get("asyncio.tasks")
+        if tasks_module is not None and getattr(tasks_module, "all_tasks", None) is self._wrapper:
+            tasks_module.all_tasks = self._wrapped  # type: ignore[attr-defined]
+
+    def described(self, since: int, count: int) -> tuple[str, ...]:
+        texts = []
+        for number in range(since, since + min(count, DESCRIBED)):
+            code = self._codes[number % DESCRIBED]
+            if isinstance(code, types.CodeType):
+                texts.append(_describe_code(code, None, "cancelled"))
+        self._codes[:] = [None] * DESCRIBED
+        return tuple(texts)
 
 
 # -- child processes -------------------------------------------------------------------

@@ -354,3 +354,37 @@ def test_resources_option_rejects_nonsense(given: str, message: str) -> None:
     from fnmatch import fnmatch
 
     assert fnmatch(str(error.value), message), str(error.value)
+
+
+async def _forever() -> None:
+    await asyncio.sleep(100)
+
+
+def test_a_task_pending_when_the_runner_shuts_its_loop_down_is_found(watch: Watch) -> None:
+    """asyncio.Runner cancels what is still pending when it closes: those tasks are
+    counted and named, though they are gone by the time the run is over."""
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(_forever())
+        await asyncio.sleep(0)
+
+    before = watch.snapshot()
+    with watch.watching():
+        asyncio.run(main())
+    found = watch.compare(before, watch.snapshot())
+    assert _kinds(found) == ["pending tasks"]
+    assert found[0].sentence().startswith(
+        "1 asyncio task still pending when its event loop was shut down: "
+        "coroutine _forever (cancelled), defined at "
+    )
+    assert asyncio.tasks.all_tasks is asyncio.all_tasks
+
+
+def test_a_task_awaited_is_not_pending_at_shutdown(watch: Watch) -> None:
+    async def main() -> None:
+        await asyncio.get_running_loop().create_task(_poll())
+
+    before = watch.snapshot()
+    with watch.watching():
+        asyncio.run(main())
+    assert watch.compare(before, watch.snapshot()) == ()
