@@ -88,6 +88,13 @@ class Found:
     grew: int
     items: tuple[str, ...] = ()
 
+    def short(self) -> str:
+        """``1 thread left running``: for the one-line summary."""
+        if self.kind == STATE:
+            return "process state changed"
+        noun, verb = _WORDS[self.kind]
+        return f"{self.grew} {noun if self.grew == 1 else _plural(noun)} {verb}"
+
     def sentence(self) -> str:
         """``1 thread left running: Thread-3 (target wave.worker), started at lib.py:48``."""
         if self.kind == STATE:
