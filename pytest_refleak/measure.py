@@ -16,44 +16,48 @@ from __future__ import annotations
 
 import array
 import contextlib
-import ctypes
-import functools
 import gc
-import linecache
-import struct
 import sys
 import tracemalloc
 import types
-import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pytest_refleak import cycles as cycles_mod
-from pytest_refleak.heap import Heap, read_blocks
-from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import (
-    allocation_frames,
-    frames_of,
-    object_frames,
-    pick_frames,
-    safe_repr,
-    type_name,
+from pytest_refleak.exclusions import (
+    STRINGIO_LISTS,
+    Exclusions,
+    abc_cache_entries,
+    current_frames,
+    forget_last_failure,
+    frame_objects_of_callers,
+    interned_size,
+    new_cache_links,
+    tooling_made,
+    transport_made,
+    weakrefs_to,
+    without_stringio_internals,
 )
+from pytest_refleak.heap import Heap, read_blocks
+from pytest_refleak.objects import (
+    estimated_blocks,
+    exclusive_contents,
+    function_parts,
+    gone_by_type,
+    kept_ids,
+    made_by,
+    new_reachable,
+    replaced,
+    traceback_keys,
+)
+from pytest_refleak.origins import Origin, Origins
+from pytest_refleak.text import allocation_frames, frames_of, pick_frames, safe_repr, type_name
 
 # Bits of the quick cycle verdict a plain window records.
 CYCLE_PROJECT = 1
 CYCLE_OTHER = 2
 CYCLE_UNDETERMINED = 4
-
-_NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
-_EMPTY_SIZES: dict[type, int] = {
-    dict: sys.getsizeof({}),
-    list: sys.getsizeof([]),
-    set: sys.getsizeof(set()),
-    frozenset: sys.getsizeof(frozenset()),
-    bytearray: sys.getsizeof(bytearray()),
-}
 
 
 @dataclass(frozen=True)
@@ -107,35 +111,6 @@ class Reading:
     kept: tuple[tuple[int, int], ...] = ()
     #: ``untracked`` by the line that allocated it (innermost frame).
     untracked_lines: tuple[tuple[tuple[str, int], int], ...] = ()
-
-
-@dataclass
-class Exclusions:
-    """Objects of the test tooling, told apart from what the test left behind.
-
-    ``bookkeeping``: kept by the tooling during the window and still held at its
-    end (reports, say); new objects reachable from them are not the test's, and
-    their blocks are taken off the memory growth.  ``owned``: the tooling's lists
-    and dicts (a test item's fixture values, say); a new one is bookkeeping, and
-    its new contents are too, but only if nothing else holds them.  ``holders``: long-lived
-    tooling objects whose new contents replaced old ones (no memory growth).
-    ``ignored``: objects and types the user declared not to be leaks.
-    ``caches``: bounded caches; what they gained is theirs to drop, like ignored
-    objects, but only their new entries are looked at.
-    ``extra_blocks``: blocks the caller knows it holds besides all these.
-    ``exact``: new tooling objects to count as bookkeeping one by one (pytest's
-    record of a node it set up), without what they refer to.
-    """
-
-    bookkeeping: Sequence[object] = ()
-    owned: Sequence[object] = ()
-    holders: Sequence[object] = ()
-    ignored: Sequence[object] = ()
-    ignored_types: tuple[type, ...] = ()
-    caches: Sequence[object] = ()
-    extra_blocks: int = 0
-    #: Tooling objects that are bookkeeping themselves, but not what they refer to.
-    exact: Sequence[object] = ()
 
 
 class Window:
@@ -196,8 +171,8 @@ class Window:
         empties the interpreter's free lists; nothing may be freed between that
         collection and the reading, or it would sit in a free list and count.
         """
-        _forget_last_failure()
-        _frame_objects_of_callers()
+        forget_last_failure()
+        frame_objects_of_callers()
         if self.freeze:
             self.heap.settle()
         else:
@@ -224,8 +199,8 @@ class Window:
                 # lists; a collection empties them again, as before the closing reading.
                 gc.collect()
         self._catching = self._catch and self._catcher.start()
-        if _interned_size is not None:
-            self._flags[2] = _interned_size()
+        if interned_size is not None:
+            self._flags[2] = interned_size()
         self._blocks_before = read_blocks()
 
     def garbage_ids(self) -> set[int]:
@@ -267,8 +242,8 @@ class Window:
             gc.collect()
         blocks_after = read_blocks()
         self._flags[3] = 0
-        if _interned_size is not None:
-            self._flags[3] = max(0, _interned_size() - self._flags[2])
+        if interned_size is not None:
+            self._flags[3] = max(0, interned_size() - self._flags[2])
         young = gc.get_objects()
         traced = self._traced_growth() if self.trace else None
         try:
@@ -295,16 +270,16 @@ class Window:
         # Each object's id, made once: under tracing every id() is a traced allocation.
         ids = [id(o) for o in young]
         all_ids = set(ids)
-        ours = {id(young), id(ids), id(self._new_sentinel), *_function_parts(callback)}
+        ours = {id(young), id(ids), id(self._new_sentinel), *function_parts(callback)}
         # The window's own state, not through the callback: that holds the caller's
         # roots, whose new objects are the test's.
-        ours |= _closure([self, self._catcher], all_ids)
+        ours |= new_reachable([self, self._catcher], all_ids)
         del callback
         if any(type(o) is types.FrameType for o in young):
             # Frames of code still running (the caller's, pytest's) are not leaks.
-            ours.update(id(f) for f in _current_frames())
+            ours.update(id(f) for f in current_frames())
         problem = None
-        gone = _gone_by_type(self.previous, all_ids)
+        gone = gone_by_type(self.previous, all_ids)
         if self._old_ids is not None:
             all_ids -= self._old_ids
         young_ids = all_ids - ours
@@ -314,17 +289,17 @@ class Window:
         elif self._watch_freezing and id(self._new_sentinel) not in all_ids:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
 
-        owned_tracked, owned_untracked = _exclusive_contents(
+        owned_tracked, owned_untracked = exclusive_contents(
             exclusions.owned, young, ids, young_ids
         )
-        bookkeeping = _closure([*exclusions.bookkeeping, *owned_tracked], young_ids)
+        bookkeeping = new_reachable([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
-        held = _closure(exclusions.holders, young_ids)
+        held = new_reachable(exclusions.holders, young_ids)
         ignored_types = exclusions.ignored_types
         typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
-        ignored = _closure([*exclusions.ignored, *typed], young_ids)
-        ignored |= _abc_cache_entries(young, young_ids)
+        ignored = new_reachable([*exclusions.ignored, *typed], young_ids)
+        ignored |= abc_cache_entries(young, young_ids)
         links = 0
         if not young_ids <= bookkeeping | held | ignored:
             # Only new objects nothing else accounts for can be a cache's new entries;
@@ -332,26 +307,26 @@ class Window:
             # A cache's traversal shows its keys and values themselves; nothing old
             # is looked through, so that what a cached object merely refers to (a
             # module's list that a test grows) stays the test's.
-            cached = _closure(exclusions.caches, young_ids, old_depth=0)
-            links = _new_cache_links(exclusions.caches, cached) if cached else 0
+            cached = new_reachable(exclusions.caches, young_ids, old_depth=0)
+            links = new_cache_links(exclusions.caches, cached) if cached else 0
             ignored |= cached
         del typed
         excluded = bookkeeping | held | ignored
         # A weak reference exists because its object does (a new class is listed in
         # its base's subclasses by one): to an excluded new object, it is excluded too.
-        weak = _weakrefs_to(young, young_ids - excluded, excluded)
+        weak = weakrefs_to(young, young_ids - excluded, excluded)
         if weak:
             ignored |= weak
             excluded |= weak
         candidates = [
             o for o, i in zip(young, ids, strict=True) if i in young_ids and i not in excluded
         ]
-        if _STRINGIO_LISTS:
-            candidates = _without_stringio_internals(candidates, young, ids, held)
+        if STRINGIO_LISTS:
+            candidates = without_stringio_internals(candidates, young, ids, held)
         if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
-            candidates = [o for o in candidates if not self._transport_made(o)]
+            candidates = [o for o in candidates if not transport_made(o, self.origins)]
         ignored_objects = [o for o, i in zip(young, ids, strict=True) if i in ignored]
-        booked = _estimated_blocks(
+        booked = estimated_blocks(
             [o for o, i in zip(young, ids, strict=True) if i in bookkeeping or i in ignored],
             self.calibration,
             extra_untracked=owned_untracked,
@@ -379,12 +354,12 @@ class Window:
             )
             untracked_bytes = sum(size for _, size in lines)
             del tooling
-        by_type = _summarise(candidates, self.origins, detailed=self.detailed)
+        by_type = summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
             blocks=blocks,
-            objects=len(candidates) - _replaced(candidates, gone),
+            objects=len(candidates) - replaced(candidates, gone),
             # Only re-runs (windows that do not freeze) are compared with the run before.
-            kept=() if self.freeze else _kept(candidates),
+            kept=() if self.freeze else kept_ids(candidates),
             by_type=by_type,
             traced=traced_bytes,
             untracked=untracked_bytes,
@@ -410,8 +385,8 @@ class Window:
         by allocating line, and the biggest allocation sites.
         """
         snapshot, diff = traced
-        skip = _traceback_keys(ignored)
-        objects = _traceback_keys(candidates)
+        skip = traceback_keys(ignored)
+        objects = traceback_keys(candidates)
         grown: list[MemoryGrowth] = []
         total = 0
         # Untracked memory by the line that allocated it, and what that line holds
@@ -432,10 +407,10 @@ class Window:
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
         for traceback, size, count in stats:
             frames = frames_of(traceback)
-            if not frames or _made_by(frames, skip) or self._tooling_made(frames):
+            if not frames or made_by(frames, skip) or tooling_made(frames, self.origins):
                 continue
             total += size
-            loose = not _made_by(frames, objects)
+            loose = not made_by(frames, objects)
             if loose:
                 loose_by_line[frames[-1]] = loose_by_line.get(frames[-1], 0) + size
             grown.append(
@@ -456,516 +431,6 @@ class Window:
         lines = tuple(sorted((line, size) for line, size in loose_by_line.items() if size > 0))
         return total, lines, tuple(grown[:10])
 
-    def _transport_made(self, obj: object) -> bool:
-        """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it
-        does while a test runs in a worker.  Known only where allocations are traced."""
-        frames = object_frames(obj)
-        if not frames:
-            return False
-        filename = self._allocating_file(frames)
-        return filename is not None and self.origins.is_transport(filename)
-
-    def _allocating_file(self, frames: Sequence[tuple[str, int]]) -> str | None:
-        """The file of the innermost frame outside the standard library (``frames``
-        outermost first): standard library code allocates on behalf of its caller."""
-        for filename, _ in reversed(frames):
-            if self.origins.of_file(filename) not in (Origin.STDLIB, Origin.UNKNOWN):
-                return filename
-        return None
-
-    def _tooling_made(self, frames: Sequence[tuple[str, int]]) -> bool:
-        """Whether the innermost frame outside the standard library is the test tooling's.
-
-        Standard library code allocates on behalf of its caller: pytest's logging
-        plugin writing through ``logging`` is pytest's memory, a test's call to
-        ``json.loads`` is the test's.  On Python 3.12 interned strings live
-        forever; the standard library interning a new name (pathlib interns every
-        path component it sees) is the interpreter keeping it, not the test.
-        """
-        if len(frames) >= 2 and frames[-1] in _PATH_JOIN and frames[-2][0] in _IMPORT_FILES:
-            return True
-        if _IMMORTAL_INTERNS and frames:
-            filename, lineno = frames[-1]
-            if self.origins.of_file(filename) is Origin.STDLIB and "sys.intern(" in (
-                linecache.getline(filename, lineno)
-            ):
-                return True
-        allocating = self._allocating_file(frames)
-        return allocating is not None and self.origins.of_file(allocating) is Origin.TOOLING
-
-
-#: New objects remembered per run, to tell replaced from kept (see Reading.kept).
-_KEPT_LIMIT = 10_000
-
-
-def _kept(candidates: list[object]) -> tuple[tuple[int, int], ...]:
-    return tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT])
-
-
-def _gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
-    """Of what the previous run left alive, how many have died since, by type id."""
-    return Counter(type_id for object_id, type_id in previous if object_id not in alive)
-
-
-def _replaced(candidates: list[object], gone: dict[int, int]) -> int:
-    """How many new objects took the place of what the previous run left, type for type.
-
-    Code that keeps only its latest object (a set swapped for a fresh one, the
-    filter list that the warnings module's C code holds on to) leaves a new object
-    alive on every run, and the previous run's is gone: no more objects than
-    before.  A leak keeps the previous run's too.
-    """
-    if not gone:
-        return 0
-    new = Counter(id(type(obj)) for obj in candidates)
-    return sum(min(count, gone.get(kind, 0)) for kind, count in new.items())
-
-
-def _function_parts(function: object) -> set[int]:
-    """Ids of a callback and the closure cells it carries, not of what they refer to."""
-    parts = {id(function)}
-    closure = getattr(function, "__closure__", None)
-    if closure:
-        parts.add(id(closure))
-        parts.update(id(cell) for cell in closure)
-    return parts
-
-
-Frames = tuple[tuple[str, int], ...]
-
-
-def _traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Frames]]:
-    """Allocation tracebacks of ``objects``, indexed by their innermost frame."""
-    keys: dict[tuple[str, int], set[Frames]] = {}
-    for obj in objects:
-        frames = object_frames(obj)
-        if frames:
-            keys.setdefault(frames[-1], set()).add(frames)
-    return keys
-
-
-def _made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> bool:
-    """Whether an allocation happened where one of ``origins`` was made, or inside it.
-
-    Memory allocated by an object's constructor (its attribute storage, say) has
-    the object's own allocation traceback as its outer part.  Tracebacks keep only
-    their innermost frames, so the two are compared over the frames both kept.
-    """
-    if not origins:
-        return False
-    for end in range(len(frames), 0, -1):
-        found = origins.get(frames[end - 1])
-        if not found:
-            continue
-        for origin in found:
-            shared = min(len(origin), end)
-            if origin[-shared:] == frames[end - shared : end]:
-                return True
-    return False
-
-
-def _forget_last_failure() -> None:
-    """Drop a previous failure's traceback now, rather than inside the next window.
-
-    pytest deletes ``sys.last_*`` when the next test's call phase starts; the frames
-    they hold would otherwise be freed during the measured window.
-    """
-    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
-        with contextlib.suppress(AttributeError):
-            delattr(sys, name)
-
-
-def _frame_objects_of_callers() -> None:
-    """Make the frame objects of every function now running, before memory is read.
-
-    Since Python 3.11 a running function has a frame object only once something
-    asks for it.  A frame object that outlives its function (one a caught
-    exception's traceback keeps, in a cycle, until the collector frees it) makes
-    its caller's frame object when it takes over the finished frame, and so on up
-    the stack: the measuring code's own callers, still running when the window
-    closes, would then hold one new frame object each, counted as the test's.
-    Asking for them here makes them once, outside the window.
-    """
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        frame = frame.f_back
-
-
-def _current_frames() -> list[types.FrameType]:
-    frames = []
-    frame: types.FrameType | None = sys._getframe()
-    while frame is not None:
-        frames.append(frame)
-        frame = frame.f_back
-    return frames
-
-
-_CONTAINERS = (dict, list, tuple, set, frozenset)
-
-
-def _closure(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -> set[int]:
-    """Ids of new objects reachable from ``roots`` (the roots too, if new).
-
-    Between a root and the new objects it holds there may be old plain containers
-    (an attribute dict, a stash's storage): those are looked through, up to
-    ``old_depth`` of them, and no other old object is, so that a root such as a
-    plugin object does not drag in the whole heap.
-    """
-    found: set[int] = set()
-    visited_old: set[int] = set()
-    pending: list[tuple[object, int]] = [(root, 0) for root in roots]
-    for root in roots:
-        if id(root) in young_ids:
-            found.add(id(root))
-    while pending:
-        obj, depth = pending.pop()
-        for ref in gc.get_referents(obj):
-            key = id(ref)
-            if key in young_ids:
-                if key not in found:
-                    found.add(key)
-                    pending.append((ref, 0))
-            elif (
-                depth < old_depth
-                and type(ref) in _CONTAINERS
-                and key not in visited_old
-                and len(visited_old) < 10_000
-            ):
-                visited_old.add(key)
-                pending.append((ref, depth + 1))
-    return found
-
-
-def _abc_cache_entries(young: list[object], young_ids: set[int]) -> set[int]:
-    """Ids of the new entries of the ``abc`` module's caches.
-
-    ``isinstance`` and ``issubclass`` against an abstract class remember the
-    answer per class, in sets of weak references that die with the class.  The C
-    implementation makes each entry as a weak reference whose callback is a
-    ``_destroy`` method bound to a weak reference to the set: three objects, the
-    interpreter's to drop, not the test's.  The classes themselves are not among
-    them.
-    """
-    found: set[int] = set()
-    for obj in young:
-        if type(obj) is not _WEAKREF:
-            continue
-        callback: object = obj.__callback__
-        if type(callback) is not _BUILTIN or getattr(callback, "__name__", None) != "_destroy":
-            continue
-        set_ref = getattr(callback, "__self__", None)
-        if type(set_ref) is not _WEAKREF or type(set_ref()) is not set:
-            continue
-        for part in (obj, callback, set_ref):
-            if id(part) in young_ids:
-                found.add(id(part))
-    return found
-
-
-def _weakrefs_to(young: list[object], among: set[int], targets: set[int]) -> set[int]:
-    """Ids of the weak references in ``among`` whose object is one of ``targets``."""
-    found: set[int] = set()
-    for obj in young:
-        if type(obj) is _WEAKREF and id(obj) in among:
-            referent = obj()
-            if referent is not None and id(referent) in targets:
-                found.add(id(obj))
-            del referent
-    return found
-
-
-_WEAKREF = weakref.ref
-_BUILTIN: type = type(len)
-
-
-def _lru_link_type() -> type | None:
-    """The type of the entries ``functools.lru_cache`` links in a list, in C: untracked
-    objects, one per cached call, that only the cache's own traversal shows."""
-    probe = functools.lru_cache(maxsize=1)(lambda: _LINK_PROBE)
-    probe()
-    refs = gc.get_referents(probe)
-    # The cache's type, then the entry's key, value and type.
-    kind = refs[3] if len(refs) > 3 and refs[2] is _LINK_PROBE else None
-    if not isinstance(kind, type) or not kind.__name__.endswith("lru_list_elem"):
-        return None
-    return kind
-
-
-_LINK_PROBE = object()
-_LRU_LINK = _lru_link_type()
-
-
-def _new_cache_links(caches: Sequence[object], new: set[int]) -> int:
-    """How many entries the caches gained whose key or value is among ``new``.
-
-    A cache's traversal shows its type, then each entry as its key, value and
-    type; the entry is one block that no other reading accounts for.  Only
-    caches not yet full are counted: until then every entry is a new one.
-    """
-    if _LRU_LINK is None:
-        return 0
-    count = 0
-    for cache in caches:
-        try:
-            info = cache.cache_info()  # type: ignore[attr-defined]
-            full = info.currsize >= info.maxsize
-        except Exception:  # noqa: BLE001 - not a cache we can read: nothing is taken off
-            continue
-        if full:
-            # A full cache reuses its oldest entry for a new one: nothing was allocated.
-            continue
-        refs = gc.get_referents(cache)
-        for i in range(1, len(refs) - 2, 3):
-            if refs[i + 2] is not _LRU_LINK:
-                break
-            if id(refs[i]) in new or id(refs[i + 1]) in new:
-                count += 1
-        del refs
-    return count
-
-
-def _references_within(objects: Iterable[object], targets: dict[int, object]) -> dict[int, int]:
-    """How many references each of ``targets`` gets from ``objects``."""
-    counts: dict[int, int] = {}
-    for holder in objects:
-        for ref in gc.get_referents(holder):
-            key = id(ref)
-            if key in targets:
-                counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _exclusive_contents(
-    containers: Sequence[object], young: list[object], ids: list[int], young_ids: set[int]
-) -> tuple[list[object], list[object]]:
-    """The new values of ``containers`` that nothing but these and other new objects hold.
-
-    Returns the tracked ones and the untracked ones (strings, tuples of them...).
-    A value held from anywhere else (an old registry, say) is not returned: it is
-    the test's to answer for.
-    """
-    values: dict[int, object] = {}
-    for container in containers:
-        if isinstance(container, dict):
-            contents: Iterable[object] = container.values()
-        elif isinstance(container, list):
-            contents = container
-        else:
-            continue
-        values.update(
-            (id(v), v)
-            for v in contents
-            if not isinstance(v, _NO_ALLOCATION) and (id(v) in young_ids or not gc.is_tracked(v))
-        )
-    if not values:
-        return [], []
-    known = _references_within(containers, values)
-    new = (o for o, i in zip(young, ids, strict=True) if i in young_ids)
-    inner = _references_within(new, values)
-    tracked: list[object] = []
-    untracked: list[object] = []
-    for key in list(values):
-        is_young = key in young_ids
-        # Ours: ``values``, ``young`` if tracked, and getrefcount's argument.  The
-        # count is taken right here: passing the object into a helper would add
-        # references, and a different number on different Python versions.
-        ours = 2 + (1 if is_young else 0)
-        if sys.getrefcount(values[key]) - ours <= known.get(key, 0) + inner.get(key, 0):
-            (tracked if is_young else untracked).append(values[key])
-    return tracked, untracked
-
-
-#: Python 3.12 makes interned strings immortal.
-_IMMORTAL_INTERNS = sys.version_info[:2] == (3, 12)
-
-
-def _code_lines(code: object) -> frozenset[tuple[str, int]]:
-    if not isinstance(code, types.CodeType):
-        return frozenset()
-    return frozenset((code.co_filename, line) for _, _, line in code.co_lines() if line)
-
-
-def _import_system_paths() -> tuple[frozenset[tuple[str, int]], frozenset[str]]:
-    """Where the import system joins the path of a module file it finds: the lines of
-    ``_path_join``, and the files of the finders that call it.
-
-    Such a path becomes the file name of the module's code.  Once that code has
-    allocated while tracemalloc traces, tracemalloc keeps the name, in native code,
-    until tracing stops: a module imported from a fresh path on every run
-    (generated code, templates compiled to a temporary directory or archive)
-    leaves one name per run, which is the tracing's memory, not the test's.
-    """
-    external = sys.modules.get("importlib._bootstrap_external")
-    join = getattr(getattr(external, "_path_join", None), "__code__", None)
-    finders = [getattr(getattr(external, "FileFinder", None), "find_spec", None)]
-    zipimport = sys.modules.get("zipimport")
-    finders.append(getattr(getattr(zipimport, "zipimporter", None), "__init__", None))
-    files = {
-        code.co_filename
-        for code in (getattr(f, "__code__", None) for f in finders)
-        if isinstance(code, types.CodeType)
-    }
-    return _code_lines(join), frozenset(files)
-
-
-_PATH_JOIN, _IMPORT_FILES = _import_system_paths()
-
-#: On Python 3.12 the number of interned strings, each kept forever: the standard
-#: library interning a name it has not seen (pathlib interns every part of every
-#: path it makes) grows the heap by a block that nobody can free.  That block is
-#: the interpreter's, not the test's.
-_interned_size: Callable[[], int] | None = (
-    getattr(sys, "getunicodeinternedsize", None) if _IMMORTAL_INTERNS else None
-)
-
-#: Before 3.12, io.StringIO accumulates text in lists it does not show to the
-#: garbage collector: nothing visibly refers to them.
-_STRINGIO_LISTS = sys.version_info < (3, 12)
-
-
-def _without_stringio_internals(
-    candidates: list[object], young: list[object], ids: list[int], held: set[int]
-) -> list[object]:
-    """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
-
-    Each held buffer accounts for at most two lists of at most one string that no
-    new object refers to.  They replace the lists of the buffers they replaced, so
-    they are not memory growth either.
-    """
-    buffers = sum(
-        1 for o, i in zip(young, ids, strict=True) if type(o).__name__ == "StringIO" and i in held
-    )
-    if not buffers:
-        return candidates
-    budget = 2 * buffers
-    suspects = {
-        id(o): o
-        for o in candidates
-        if isinstance(o, list)
-        and type(o) is list
-        and len(o) <= 1
-        and all(type(x) is str for x in o)
-    }
-    if not suspects:
-        return candidates
-    # Only what refers to a suspect is looked into, so that the walk makes an id for
-    # a few objects, not for everything the new objects refer to.
-    new = set(ids)
-    for holder in gc.get_referrers(*suspects.values()):
-        if id(holder) in new:
-            for ref in gc.get_referents(holder):
-                suspects.pop(id(ref), None)
-    drop: set[int] = set()
-    for key in suspects:
-        if len(drop) == budget:
-            break
-        drop.add(key)
-    return [o for o in candidates if id(o) not in drop]
-
-
-_MANAGED_DICT = 1 << 4
-_WORD = struct.calcsize("P")
-
-
-def _attribute_values_block(obj: object) -> int:
-    """1 if ``obj`` keeps its attributes in a separately allocated values array.
-
-    Python 3.11 and 3.12 store the attributes of most instances in such an array,
-    found two words before the object's garbage-collector header, unless a real
-    ``__dict__`` has been made for it (then the dict owns the array and is counted
-    as an object of its own).  3.10 always uses a dict; 3.13 keeps the values in
-    the object itself.  Reading the header words only looks inside the object's
-    own allocation.
-    """
-    if sys.version_info[:2] not in ((3, 11), (3, 12)):
-        return 0
-    if not type(obj).__flags__ & _MANAGED_DICT:
-        return 0
-    header = ctypes.c_void_p.from_address(id(obj) - 3 * _WORD).value or 0
-    if sys.version_info[:2] == (3, 12):
-        return 1 if header & 1 else 0  # tagged: values, not a dict
-    values = ctypes.c_void_p.from_address(id(obj) - 4 * _WORD).value or 0
-    return 1 if header == 0 and values != 0 else 0
-
-
-def _hidden_blocks(obj: object) -> int:
-    """Allocations an object owns besides its own block: a dict's table, a list's array."""
-    empty = _EMPTY_SIZES.get(type(obj))
-    if empty is None:
-        return _attribute_values_block(obj)
-    try:
-        return 1 if sys.getsizeof(obj) > empty else 0
-    except Exception:  # noqa: BLE001
-        return 0
-
-
-def _estimated_blocks(
-    objects: list[object],
-    calibration: dict[type, int],
-    extra_untracked: Sequence[object] = (),
-) -> int:
-    """Blocks the given new objects hold, counted low rather than high.
-
-    Tracked objects count one block each plus a dict's table or a list's array.
-    Their untracked contents (strings, numbers, tuples of them) count when nothing
-    but these objects refers to them, which is how new ones look.  Types in
-    ``calibration`` count as measured, own attribute storage included.  An unknown
-    kind of storage is not counted: too little only costs a re-run, too much
-    could hide a leak.  ``extra_untracked`` are untracked objects already known to
-    be new and exclusive.
-    """
-    total = 0
-    skip_dicts: set[int] = set()
-    for obj in objects:
-        base = calibration.get(type(obj))
-        if base is None:
-            total += 1 + _hidden_blocks(obj)
-            continue
-        total += base
-        instance_dict = _instance_dict(obj)
-        if instance_dict is not None:
-            skip_dicts.add(id(instance_dict))
-    total -= sum(1 + _hidden_blocks(o) for o in objects if id(o) in skip_dicts)
-    counted: dict[int, object] = {id(o): o for o in extra_untracked}
-    total += sum(1 + _hidden_blocks(o) for o in extra_untracked)
-    # Untracked contents, looking inside tuples and dicts of them.
-    holders: list[object] = [*objects, *extra_untracked]
-    found: dict[int, object] = {}
-    while holders:
-        fresh = _untracked_referents(holders, found, counted)
-        holders = [o for o in fresh.values() if type(o) in (tuple, dict, frozenset)]
-        found.update(fresh)
-    if found:
-        known = _references_within([*objects, *extra_untracked, *found.values()], found)
-        for key in list(found):
-            # Ours: ``found`` and getrefcount's argument (see _exclusive_contents).
-            if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
-                total += 1 + _hidden_blocks(found[key])
-    return total
-
-
-def _untracked_referents(
-    holders: list[object], found: dict[int, object], counted: dict[int, object]
-) -> dict[int, object]:
-    fresh: dict[int, object] = {}
-    for holder in holders:
-        for ref in gc.get_referents(holder):
-            key = id(ref)
-            if key in found or key in counted or key in fresh:
-                continue
-            if isinstance(ref, (*_NO_ALLOCATION, type)) or gc.is_tracked(ref):
-                continue
-            fresh[key] = ref
-    return fresh
-
-
-def _instance_dict(obj: object) -> dict[str, object] | None:
-    try:
-        value = object.__getattribute__(obj, "__dict__")
-    except Exception:  # noqa: BLE001
-        return None
-    return value if type(value) is dict else None
-
 
 def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
     """Which kinds of cycles the garbage holds, without keeping anything.
@@ -984,7 +449,7 @@ def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
     return flags
 
 
-def _summarise(
+def summarise(
     candidates: list[object], origins: Origins, *, detailed: bool
 ) -> tuple[TypeGrowth, ...]:
     if not candidates:
@@ -1067,9 +532,9 @@ def calibrate_type(heap: Heap, factory: Callable[[], object]) -> int:
     young = gc.get_objects()
     try:
         young_ids = {id(o) for o in young}
-        reachable = _closure([sample], young_ids)
+        reachable = new_reachable([sample], young_ids)
         objects = [o for o in young if id(o) in reachable]
-        counted = _estimated_blocks(objects, {type(sample): 0})
+        counted = estimated_blocks(objects, {type(sample): 0})
     finally:
         young.clear()
     return max(0, after - before - reading_cost - counted)

@@ -12,9 +12,11 @@ from unittest import mock
 
 import pytest
 
-from pytest_refleak import caches, cycles
+from pytest_refleak import cycles
+from pytest_refleak import exclusions as caches
+from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count
-from pytest_refleak.measure import Exclusions, Reading, Window, calibrate_offset
+from pytest_refleak.measure import Reading, Window, calibrate_offset
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr

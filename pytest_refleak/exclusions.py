@@ -1,0 +1,555 @@
+"""What is not the test's: every rule that takes growth off a test's account.
+
+The principle: a new object, or a new block of memory, is the test's unless
+something else is the reason it exists and will answer for it: the interpreter
+(its caches, its frames, interned names), the standard library's caches, pytest
+and other tools keeping their own records (reports, fixture bookkeeping, log
+buffers, pytest-xdist's messaging), or a cache with a size limit, which drops
+what it holds once full.  Each rule names that owner and is narrow enough that
+the same kind of object made or kept by the test still counts; each has a test
+on both sides, in ``tests/test_not_leaks.py`` and ``tests/test_leaks.py``.
+
+Rules that need pytest's records are applied by the plugin, through
+:mod:`pytest_refleak.pytest_internals`; the rest are here, for the measuring
+code, which never imports pytest.  Every case, and where it is applied:
+
+Named by the caller, as an :class:`Exclusions` (``first_run.FirstRun._exclusions``
+for the first run, ``protocol.Checker._measure_rerun`` for re-runs):
+
+- pytest's reports of the test, held while it is measured: ``bookkeeping``; the
+  first run also packs them into one bytes object (``held_reports.pack_reports``);
+- the lists and dicts of the item and its fixture request (fixture values,
+  captured output, user properties): ``owned``; those pytest let go of are
+  emptied, and one that grew from empty is one block (``FirstRun._let_go_dropped``);
+- the item's stash, and the finalizer lists of the wider-scoped fixtures it uses:
+  ``bookkeeping`` on the first run, ``holders`` on re-runs;
+- pytest's record of each node it set up and has not torn down: ``exact``;
+- the logging plugin's handlers and ``config.stash``, which swap in fresh
+  buffers each phase: ``holders``;
+- what ``pytest_refleak_ignore`` declares: ``ignored`` and ``ignored_types``;
+- ``lru_cache`` wrappers with a size limit, the standard library's bounded dict
+  caches and hypothesis's caches: ``caches`` (what they gained is theirs to drop);
+- on Python 3.10, the frame a test function keeps after its first call:
+  ``extra_blocks`` (``protocol.Checker.first_call_of``).
+
+Applied by :class:`pytest_refleak.measure.Window`:
+
+- before a window opens: a previous failure's traceback in ``sys.last_*``
+  (:func:`forget_last_failure`), the frame objects of the code now running
+  (:func:`frame_objects_of_callers`);
+- reading new objects: frames of code still running (:func:`current_frames`),
+  ``abc``'s cache entries (:func:`abc_cache_entries`), the entries bounded
+  caches link their new keys and values with (:func:`new_cache_links`), weak
+  references to excluded objects (:func:`weakrefs_to`), ``io.StringIO``'s hidden
+  lists before Python 3.12 (:func:`without_stringio_internals`), objects made by
+  pytest-xdist's messaging thread (:func:`transport_made`);
+- reading memory: what the test tooling allocated, file names the import system
+  joined, names the standard library interned on Python 3.12
+  (:func:`tooling_made`), and the interned-string table's growth on 3.12
+  (:data:`interned_size`).
+
+Emptied before and after each re-run, and put back once the re-runs are done
+(``protocol.Checker._rerun`` through :func:`clear_caches` and
+:func:`saved_caches`): the interpreter's type cache, ``re``'s and ``_strptime``'s
+compiled patterns, ``linecache``, ``sys.path_importer_cache``, ``zipimport``'s
+directory cache, pytest's assertion rewriting cache of module names, typing's
+caches of generic aliases (emptied only), hypothesis's caches (emptied only),
+and whatever ``pytest_refleak_clear_caches`` implementations empty.
+
+Over 500 lines on purpose: the point of this module is that the whole list is
+in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import linecache
+import sys
+import types
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pytest_refleak.heap import _clear_type_cache
+from pytest_refleak.origins import Origin, Origins
+from pytest_refleak.text import object_frames
+
+# -- named by the caller --------------------------------------------------------------
+
+
+@dataclass
+class Exclusions:
+    """Objects of the test tooling, told apart from what the test left behind.
+
+    ``bookkeeping``: kept by the tooling during the window and still held at its
+    end (reports, say); new objects reachable from them are not the test's, and
+    their blocks are taken off the memory growth.  ``owned``: the tooling's lists
+    and dicts (a test item's fixture values, say); a new one is bookkeeping, and
+    its new contents are too, but only if nothing else holds them.  ``holders``: long-lived
+    tooling objects whose new contents replaced old ones (no memory growth).
+    ``ignored``: objects and types the user declared not to be leaks.
+    ``caches``: bounded caches; what they gained is theirs to drop, like ignored
+    objects, but only their new entries are looked at.
+    ``extra_blocks``: blocks the caller knows it holds besides all these.
+    ``exact``: new tooling objects to count as bookkeeping one by one (pytest's
+    record of a node it set up), without what they refer to.
+    """
+
+    bookkeeping: Sequence[object] = ()
+    owned: Sequence[object] = ()
+    holders: Sequence[object] = ()
+    ignored: Sequence[object] = ()
+    ignored_types: tuple[type, ...] = ()
+    caches: Sequence[object] = ()
+    extra_blocks: int = 0
+    #: Tooling objects that are bookkeeping themselves, but not what they refer to.
+    exact: Sequence[object] = ()
+
+
+# -- before a window opens -----------------------------------------------------------
+
+
+def forget_last_failure() -> None:
+    """Drop a previous failure's traceback now, rather than inside the next window.
+
+    pytest deletes ``sys.last_*`` when the next test's call phase starts; the frames
+    they hold would otherwise be freed during the measured window.
+    """
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        with contextlib.suppress(AttributeError):
+            delattr(sys, name)
+
+
+def frame_objects_of_callers() -> None:
+    """Make the frame objects of every function now running, before memory is read.
+
+    Since Python 3.11 a running function has a frame object only once something
+    asks for it.  A frame object that outlives its function (one a caught
+    exception's traceback keeps, in a cycle, until the collector frees it) makes
+    its caller's frame object when it takes over the finished frame, and so on up
+    the stack: the measuring code's own callers, still running when the window
+    closes, would then hold one new frame object each, counted as the test's.
+    Asking for them here makes them once, outside the window.
+    """
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        frame = frame.f_back
+
+
+# -- reading a window's new objects ---------------------------------------------------
+
+
+def current_frames() -> list[types.FrameType]:
+    frames = []
+    frame: types.FrameType | None = sys._getframe()
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
+
+
+def abc_cache_entries(young: list[object], young_ids: set[int]) -> set[int]:
+    """Ids of the new entries of the ``abc`` module's caches.
+
+    ``isinstance`` and ``issubclass`` against an abstract class remember the
+    answer per class, in sets of weak references that die with the class.  The C
+    implementation makes each entry as a weak reference whose callback is a
+    ``_destroy`` method bound to a weak reference to the set: three objects, the
+    interpreter's to drop, not the test's.  The classes themselves are not among
+    them.
+    """
+    found: set[int] = set()
+    for obj in young:
+        if type(obj) is not _WEAKREF:
+            continue
+        callback: object = obj.__callback__
+        if type(callback) is not _BUILTIN or getattr(callback, "__name__", None) != "_destroy":
+            continue
+        set_ref = getattr(callback, "__self__", None)
+        if type(set_ref) is not _WEAKREF or type(set_ref()) is not set:
+            continue
+        for part in (obj, callback, set_ref):
+            if id(part) in young_ids:
+                found.add(id(part))
+    return found
+
+
+def weakrefs_to(young: list[object], among: set[int], targets: set[int]) -> set[int]:
+    """Ids of the weak references in ``among`` whose object is one of ``targets``."""
+    found: set[int] = set()
+    for obj in young:
+        if type(obj) is _WEAKREF and id(obj) in among:
+            referent = obj()
+            if referent is not None and id(referent) in targets:
+                found.add(id(obj))
+            del referent
+    return found
+
+
+_WEAKREF = weakref.ref
+_BUILTIN: type = type(len)
+
+
+def _lru_link_type() -> type | None:
+    """The type of the entries ``functools.lru_cache`` links in a list, in C: untracked
+    objects, one per cached call, that only the cache's own traversal shows."""
+    probe = functools.lru_cache(maxsize=1)(lambda: _LINK_PROBE)
+    probe()
+    refs = gc.get_referents(probe)
+    # The cache's type, then the entry's key, value and type.
+    kind = refs[3] if len(refs) > 3 and refs[2] is _LINK_PROBE else None
+    if not isinstance(kind, type) or not kind.__name__.endswith("lru_list_elem"):
+        return None
+    return kind
+
+
+_LINK_PROBE = object()
+_LRU_LINK = _lru_link_type()
+
+
+def new_cache_links(caches: Sequence[object], new: set[int]) -> int:
+    """How many entries the caches gained whose key or value is among ``new``.
+
+    A cache's traversal shows its type, then each entry as its key, value and
+    type; the entry is one block that no other reading accounts for.  Only
+    caches not yet full are counted: until then every entry is a new one.
+    """
+    if _LRU_LINK is None:
+        return 0
+    count = 0
+    for cache in caches:
+        try:
+            info = cache.cache_info()  # type: ignore[attr-defined]
+            full = info.currsize >= info.maxsize
+        except Exception:  # noqa: BLE001 - not a cache we can read: nothing is taken off
+            continue
+        if full:
+            # A full cache reuses its oldest entry for a new one: nothing was allocated.
+            continue
+        refs = gc.get_referents(cache)
+        for i in range(1, len(refs) - 2, 3):
+            if refs[i + 2] is not _LRU_LINK:
+                break
+            if id(refs[i]) in new or id(refs[i + 1]) in new:
+                count += 1
+        del refs
+    return count
+
+
+#: Before 3.12, io.StringIO accumulates text in lists it does not show to the
+#: garbage collector: nothing visibly refers to them.
+STRINGIO_LISTS = sys.version_info < (3, 12)
+
+
+def without_stringio_internals(
+    candidates: list[object], young: list[object], ids: list[int], held: set[int]
+) -> list[object]:
+    """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers.
+
+    Each held buffer accounts for at most two lists of at most one string that no
+    new object refers to.  They replace the lists of the buffers they replaced, so
+    they are not memory growth either.
+    """
+    buffers = sum(
+        1 for o, i in zip(young, ids, strict=True) if type(o).__name__ == "StringIO" and i in held
+    )
+    if not buffers:
+        return candidates
+    budget = 2 * buffers
+    suspects = {
+        id(o): o
+        for o in candidates
+        if isinstance(o, list)
+        and type(o) is list
+        and len(o) <= 1
+        and all(type(x) is str for x in o)
+    }
+    if not suspects:
+        return candidates
+    # Only what refers to a suspect is looked into, so that the walk makes an id for
+    # a few objects, not for everything the new objects refer to.
+    new = set(ids)
+    for holder in gc.get_referrers(*suspects.values()):
+        if id(holder) in new:
+            for ref in gc.get_referents(holder):
+                suspects.pop(id(ref), None)
+    drop: set[int] = set()
+    for key in suspects:
+        if len(drop) == budget:
+            break
+        drop.add(key)
+    return [o for o in candidates if id(o) not in drop]
+
+
+def transport_made(obj: object, origins: Origins) -> bool:
+    """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it
+    does while a test runs in a worker.  Known only where allocations are traced."""
+    frames = object_frames(obj)
+    if not frames:
+        return False
+    filename = _allocating_file(frames, origins)
+    return filename is not None and origins.is_transport(filename)
+
+def _allocating_file(frames: Sequence[tuple[str, int]], origins: Origins) -> str | None:
+    """The file of the innermost frame outside the standard library (``frames``
+    outermost first): standard library code allocates on behalf of its caller."""
+    for filename, _ in reversed(frames):
+        if origins.of_file(filename) not in (Origin.STDLIB, Origin.UNKNOWN):
+            return filename
+    return None
+
+# -- reading a window's memory -------------------------------------------------------
+
+#: Python 3.12 makes interned strings immortal.
+_IMMORTAL_INTERNS = sys.version_info[:2] == (3, 12)
+
+
+def _code_lines(code: object) -> frozenset[tuple[str, int]]:
+    if not isinstance(code, types.CodeType):
+        return frozenset()
+    return frozenset((code.co_filename, line) for _, _, line in code.co_lines() if line)
+
+
+def _import_system_paths() -> tuple[frozenset[tuple[str, int]], frozenset[str]]:
+    """Where the import system joins the path of a module file it finds: the lines of
+    ``_path_join``, and the files of the finders that call it.
+
+    Such a path becomes the file name of the module's code.  Once that code has
+    allocated while tracemalloc traces, tracemalloc keeps the name, in native code,
+    until tracing stops: a module imported from a fresh path on every run
+    (generated code, templates compiled to a temporary directory or archive)
+    leaves one name per run, which is the tracing's memory, not the test's.
+    """
+    external = sys.modules.get("importlib._bootstrap_external")
+    join = getattr(getattr(external, "_path_join", None), "__code__", None)
+    finders = [getattr(getattr(external, "FileFinder", None), "find_spec", None)]
+    zipimport = sys.modules.get("zipimport")
+    finders.append(getattr(getattr(zipimport, "zipimporter", None), "__init__", None))
+    files = {
+        code.co_filename
+        for code in (getattr(f, "__code__", None) for f in finders)
+        if isinstance(code, types.CodeType)
+    }
+    return _code_lines(join), frozenset(files)
+
+
+_PATH_JOIN, _IMPORT_FILES = _import_system_paths()
+
+#: On Python 3.12 the number of interned strings, each kept forever: the standard
+#: library interning a name it has not seen (pathlib interns every part of every
+#: path it makes) grows the heap by a block that nobody can free.  That block is
+#: the interpreter's, not the test's.
+interned_size: Callable[[], int] | None = (
+    getattr(sys, "getunicodeinternedsize", None) if _IMMORTAL_INTERNS else None
+)
+
+def tooling_made(frames: Sequence[tuple[str, int]], origins: Origins) -> bool:
+    """Whether the innermost frame outside the standard library is the test tooling's.
+
+    Standard library code allocates on behalf of its caller: pytest's logging
+    plugin writing through ``logging`` is pytest's memory, a test's call to
+    ``json.loads`` is the test's.  On Python 3.12 interned strings live
+    forever; the standard library interning a new name (pathlib interns every
+    path component it sees) is the interpreter keeping it, not the test.
+    """
+    if len(frames) >= 2 and frames[-1] in _PATH_JOIN and frames[-2][0] in _IMPORT_FILES:
+        return True
+    if _IMMORTAL_INTERNS and frames:
+        filename, lineno = frames[-1]
+        if origins.of_file(filename) is Origin.STDLIB and "sys.intern(" in (
+            linecache.getline(filename, lineno)
+        ):
+            return True
+    allocating = _allocating_file(frames, origins)
+    return allocating is not None and origins.of_file(allocating) is Origin.TOOLING
+
+
+# -- caches emptied around re-runs, and bounded caches -------------------------------
+
+#: (module, attribute) of plain dict caches: saved, emptied, put back.
+_DICT_CACHES = (
+    ("re", "_cache"),
+    ("re", "_cache2"),
+    ("_strptime", "_regex_cache"),
+    ("linecache", "cache"),
+    # A finder per directory or archive ever imported from: a test importing from
+    # a fresh temporary path adds one on every run.
+    ("sys", "path_importer_cache"),
+    ("zipimport", "_zip_directory_cache"),
+)
+
+_LRU_WRAPPER = type(functools.lru_cache(maxsize=1)(lambda: None))
+
+
+def _module_dicts(names: Iterable[tuple[str, str]]) -> list[dict[object, object]]:
+    """The dicts found at these (module, attribute) names, of modules loaded now."""
+    found = []
+    for module_name, attribute in names:
+        cache = getattr(sys.modules.get(module_name), attribute, None)
+        if isinstance(cache, dict):
+            found.append(cache)
+    return found
+
+
+def _typing_cleanups() -> list[object]:
+    """The ``cache_clear`` methods of typing's caches of generic aliases."""
+    return list(getattr(sys.modules.get("typing"), "_cleanups", None) or ())
+
+
+def _dict_caches() -> list[dict[object, object]]:
+    found = _module_dicts(_DICT_CACHES)
+    # pytest's assertion rewriting hook remembers, for every module name ever
+    # imported, whether to rewrite it: a test importing fresh names (a template
+    # loader's generated modules) adds one on every run.  Found by name, as this
+    # module does not import pytest: the one read of pytest's insides outside
+    # pytest_internals.  ``AssertionRewritingHook._marked_for_rewrite_cache``,
+    # checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    for finder in sys.meta_path:
+        if type(finder).__name__ == "AssertionRewritingHook" and type(
+            finder
+        ).__module__.startswith("_pytest."):
+            cache = getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(cache, dict):
+                found.append(cache)
+    return found
+
+
+def clear_caches() -> None:
+    """Empty the interpreter's type cache, the standard library's dict caches,
+    typing's caches of generic aliases and test libraries' caches.
+
+    typing's are size-limited, but a test that makes ``List[Point]`` for a class it
+    defines keeps that class, and all it owns, in them on every run until they are
+    full.  They cannot be put back; emptying them only costs typing a lookup.
+    """
+    _clear_type_cache()
+    for cache in _dict_caches():
+        cache.clear()
+    for clear in _typing_cleanups():
+        with contextlib.suppress(Exception):
+            clear()  # type: ignore[operator]
+    # Not looked for again here: this runs inside measured windows.
+    for library_cache in library_caches(refresh=False):
+        with contextlib.suppress(Exception):
+            _empty_library_cache(library_cache)
+
+
+@contextmanager
+def saved_caches() -> Iterator[None]:
+    """Put the dict caches back as they were when the block started."""
+    saved = [(cache, dict(cache)) for cache in _dict_caches()]
+    try:
+        yield
+    finally:
+        for cache, contents in saved:
+            cache.clear()
+            cache.update(contents)
+
+
+#: (module, attribute) of the dict caches above that drop old entries past a size.
+_BOUNDED_DICTS = (("re", "_cache"), ("re", "_cache2"), ("_strptime", "_regex_cache"))
+
+
+def bounded_dict_caches() -> list[object]:
+    """The standard library's size-limited dict caches (compiled regular expressions,
+    ``strptime`` formats): what a first run adds to them is no reason to re-run."""
+    return list(_module_dicts(_BOUNDED_DICTS))
+
+
+_library: tuple[int, list[object]] = (-1, [])
+
+
+def library_caches(*, refresh: bool = True) -> list[object]:
+    """Size-limited caches of test libraries, found at the top level of their modules.
+
+    hypothesis keeps strategies, constraints and constants in caches of its own
+    (``hypothesis.internal.cache``), and a property test adds new entries on every
+    run, as it draws new examples, until they are full.  Looked up again only when
+    modules were imported since the last look, and only if ``refresh``: not from
+    inside a measured window, where the new list would count as the test's.
+    """
+    global _library
+    if refresh and _library[0] != len(sys.modules):
+        found = []
+        # A copy, made in one step: another thread may be importing meanwhile.
+        for name, module in sys.modules.copy().items():
+            if not (name == "hypothesis" or name.startswith("hypothesis.")):
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for value in dict.copy(namespace).values():
+                if type(value).__module__ == "hypothesis.internal.cache":
+                    found.append(value)
+        _library = (len(sys.modules), found)
+    return _library[1]
+
+
+def _empty_library_cache(cache: object) -> None:
+    clear = getattr(type(cache), "clear", None)
+    if callable(clear):
+        clear(cache)
+        return
+    # hypothesis's plain LRU cache has no clear(); its entries are in one mapping.
+    entries = getattr(cache, "cache", None)
+    if isinstance(entries, dict):
+        entries.clear()
+
+
+_bounded: tuple[int, list[object]] = (-1, [])
+
+
+def bounded_caches() -> list[object]:
+    """``lru_cache`` wrappers with a size limit, found at the top level of any module
+    and among the methods of its classes.
+
+    Looked up again only when modules were imported since the last look.
+    """
+    global _bounded
+    if _bounded[0] != len(sys.modules):
+        _bounded = (len(sys.modules), _find_bounded_caches())
+    return _bounded[1]
+
+
+def _find_bounded_caches() -> list[object]:
+    found: dict[int, object] = {}
+    for module in sys.modules.copy().values():
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        name = namespace.get("__name__")
+        for value in dict.copy(namespace).values():
+            # type(), not isinstance(): a lazy proxy's __class__ may run its code.
+            if not issubclass(type(value), type):
+                _add_if_bounded(value, found)
+                continue
+            try:
+                if type.__getattribute__(value, "__module__") != name:
+                    continue
+                members = list(type.__getattribute__(value, "__dict__").copy().values())
+            except Exception:  # noqa: BLE001 - an odd class has no caches we can use
+                continue
+            # Methods of the module's own classes: a cache on a method is one too.
+            for member in members:
+                _add_if_bounded(member, found)
+    # typing caches each generic alias it makes (List[Point]) in size-limited
+    # lru_caches that no module attribute names; it lists their cache_clear methods.
+    for clear in _typing_cleanups():
+        _add_if_bounded(getattr(clear, "__self__", None), found)
+    return list(found.values())
+
+
+def _add_if_bounded(value: object, found: dict[int, object]) -> None:
+    if type(value) in (staticmethod, classmethod):
+        value = value.__func__  # type: ignore[attr-defined]
+    if type(value) is not _LRU_WRAPPER:
+        return
+    try:
+        bounded = value.cache_parameters()["maxsize"] is not None
+    except Exception:  # noqa: BLE001 - an odd wrapper is simply not a cache here
+        bounded = False
+    if bounded:
+        found[id(value)] = value

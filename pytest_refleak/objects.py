@@ -1,0 +1,291 @@
+"""What a window's new objects are: what reaches what, the blocks they hold, their summary.
+
+The helpers :class:`pytest_refleak.measure.Window` reads its new objects with,
+once memory has been read: which new objects are reachable from given roots
+(:func:`new_reachable`), which contents of the tooling's containers nothing else
+holds (:func:`exclusive_contents`), how many allocator blocks objects hold
+(:func:`estimated_blocks`), which new objects replaced the previous run's
+(:func:`replaced`) and where memory was allocated (:func:`made_by`).  None of
+them keeps what it is given.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import struct
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from pytest_refleak.text import object_frames
+
+_NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
+_EMPTY_SIZES: dict[type, int] = {
+    dict: sys.getsizeof({}),
+    list: sys.getsizeof([]),
+    set: sys.getsizeof(set()),
+    frozenset: sys.getsizeof(frozenset()),
+    bytearray: sys.getsizeof(bytearray()),
+}
+
+
+#: New objects remembered per run, to tell replaced from kept (see Reading.kept).
+_KEPT_LIMIT = 10_000
+
+
+def kept_ids(candidates: list[object]) -> tuple[tuple[int, int], ...]:
+    return tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT])
+
+
+def gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
+    """Of what the previous run left alive, how many have died since, by type id."""
+    return Counter(type_id for object_id, type_id in previous if object_id not in alive)
+
+
+def replaced(candidates: list[object], gone: dict[int, int]) -> int:
+    """How many new objects took the place of what the previous run left, type for type.
+
+    Code that keeps only its latest object (a set swapped for a fresh one, the
+    filter list that the warnings module's C code holds on to) leaves a new object
+    alive on every run, and the previous run's is gone: no more objects than
+    before.  A leak keeps the previous run's too.
+    """
+    if not gone:
+        return 0
+    new = Counter(id(type(obj)) for obj in candidates)
+    return sum(min(count, gone.get(kind, 0)) for kind, count in new.items())
+
+
+def function_parts(function: object) -> set[int]:
+    """Ids of a callback and the closure cells it carries, not of what they refer to."""
+    parts = {id(function)}
+    closure = getattr(function, "__closure__", None)
+    if closure:
+        parts.add(id(closure))
+        parts.update(id(cell) for cell in closure)
+    return parts
+
+
+Frames = tuple[tuple[str, int], ...]
+
+
+def traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Frames]]:
+    """Allocation tracebacks of ``objects``, indexed by their innermost frame."""
+    keys: dict[tuple[str, int], set[Frames]] = {}
+    for obj in objects:
+        frames = object_frames(obj)
+        if frames:
+            keys.setdefault(frames[-1], set()).add(frames)
+    return keys
+
+
+def made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> bool:
+    """Whether an allocation happened where one of ``origins`` was made, or inside it.
+
+    Memory allocated by an object's constructor (its attribute storage, say) has
+    the object's own allocation traceback as its outer part.  Tracebacks keep only
+    their innermost frames, so the two are compared over the frames both kept.
+    """
+    if not origins:
+        return False
+    for end in range(len(frames), 0, -1):
+        found = origins.get(frames[end - 1])
+        if not found:
+            continue
+        for origin in found:
+            shared = min(len(origin), end)
+            if origin[-shared:] == frames[end - shared : end]:
+                return True
+    return False
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def new_reachable(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -> set[int]:
+    """Ids of new objects reachable from ``roots`` (the roots too, if new).
+
+    Between a root and the new objects it holds there may be old plain containers
+    (an attribute dict, a stash's storage): those are looked through, up to
+    ``old_depth`` of them, and no other old object is, so that a root such as a
+    plugin object does not drag in the whole heap.
+    """
+    found: set[int] = set()
+    visited_old: set[int] = set()
+    pending: list[tuple[object, int]] = [(root, 0) for root in roots]
+    for root in roots:
+        if id(root) in young_ids:
+            found.add(id(root))
+    while pending:
+        obj, depth = pending.pop()
+        for ref in gc.get_referents(obj):
+            key = id(ref)
+            if key in young_ids:
+                if key not in found:
+                    found.add(key)
+                    pending.append((ref, 0))
+            elif (
+                depth < old_depth
+                and type(ref) in _CONTAINERS
+                and key not in visited_old
+                and len(visited_old) < 10_000
+            ):
+                visited_old.add(key)
+                pending.append((ref, depth + 1))
+    return found
+
+
+def _references_within(objects: Iterable[object], targets: dict[int, object]) -> dict[int, int]:
+    """How many references each of ``targets`` gets from ``objects``."""
+    counts: dict[int, int] = {}
+    for holder in objects:
+        for ref in gc.get_referents(holder):
+            key = id(ref)
+            if key in targets:
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def exclusive_contents(
+    containers: Sequence[object], young: list[object], ids: list[int], young_ids: set[int]
+) -> tuple[list[object], list[object]]:
+    """The new values of ``containers`` that nothing but these and other new objects hold.
+
+    Returns the tracked ones and the untracked ones (strings, tuples of them...).
+    A value held from anywhere else (an old registry, say) is not returned: it is
+    the test's to answer for.
+    """
+    values: dict[int, object] = {}
+    for container in containers:
+        if isinstance(container, dict):
+            contents: Iterable[object] = container.values()
+        elif isinstance(container, list):
+            contents = container
+        else:
+            continue
+        values.update(
+            (id(v), v)
+            for v in contents
+            if not isinstance(v, _NO_ALLOCATION) and (id(v) in young_ids or not gc.is_tracked(v))
+        )
+    if not values:
+        return [], []
+    known = _references_within(containers, values)
+    new = (o for o, i in zip(young, ids, strict=True) if i in young_ids)
+    inner = _references_within(new, values)
+    tracked: list[object] = []
+    untracked: list[object] = []
+    for key in list(values):
+        is_young = key in young_ids
+        # Ours: ``values``, ``young`` if tracked, and getrefcount's argument.  The
+        # count is taken right here: passing the object into a helper would add
+        # references, and a different number on different Python versions.
+        ours = 2 + (1 if is_young else 0)
+        if sys.getrefcount(values[key]) - ours <= known.get(key, 0) + inner.get(key, 0):
+            (tracked if is_young else untracked).append(values[key])
+    return tracked, untracked
+
+
+_MANAGED_DICT = 1 << 4
+_WORD = struct.calcsize("P")
+
+
+def _attribute_values_block(obj: object) -> int:
+    """1 if ``obj`` keeps its attributes in a separately allocated values array.
+
+    Python 3.11 and 3.12 store the attributes of most instances in such an array,
+    found two words before the object's garbage-collector header, unless a real
+    ``__dict__`` has been made for it (then the dict owns the array and is counted
+    as an object of its own).  3.10 always uses a dict; 3.13 keeps the values in
+    the object itself.  Reading the header words only looks inside the object's
+    own allocation.
+    """
+    if sys.version_info[:2] not in ((3, 11), (3, 12)):
+        return 0
+    if not type(obj).__flags__ & _MANAGED_DICT:
+        return 0
+    header = ctypes.c_void_p.from_address(id(obj) - 3 * _WORD).value or 0
+    if sys.version_info[:2] == (3, 12):
+        return 1 if header & 1 else 0  # tagged: values, not a dict
+    values = ctypes.c_void_p.from_address(id(obj) - 4 * _WORD).value or 0
+    return 1 if header == 0 and values != 0 else 0
+
+
+def _hidden_blocks(obj: object) -> int:
+    """Allocations an object owns besides its own block: a dict's table, a list's array."""
+    empty = _EMPTY_SIZES.get(type(obj))
+    if empty is None:
+        return _attribute_values_block(obj)
+    try:
+        return 1 if sys.getsizeof(obj) > empty else 0
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def estimated_blocks(
+    objects: list[object],
+    calibration: dict[type, int],
+    extra_untracked: Sequence[object] = (),
+) -> int:
+    """Blocks the given new objects hold, counted low rather than high.
+
+    Tracked objects count one block each plus a dict's table or a list's array.
+    Their untracked contents (strings, numbers, tuples of them) count when nothing
+    but these objects refers to them, which is how new ones look.  Types in
+    ``calibration`` count as measured, own attribute storage included.  An unknown
+    kind of storage is not counted: too little only costs a re-run, too much
+    could hide a leak.  ``extra_untracked`` are untracked objects already known to
+    be new and exclusive.
+    """
+    total = 0
+    skip_dicts: set[int] = set()
+    for obj in objects:
+        base = calibration.get(type(obj))
+        if base is None:
+            total += 1 + _hidden_blocks(obj)
+            continue
+        total += base
+        instance_dict = _instance_dict(obj)
+        if instance_dict is not None:
+            skip_dicts.add(id(instance_dict))
+    total -= sum(1 + _hidden_blocks(o) for o in objects if id(o) in skip_dicts)
+    counted: dict[int, object] = {id(o): o for o in extra_untracked}
+    total += sum(1 + _hidden_blocks(o) for o in extra_untracked)
+    # Untracked contents, looking inside tuples and dicts of them.
+    holders: list[object] = [*objects, *extra_untracked]
+    found: dict[int, object] = {}
+    while holders:
+        fresh = _untracked_referents(holders, found, counted)
+        holders = [o for o in fresh.values() if type(o) in (tuple, dict, frozenset)]
+        found.update(fresh)
+    if found:
+        known = _references_within([*objects, *extra_untracked, *found.values()], found)
+        for key in list(found):
+            # Ours: ``found`` and getrefcount's argument (see exclusive_contents).
+            if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
+                total += 1 + _hidden_blocks(found[key])
+    return total
+
+
+def _untracked_referents(
+    holders: list[object], found: dict[int, object], counted: dict[int, object]
+) -> dict[int, object]:
+    fresh: dict[int, object] = {}
+    for holder in holders:
+        for ref in gc.get_referents(holder):
+            key = id(ref)
+            if key in found or key in counted or key in fresh:
+                continue
+            if isinstance(ref, (*_NO_ALLOCATION, type)) or gc.is_tracked(ref):
+                continue
+            fresh[key] = ref
+    return fresh
+
+
+def _instance_dict(obj: object) -> dict[str, object] | None:
+    try:
+        value = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return None
+    return value if type(value) is dict else None

@@ -1,0 +1,458 @@
+"""The run protocol of a checked test: first run, re-runs, conclusion.
+
+How a checked test runs (``docs/how-it-decides.md`` has the long version):
+
+1. Its first run is the real one, reported as usual (:mod:`pytest_refleak.first_run`).
+   pytest's reports are held back meanwhile (:mod:`pytest_refleak.held_reports`).
+2. If that run left nothing behind, the test is done: the common case costs two
+   collections of the objects the test made, and nothing else.
+3. Otherwise it is re-run, unreported, up to ``refleak_runs`` times; the last
+   re-run traces allocations to tell where things came from.  Only growth on
+   every re-run makes a leak (:func:`pytest_refleak.verdict.judge`).
+4. The verdict becomes the test's record, put on its last report, and a leak the
+   baseline does not accept fails the test's call report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
+from pytest_refleak.exclusions import (
+    Exclusions,
+    bounded_caches,
+    clear_caches,
+    library_caches,
+    saved_caches,
+)
+from pytest_refleak.first_run import FirstRun, failure_note
+from pytest_refleak.gate import Gate
+from pytest_refleak.graphs import file_stem
+from pytest_refleak.heap import Heap
+from pytest_refleak.held_reports import HeldReports, all_passed, sample_report
+from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_type
+from pytest_refleak.origins import Origins
+from pytest_refleak.pytest_internals import (
+    fixture_finalizers,
+    report_sections,
+    runtestprotocol,
+    set_up_nodes,
+    tooling_holders,
+)
+from pytest_refleak.record import (
+    CYCLES,
+    KNOWN,
+    LEAKED,
+    Record,
+    clean_record,
+    junit_properties,
+    unchecked_record,
+    verdict_record,
+)
+from pytest_refleak.settings import Limits, Settings
+from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky, settling, still_leaky
+
+#: Frames kept per allocation while tracing: enough to get past library code.
+TRACE_FRAMES = 24
+
+
+class Checker:
+    """Runs checked tests, and holds the measuring tools and figures of the session."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, gate: Gate) -> None:
+        self.config = config
+        self.settings = settings
+        self.gate = gate
+        self._heap: Heap | None = None
+        self._origins: Origins | None = None
+        self._calibration: dict[type, int] = {}
+        self._offsets: dict[bool, int] = {}
+        self._codes_seen: set[int] = set()
+        self.checked = 0
+        self.rerun = 0
+        self.seconds = 0.0
+        self.explain_seconds = 0.0
+        self.started = time.perf_counter()
+
+    # -- lazily made measuring tools -----------------------------------------------
+
+    @property
+    def heap(self) -> Heap:
+        if self._heap is None:
+            self._heap = Heap()
+        return self._heap
+
+    @property
+    def origins(self) -> Origins:
+        if self._origins is None:
+            patterns = self.config.getini("python_files") or ["test_*.py", "*_test.py"]
+            self._origins = Origins([str(self.config.rootpath)], list(patterns))
+        return self._origins
+
+    def window(
+        self,
+        *,
+        cycles: bool,
+        trace: bool = False,
+        freeze: bool = True,
+        since: tracemalloc.Snapshot | None = None,
+        previous: tuple[tuple[int, int], ...] = (),
+    ) -> Window:
+        if cycles not in self._offsets:
+            self._offsets[cycles] = calibrate_offset(self.heap, self.origins, cycles=cycles)
+        if not self._calibration:
+            self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
+        return Window(
+            self.heap,
+            self.origins,
+            cycles=cycles,
+            trace=trace,
+            nframes=TRACE_FRAMES,
+            detailed=trace and since is None,
+            calibration=self._calibration,
+            offset=self._offsets[cycles],
+            freeze=freeze,
+            since=since,
+            previous=previous,
+        )
+
+    def restore(self) -> None:
+        """Put the interpreter back as the heap found it, if the heap was ever made."""
+        if self._heap is not None:
+            self._heap.restore()
+            self._heap = None
+
+    def first_call_of(self, item: pytest.Item) -> int:
+        """Blocks Python 3.10 keeps after a test function's first call: one frame.
+
+        Before 3.11 each code object keeps the frame of its last call for reuse, so
+        the first call of a test function leaves one block behind that later calls
+        do not.
+        """
+        if sys.version_info >= (3, 11):
+            return 0
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        if code is None or id(code) in self._codes_seen:
+            return 0
+        self._codes_seen.add(id(code))
+        return 1
+
+    # -- running a checked test ------------------------------------------------------
+
+    def run(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> bool:
+        """Run a checked test in place of pytest's protocol, reporting it as pytest does."""
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        first = FirstRun(self, item, limits)
+        set_up_before = set_up_nodes(item)
+        held = HeldReports(item)
+        held.install()
+        try:
+            first.open()
+            try:
+                made = runtestprotocol(item, log=False, nextitem=nextitem)
+                reports = first.close(held.merge(made))
+            finally:
+                first.abandon()
+            self.checked += 1
+            # Fixtures of wider scope torn down after this test free memory inside the
+            # first run's window, which could hide a leak: such a test is always
+            # re-run.  Not when this very run set the node up (a class's only test):
+            # then what its teardown frees was allocated inside the window too.
+            chain = item.listchain()
+            torn_down = chain[_shared(chain, nextitem) : -1]
+            tore_down = any(
+                set_up_before is None or id(node) in set_up_before for node in torn_down
+            )
+            del chain, torn_down
+            held.keep = False
+            verdict: Verdict | None
+            try:
+                verdict = self._second_look(
+                    item, nextitem, limits, first.reading, reports, tore_down
+                )
+            except pytest.exit.Exception:
+                raise
+            except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=failure_note(error))
+            if first.failure is not None:
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=first.failure)
+        finally:
+            held.uninstall()
+        self._conclude(item, reports, verdict, limits)
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    # -- re-runs ------------------------------------------------------------------
+
+    def _second_look(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        reading: Reading | None,
+        reports: list[pytest.TestReport],
+        tore_down: bool,
+    ) -> Verdict | None:
+        if reading is None or not all_passed(reports):
+            return None
+        if not tore_down and not looks_leaky(reading, limits):
+            return None
+        started = time.perf_counter()
+        self.rerun += 1
+        try:
+            return self._rerun(item, nextitem, limits)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
+        """Re-run the test unreported; the last planned re-run traces allocations.
+
+        The first re-runs are cheap and clear most tests, those warming up over a
+        few calls included.  The last traces, so that a leaking test gets its
+        allocation sites and the memory held by strings and numbers is counted;
+        any after it are cheap again.  A test leaks only if every re-run grew.
+
+        Re-runs tear down what the real next test would not need, as the real run
+        did: after the last test of a module, its module fixtures are set up and
+        torn down again by each re-run.
+        """
+        ignored, ignored_types = self._ignored(item)
+        traced: Reading | None = None
+        failure = None
+        # Python 3.10 keeps a frame per function for reuse, which makes single
+        # readings noisier: one more re-run must grow before a test counts as leaking.
+        runs = limits.runs + (1 if sys.version_info < (3, 11) else 0)
+        readings: list[Reading] = []
+        # What the last re-run left alive: the next tells replaced from kept by it.
+        # Not the first run's, which holds what is made once and freed later.
+        kept: tuple[tuple[int, int], ...] = ()
+        count_callbacks = atexit_callbacks()
+        callbacks_before = count_callbacks() if count_callbacks else 0
+        try:
+            with saved_caches():
+                caches = bounded_caches()
+                library_caches()  # looked for now, outside the measured windows
+                number = 0
+                # Memory the traced re-run kept in strings and numbers is counted
+                # again by the next re-run, from the traces where the traced one
+                # ended: what the first allocated and the second freed (a buffer
+                # swapped for a fresh one) is taken off.  Set only while that net
+                # re-run is due.
+                since: tracemalloc.Snapshot | None = None
+                net: Reading | None = None
+                # Growth still shrinking after the planned re-runs is something warming
+                # up, not yet a leak: re-run until it settles, at most as often again.
+                while (
+                    number < runs
+                    or since is not None
+                    or (number < 2 * runs and settling(readings))
+                ):
+                    number += 1
+                    # Tracing makes a run several times slower: only a test that grew
+                    # on every cheap re-run gets one.
+                    tracing = number == runs
+                    if tracing:
+                        # Explaining a leak later needs what this re-run allocated.
+                        self.heap.hold_tracing()
+                    reading, end_snapshot = self._measure_rerun(
+                        item,
+                        nextitem,
+                        limits,
+                        tracing or since is not None,
+                        ignored,
+                        ignored_types,
+                        caches,
+                        since=since,
+                        previous=kept,
+                    )
+                    if reading is None:
+                        failure = "it did not pass when re-run"
+                        break
+                    readings.append(reading)
+                    kept = reading.kept
+                    if tracing:
+                        traced = reading
+                        if reading.untracked:
+                            since = end_snapshot
+                        else:
+                            # Only memory held by strings and numbers needs the
+                            # traces to be explained; the rest run faster without.
+                            self.heap.release_tracing()
+                    elif since is not None:
+                        net = reading
+                        since = None
+                    if not still_leaky(reading, limits):
+                        return Verdict(Kind.CLEAN, runs=number)
+            if failure is not None:
+                return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
+            assert traced is not None  # the last planned re-run traces
+            verdict = judge(readings, traced, limits, net=net)
+            if verdict.kind is Kind.LEAKED:
+                grew = count_callbacks is not None and (
+                    count_callbacks() - callbacks_before >= len(readings)
+                )
+                verdict = self._explain(item, verdict, atexit_grew=grew)
+            return verdict
+        finally:
+            self.heap.release_tracing()
+
+    def _explain(self, item: pytest.Item, verdict: Verdict, *, atexit_grew: bool) -> Verdict:
+        """Fill in what keeps the leak alive while it still is."""
+        verbose = item.config.get_verbosity()
+        graphs_dir = None
+        if self.settings.graphs_dir is not None:
+            graphs_dir = Path(self.settings.graphs_dir)
+        request = Request(
+            types=6 if verbose > 0 else 3,
+            sites=5 if verbose > 0 else 3,
+            atexit_grew=atexit_grew,
+            graphs_dir=graphs_dir,
+            stem=file_stem(item.nodeid),
+            budget_seconds=search_seconds(
+                self.explain_seconds, time.perf_counter() - self.started
+            ),
+        )
+        explained = explain_alive(verdict, request, unfreeze=self.heap.frozen)
+        self.explain_seconds += explained.seconds
+        verdict = explained.verdict
+        if explained.graphs:
+            verdict = dataclasses.replace(verdict, graphs=tuple(map(str, explained.graphs)))
+        if explained.problem:
+            verdict = dataclasses.replace(verdict, note=explained.problem)
+        return verdict
+
+    def _measure_rerun(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        traced: bool,
+        ignored: list[object],
+        ignored_types: tuple[type, ...],
+        caches: list[object],
+        since: tracemalloc.Snapshot | None = None,
+        previous: tuple[tuple[int, int], ...] = (),
+    ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
+        """The re-run's reading (``None`` if it did not pass), and the traces where it
+        ended when it traced."""
+        config = item.config
+        sections = report_sections(item)
+        sections_before = len(sections) if sections is not None else 0
+        properties_before = len(item.user_properties)
+        registrations = [(lst, len(lst)) for lst in fixture_finalizers(item)]
+        # Re-runs do not freeze the heap again: what earlier runs of this test made
+        # stays collectable, so a structure rebuilt on every run and dropped by
+        # the next one is freed, as it would be without the plugin.
+        window = self.window(
+            cycles=limits.cycles != "off",
+            trace=traced,
+            freeze=False,
+            since=since,
+            previous=previous,
+        )
+
+        def exclusions() -> Exclusions:
+            # What bounded caches gained is theirs to drop later.
+            return Exclusions(
+                holders=[item.stash, *tooling_holders(config), *fixture_finalizers(item)],
+                ignored=ignored,
+                ignored_types=ignored_types,
+                caches=caches,
+            )
+
+        self._clear_caches(config)
+        window.open()
+        passed = False
+        try:
+            with warnings.catch_warnings(record=True):
+                reports = runtestprotocol(item, log=False, nextitem=nextitem)
+            passed = all_passed(reports)
+            del reports
+        finally:
+            # Re-runs are not reported: what they added to the item goes, and so do
+            # the teardown registrations their fixtures left with wider-scoped ones.
+            if sections is not None:
+                del sections[sections_before:]
+            del item.user_properties[properties_before:]
+            for finalizers, length in registrations:
+                del finalizers[length:]
+            self._clear_caches(config)
+            reading = window.close(exclusions)
+        return (reading if passed else None), window.end_snapshot
+
+    def _clear_caches(self, config: pytest.Config) -> None:
+        clear_caches()
+        config.hook.pytest_refleak_clear_caches(config=config)
+
+    def _ignored(self, item: pytest.Item) -> tuple[list[object], tuple[type, ...]]:
+        objects: list[object] = []
+        types_: list[type] = []
+        for result in item.ihook.pytest_refleak_ignore(item=item):
+            for declared in result or ():
+                (types_ if isinstance(declared, type) else objects).append(declared)
+        return objects, tuple(types_)
+
+    def _conclude(
+        self,
+        item: pytest.Item,
+        reports: list[pytest.TestReport],
+        verdict: Verdict | None,
+        limits: Limits,
+    ) -> None:
+        """Put the test's record on its reports, and fail it for a leak the baseline does not
+        accept.  The record travels with the last report: pytest-xdist sends it to the
+        controller, which writes the report file and the summary."""
+        if any(r.skipped for r in reports):
+            return
+        path, line, _ = item.location
+        location = (path, (line or 0) + 1)
+        record: Record
+        if not all_passed(reports):
+            record = unchecked_record(item.nodeid, "the test did not pass", location)
+        elif verdict is None:
+            record = clean_record(item.nodeid)
+        else:
+            root = str(item.config.rootpath)
+            record = verdict_record(
+                item.nodeid,
+                verdict,
+                limits,
+                root=root,
+                location=location,
+                verbosity=item.config.get_verbosity(),
+            )
+        self.gate.judge(record)
+        if record["verdict"] in (LEAKED, CYCLES, KNOWN):
+            # The test's own call report comes after those of its subtests.
+            call = [r for r in reports if r.when == "call"][-1]
+            call.refleak_verdict = record["verdict"]  # type: ignore[attr-defined]
+            if record["verdict"] != KNOWN:
+                self._fail(call, record)
+        reports[-1].refleak_record = record  # type: ignore[attr-defined]
+        reports[-1].user_properties.extend(junit_properties(record))
+
+    def _fail(self, call: pytest.TestReport, record: Record) -> None:
+        call.outcome = "failed"
+        call.longrepr = str(record["text"])
+
+
+def _shared(chain: list[Any], other: pytest.Item | None) -> int:
+    if other is None:
+        return 0
+    count = 0
+    for a, b in zip(chain[:-1], other.listchain(), strict=False):
+        if a is not b:
+            break
+        count += 1
+    return count

@@ -1,0 +1,203 @@
+"""Every read of pytest's private structures, in one place.
+
+pytest offers no public way to re-run a test unreported, nor to tell its own
+records (the setup stack, fixture finalizers, log buffers) from what a test left
+behind.  What the plugin needs of pytest's insides is read here and nowhere else,
+each access with the pytest versions it was checked on, so that a pytest upgrade
+breaks in one module.  Each read is defensive: an attribute that is gone gives
+"not known" (``None`` or an empty list), never an error.
+
+One read lives elsewhere, for a reason: :mod:`pytest_refleak.exclusions` finds the
+assertion rewriting hook's cache of module names by its type's name, because the
+measuring modules never import pytest.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+# pytest offers no public way to run a test's setup, call and teardown without
+# reporting them, which re-running needs; runtestprotocol(log=False) is the
+# function pytest's own protocol calls, and what pytest-rerunfailures uses.
+# Signature (item, log, nextitem) checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+from _pytest.runner import runtestprotocol
+
+__all__ = [
+    "REPORT_SHARED_ATTRIBUTES",
+    "containers_of",
+    "fixture_finalizers",
+    "fixture_request",
+    "item_containers",
+    "node_setup_records",
+    "report_sections",
+    "runtestprotocol",
+    "set_up_nodes",
+    "settle_log_handler",
+    "shadow_hook_proxy",
+    "tooling_holders",
+    "unshadow_hook_proxy",
+]
+
+#: An item's attributes whose values its reports can share: its node id as pytest
+#: keeps it (``_id``, a ``NodeId``, on pytest 9.2; ``_nodeid``, a string, on 8.x),
+#: ``nodeid`` and ``location``.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+REPORT_SHARED_ATTRIBUTES = ("_id", "_nodeid", "nodeid", "location")
+
+
+def fixture_request(item: pytest.Item) -> object:
+    """The item's fixture request, which holds its fixture values (None: not known)."""
+    # ``Function._request``, a ``TopRequest`` made in ``__init__`` and replaced by
+    # ``_initrequest`` after teardown.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    return getattr(item, "_request", None)
+
+
+def _setup_stack(item: pytest.Item) -> dict[Any, Any] | None:
+    """pytest's record of the nodes it has set up and not yet torn down (None: not known)."""
+    # ``Session._setupstate`` is a ``SetupState``; its ``stack`` maps each node to a
+    # tuple of (list of finalizers, exception or None), the list starting with the
+    # node's own ``teardown``.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    return stack if isinstance(stack, dict) else None
+
+
+def set_up_nodes(item: pytest.Item) -> set[int] | None:
+    """Ids of the nodes pytest has set up and not yet torn down (None: not known)."""
+    stack = _setup_stack(item)
+    return None if stack is None else {id(node) for node in stack}
+
+
+def node_setup_records(item: pytest.Item) -> list[object]:
+    """pytest's record of each node it has set up and not yet torn down: a tuple, a
+    list of finalizers and the node's own teardown method.
+
+    The first test of a module or class makes them, and they stay until the node is
+    torn down.  Only these objects are pytest's: the finalizers fixtures add to the
+    list, and what those hold, are not taken with them.
+    """
+    stack = _setup_stack(item)
+    if stack is None:
+        return []
+    records: list[object] = []
+    for node, record in stack.items():
+        if type(record) is not tuple or not record or type(record[0]) is not list:
+            continue
+        records.append(record)
+        records.append(record[0])
+        records.extend(
+            f
+            for f in record[0]
+            if type(f) is types.MethodType and f.__self__ is node
+        )
+    return records
+
+
+def item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:
+    """The lists and dicts of an item and its fixture request, with their sizes now.
+
+    pytest fills them during a run (fixture values, captured output sections, user
+    properties) and drops some afterwards.
+    """
+    found = []
+    for owner in (item, fixture_request(item)):
+        found.extend(containers_of(owner))
+    return found
+
+
+def containers_of(owner: object) -> list[tuple[object, object, str, int]]:
+    """The lists and dicts among ``owner``'s attributes, with their sizes now."""
+    # An item's and a request's own attributes: fixture values, ``_report_sections``,
+    # ``user_properties`` and the like.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    attributes = getattr(owner, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return []
+    return [
+        (owner, value, name, sys.getsizeof(value))
+        for name, value in attributes.items()
+        if type(value) in (dict, list)
+    ]
+
+
+def fixture_finalizers(item: pytest.Item) -> list[list[object]]:
+    """The finalizer lists of the fixtures an item uses.
+
+    Setting up a fixture registers its teardown with each fixture it depends on;
+    when those are of wider scope (``tmp_path`` on the session's
+    ``tmp_path_factory``), pytest keeps the registration until that wider fixture
+    is torn down.  That growth is pytest's, not the test's.
+    """
+    # ``Function._fixtureinfo.name2fixturedefs`` maps names to ``FixtureDef``s, each
+    # with its ``_finalizers`` list.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = getattr(info, "name2fixturedefs", None)
+    if not isinstance(definitions, dict):
+        return []
+    lists: list[list[object]] = []
+    for chain in definitions.values():
+        for definition in chain:
+            finalizers = getattr(definition, "_finalizers", None)
+            if isinstance(finalizers, list):
+                lists.append(finalizers)
+    return lists
+
+
+def settle_log_handler(config: pytest.Config) -> None:
+    """Let the log handler drop the previous test's records now, not inside the window.
+
+    pytest's logging plugin keeps a test's last records until the next phase
+    starts.  Resetting the handler early, and reading it as the end of a phase
+    does, leaves it as the test's last phase will leave it.  Done in a function of
+    its own so that the bound methods it makes are gone before measuring starts.
+    """
+    handler = _report_handler(config)
+    reset = getattr(handler, "reset", None)
+    if callable(reset):
+        reset()
+        getvalue = getattr(getattr(handler, "stream", None), "getvalue", None)
+        if callable(getvalue):
+            getvalue()
+
+
+def _report_handler(config: pytest.Config) -> object:
+    # The logging plugin's ``report_handler`` (a ``LogCaptureHandler`` whose
+    # ``reset`` swaps in a fresh ``stream``).  Checked on pytest 8.0.0, 8.3.5, 9.2.0.
+    return getattr(config.pluginmanager.get_plugin("logging-plugin"), "report_handler", None)
+
+
+def tooling_holders(config: pytest.Config) -> list[object]:
+    """Objects of pytest's own plugins that swap in fresh buffers for every test phase."""
+    holders: list[object] = [config.stash]
+    # The logging plugin's handler attributes.  Checked on pytest 8.0.0, 8.3.5, 9.2.0.
+    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    for name in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler"):
+        handler = getattr(logging_plugin, name, None)
+        if handler is not None:
+            holders.append(handler)
+    return holders
+
+
+
+def report_sections(item: pytest.Item) -> list[Any] | None:
+    """The item's captured output sections, which pytest adds to its reports."""
+    # ``Item._report_sections``, a list of (when, key, content).  Checked on pytest
+    # 8.0.0, 8.3.5 and 9.2.0.
+    sections = getattr(item, "_report_sections", None)
+    return sections if isinstance(sections, list) else None
+
+
+def shadow_hook_proxy(session: pytest.Session, proxy: Callable[[Any], Any]) -> None:
+    """Make ``proxy`` the session's ``gethookproxy`` until :func:`unshadow_hook_proxy`.
+
+    ``Node.ihook`` asks ``session.gethookproxy(path)`` for the hooks on every
+    access, so an attribute of the session shadows its method for every node.
+    Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    """
+    session.gethookproxy = proxy  # type: ignore[method-assign,assignment]
+
+
+def unshadow_hook_proxy(session: pytest.Session) -> None:
+    session.__dict__.pop("gethookproxy", None)
