@@ -30,6 +30,7 @@ RESLIB = textwrap.dedent(
     stop = threading.Event()
     _files = []
     _sockets = []
+    children = []
     _pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
 
 
@@ -238,17 +239,19 @@ def test_closed_files_captured_output_and_fixture_files_are_not_leaks(
 
 @linux_only
 def test_child_never_waited_for(reslib: pytest.Pytester) -> None:
-    reslib.makepyfile(
-        test_it="""
+    """A child process started on every run and never waited for is named by pid, state
+    and command line."""
+    reslib.makeconftest(
+        """
         import reslib
-        children = []
-        def test_it():
-            children.append(reslib.spawn_sleeper())
-        def teardown_module():
-            for child in children:
+        def pytest_unconfigure(config):
+            for child in reslib.children:
                 child.kill()
                 child.wait()
         """
+    )
+    reslib.makepyfile(
+        test_it="import reslib\ndef test_it():\n    reslib.children.append(reslib.spawn_sleeper())\n"
     )
     result = run(reslib, "--refleak")
     assert_resource_leak(
@@ -360,12 +363,12 @@ def test_asyncio_tasks(pytester: pytest.Pytester, plugin: str) -> None:
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*1 asyncio task still pending when its event loop was shut down: "
-            "coroutine forever (cancelled), defined at test_it.py:6*",
+            "*1 asyncio task still pending when the event loop was shut down: "
+            "coroutine forever (cancelled), defined at test_it.py:5*",
         ]
     )
     result.stdout.fnmatch_lines(
-        ["*1 asyncio task left alive: coroutine quick (finished), defined at test_it.py:9*"]
+        ["*1 asyncio task left alive: coroutine quick (finished), defined at test_it.py:8*"]
     )
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_pending - *", "LEAKED test_it.py::test_kept - *"])
 

@@ -374,7 +374,7 @@ def test_a_task_pending_when_the_runner_shuts_its_loop_down_is_found(watch: Watc
     found = watch.compare(before, watch.snapshot())
     assert _kinds(found) == ["pending tasks"]
     assert found[0].sentence().startswith(
-        "1 asyncio task still pending when its event loop was shut down: "
+        "1 asyncio task still pending when the event loop was shut down: "
         "coroutine _forever (cancelled), defined at "
     )
     assert asyncio.tasks.all_tasks is asyncio.all_tasks
