@@ -392,3 +392,38 @@ def test_header_names_the_resources_checked(reslib: pytest.Pytester) -> None:
     reslib.makepyfile(test_it="def test_it():\n    pass\n")
     result = run(reslib, "--refleak", "--refleak-resources=threads,state")
     result.stdout.fnmatch_lines(["refleak: checking every test (*resources: threads, state*)"])
+
+
+# -- report file, JUnit XML and baseline -----------------------------------------------------
+
+
+@linux_only
+def test_resource_leaks_in_report_junit_and_baseline(reslib: pytest.Pytester) -> None:
+    """A resource leak is in the JSON report and the JUnit properties like a memory leak;
+    the baseline records it per kind, accepts it, and fails it once it grows."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    one = "import reslib\ndef test_it():\n    reslib.open_descriptor(reslib.__file__)\n"
+    reslib.makepyfile(test_it=one)
+    result = run(reslib, "--refleak", "--refleak-report=report.json", "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1)
+    record = json.loads((reslib.path / "report.json").read_text())["tests"][0]
+    assert record["verdict"] == "leaked"
+    assert [(r["kind"], r["per_run"]) for r in record["resources"]] == [("fds", 1)]
+    assert record["resources"][0]["items"][0].endswith("→ reslib.py")
+    properties = {
+        p.get("name"): p.get("value") for p in ET.parse(reslib.path / "junit.xml").iter("property")
+    }
+    assert properties["refleak_resources_per_run"] == "fds: 1"
+
+    baseline = ("--refleak", "--refleak-baseline=leaks.json")
+    run(reslib, *baseline, "--refleak-baseline-update").assert_outcomes(passed=1)
+    entry = json.loads((reslib.path / "leaks.json").read_text())["leaks"]["test_it.py::test_it"]
+    assert entry["resources"] == {"fds": 1}
+    run(reslib, *baseline).assert_outcomes(passed=1)
+
+    reslib.makepyfile(test_it=one + "    reslib.open_descriptor(reslib.__file__)\n")
+    result = run(reslib, *baseline)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*a known leak in the baseline, but it grew:*", "*2 fds/run, recorded 1*"])
