@@ -52,11 +52,10 @@ def _in_running_frames(obj: object) -> str | None:
                     and code is getattr(method.__func__, "__code__", None)
                     and _local(frame, "self") is method.__self__
                 ):
-                    name = getattr(code, "co_qualname", code.co_name)
-                    return f"the call of {name}() running in thread {thread}"
+                    return f"the running thread {thread!r}"
                 name = _local_name(frame, obj)
                 if name is not None:
-                    return f"local {name!r} of {code.co_name}() running in thread {thread}"
+                    return f"the running thread {thread!r}: local {name!r} of {code.co_name}()"
                 frame = frame.f_back
     finally:
         frames.clear()

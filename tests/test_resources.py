@@ -427,3 +427,54 @@ def test_resource_leaks_in_report_junit_and_baseline(reslib: pytest.Pytester) ->
     result = run(reslib, *baseline)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*a known leak in the baseline, but it grew:*", "*2 fds/run, recorded 1*"])
+
+
+# -- the right holder ----------------------------------------------------------------------
+
+HOLDERS = """
+import signal, threading
+
+stop = threading.Event()
+
+class Worker:
+    def loop(self):
+        stop.wait(60)
+
+def start():
+    threading.Thread(target=Worker().loop, daemon=True).start()
+
+class Payload:
+    pass
+
+def chain_handler():
+    previous = signal.getsignal(signal.SIGUSR1)
+    payload = Payload()
+    def handler(signum, frame):
+        if callable(previous):
+            previous(signum, frame)
+        return payload
+    signal.signal(signal.SIGUSR1, handler)
+"""
+
+
+def test_holders_out_of_the_collectors_sight_are_named(pytester: pytest.Pytester) -> None:
+    """What a running thread and a signal handler hold is not blamed on a missing
+    Py_DECREF: the thread and the handler are named (an object truly held by native
+    code still is blamed: see test_explain.py)."""
+    pytester.makepyfile(holders=HOLDERS)
+    pytester.makepyfile(
+        test_it="""
+        import holders
+        def test_thread():
+            holders.start()
+        def test_signal():
+            holders.chain_handler()
+        """
+    )
+    result = run(pytester, "--refleak", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*kept alive by the running thread 'Thread-*"])
+    result.stdout.fnmatch_lines(
+        ["*kept alive by the handler of SIGUSR1 (signal.signal) → chain_handler.<locals>.handler()*"]
+    )
+    result.stdout.no_fnmatch_line("*Py_DECREF*")

@@ -388,3 +388,32 @@ def test_a_task_awaited_is_not_pending_at_shutdown(watch: Watch) -> None:
     with watch.watching():
         asyncio.run(main())
     assert watch.compare(before, watch.snapshot()) == ()
+
+
+def test_unseen_holders_running_thread_and_signal_handler() -> None:
+    """A bound method a thread is running, a local of its frame, and a signal handler are
+    named; an object none of them holds is not."""
+    from pytest_refleak.unseen import unseen_holder
+
+    class Worker:
+        def loop(self, event: threading.Event) -> None:
+            local = [event]
+            event.wait(10)
+            del local
+
+    stop = threading.Event()
+    worker = Worker()
+    method = worker.loop
+    thread = threading.Thread(target=method, args=(stop,), name="looper")
+    thread.start()
+    old = signal.signal(signal.SIGUSR1, _handler)
+    try:
+        assert unseen_holder(method) == "the running thread 'looper'"
+        # The innermost frame that holds it: Event.wait's own.
+        assert unseen_holder(stop) == "the running thread 'looper': local 'self' of wait()"
+        assert unseen_holder(_handler) == "the handler of SIGUSR1 (signal.signal)"
+        assert unseen_holder(object()) is None
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+        stop.set()
+        thread.join()
