@@ -96,14 +96,14 @@ class Found:
     def short(self) -> str:
         """``1 thread left running``: for the one-line summary."""
         if self.kind == STATE:
-            return "process state changed"
+            return "process state left changed"
         noun, verb = _WORDS[self.kind]
         return f"{self.grew} {noun if self.grew == 1 else _plural(noun)} {verb}"
 
     def per_run(self) -> str:
         """``1 thread left running per run``: for the headline."""
         if self.kind == STATE:
-            return "process state changed"
+            return "process state left changed"
         return f"{self.short()} per run"
 
     def sentence(self) -> str:
