@@ -19,7 +19,7 @@ from pytest_refleak import graphs
 from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
 from pytest_refleak.text import PLAIN_TYPES, type_name
-from pytest_refleak.unseen import unseen_holder
+from pytest_refleak.unseen import running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
@@ -168,7 +168,11 @@ def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> Memor
         return growth
     pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
     if not pairs:
-        why = NOT_HELD if complete else "no holder found within the time budget"
+        running = running_at(growth.innermost)
+        if running is not None:
+            why = f"held by {running}, which is running the call made there"
+        else:
+            why = NOT_HELD if complete else "no holder found within the time budget"
         return dataclasses.replace(growth, holders=(why,))
     containers = [c for c, _ in pairs]
     chains = chains_to(containers, ignore=mine | {id(pairs), id(containers)}, budget=budget)
