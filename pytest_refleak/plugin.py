@@ -18,6 +18,7 @@ from pytest_refleak.baseline import BaselineError
 from pytest_refleak.gate import Gate
 from pytest_refleak.protocol import Checker
 from pytest_refleak.record import CYCLES, KNOWN, LEAKED
+from pytest_refleak.resources import unavailable
 from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
@@ -146,7 +147,10 @@ class RefleakPlugin:
                 parts.append(f"allowed objects: {limits.allow_objects}")
             if limits.allow_memory:
                 parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
+            parts.append(f"resources: {', '.join(self.settings.resources) or 'none'}")
             lines.append(f"refleak: checking every test ({', '.join(parts)})")
+        for kind, why in unavailable(self.settings.resources).items():
+            lines.append(f"refleak: {kind} not checked: {why}")
         lines.extend(self.gate.header())
         return lines
 

@@ -15,7 +15,9 @@ How a checked test runs (``docs/how-it-decides.md`` has the long version):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import sys
 import time
 import tracemalloc
@@ -57,6 +59,7 @@ from pytest_refleak.record import (
     unchecked_record,
     verdict_record,
 )
+from pytest_refleak.resources import STATE, Evidence, Found, Snapshot, Watch, same_kinds
 from pytest_refleak.settings import Limits, Settings
 from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky, settling, still_leaky
 
@@ -76,6 +79,7 @@ class Checker:
         self._calibration: dict[type, int] = {}
         self._offsets: dict[bool, int] = {}
         self._codes_seen: set[int] = set()
+        self._watch: Watch | None = None
         self.checked = 0
         self.rerun = 0
         self.seconds = 0.0
@@ -124,6 +128,33 @@ class Checker:
             previous=previous,
         )
 
+    @property
+    def watch(self) -> Watch:
+        """The resource snapshots, made when the first checked test runs."""
+        if self._watch is None:
+            # pytest's warnings plugin puts the filters and showwarning back after
+            # every test: what a test changes there is not left behind.
+            skip: tuple[str, ...] = ()
+            if self.config.pluginmanager.has_plugin("warnings"):
+                skip = ("warnings.filters", "warnings.showwarning")
+            self._watch = Watch(
+                self.settings.resources, skip_state=skip, runner_dirs=plugin_dirs(self.config)
+            )
+        return self._watch
+
+    def _watching(self) -> contextlib.AbstractContextManager[None]:
+        watch = self.watch
+        return watch.watching() if watch else contextlib.nullcontext()
+
+    def _snapshot(self) -> Snapshot | None:
+        watch = self.watch
+        return watch.snapshot() if watch else None
+
+    def _compare(self, before: Snapshot | None) -> tuple[Found, ...]:
+        if before is None:
+            return ()
+        return self.watch.compare(before, self.watch.snapshot())
+
     def restore(self) -> None:
         """Put the interpreter back as the heap found it, if the heap was ever made."""
         if self._heap is not None:
@@ -156,12 +187,22 @@ class Checker:
         held = HeldReports(item)
         held.install()
         try:
-            first.open()
-            try:
-                made = runtestprotocol(item, log=False, nextitem=nextitem)
-                reports = first.close(held.merge(made))
-            finally:
-                first.abandon()
+            # Resources are read outside the measuring window: what reading them
+            # allocates is not the test's.
+            resources_before = self._snapshot()
+            with self._watching():
+                first.open()
+                try:
+                    made = runtestprotocol(item, log=False, nextitem=nextitem)
+                    reports = first.close(held.merge(made))
+                finally:
+                    first.abandon()
+            resources_after = self._snapshot()
+            left = (
+                self.watch.compare(resources_before, resources_after)
+                if resources_before is not None and resources_after is not None
+                else ()
+            )
             self.checked += 1
             # Fixtures of wider scope torn down after this test free memory inside the
             # first run's window, which could hide a leak: such a test is always
@@ -177,7 +218,14 @@ class Checker:
             verdict: Verdict | None
             try:
                 verdict = self._second_look(
-                    item, nextitem, limits, first.reading, reports, tore_down
+                    item,
+                    nextitem,
+                    limits,
+                    first.reading,
+                    reports,
+                    tore_down,
+                    Evidence(first=left),
+                    (resources_before, resources_after),
                 )
             except pytest.exit.Exception:
                 raise
@@ -203,19 +251,28 @@ class Checker:
         reading: Reading | None,
         reports: list[pytest.TestReport],
         tore_down: bool,
+        evidence: Evidence,
+        first_state: tuple[Snapshot | None, Snapshot | None],
     ) -> Verdict | None:
         if reading is None or not all_passed(reports):
             return None
-        if not tore_down and not looks_leaky(reading, limits):
+        if not tore_down and not looks_leaky(reading, limits) and not evidence.first:
             return None
         started = time.perf_counter()
         self.rerun += 1
         try:
-            return self._rerun(item, nextitem, limits)
+            return self._rerun(item, nextitem, limits, evidence, first_state)
         finally:
             self.seconds += time.perf_counter() - started
 
-    def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
+    def _rerun(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        evidence: Evidence,
+        first_state: tuple[Snapshot | None, Snapshot | None],
+    ) -> Verdict:
         """Re-run the test unreported; the last planned re-run traces allocations.
 
         The first re-runs are cheap and clear most tests, those warming up over a
@@ -226,6 +283,12 @@ class Checker:
         Re-runs tear down what the real next test would not need, as the real run
         did: after the last test of a module, its module fixtures are set up and
         torn down again by each re-run.
+
+        Resources the first run left (``evidence``) are read around each re-run
+        too, and re-running goes on while they grow, memory clean or not.  Process
+        state the first run changed is put back before each re-run, so that a
+        test that changes it on every run is told from code that changes it once;
+        if that was not the test's doing, the first run's state is put back after.
         """
         ignored, ignored_types = self._ignored(item)
         traced: Reading | None = None
@@ -239,6 +302,11 @@ class Checker:
         kept: tuple[tuple[int, int], ...] = ()
         count_callbacks = atexit_callbacks()
         callbacks_before = count_callbacks() if count_callbacks else 0
+        state_before, state_after = first_state
+        changed_state: list[int] = []
+        if state_before is not None and state_after is not None:
+            changed_state = self.watch.changed_state(state_before, state_after)
+        memory_clean = False
         try:
             with saved_caches():
                 caches = bounded_caches()
@@ -261,11 +329,13 @@ class Checker:
                     number += 1
                     # Tracing makes a run several times slower: only a test that grew
                     # on every cheap re-run gets one.
-                    tracing = number == runs
+                    tracing = number == runs and not memory_clean
+                    if changed_state and state_before is not None:
+                        self.watch.restore_state(state_before, changed_state)
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
-                    reading, end_snapshot = self._measure_rerun(
+                    reading, end_snapshot, left = self._measure_rerun(
                         item,
                         nextitem,
                         limits,
@@ -280,6 +350,7 @@ class Checker:
                         failure = "it did not pass when re-run"
                         break
                     readings.append(reading)
+                    evidence.reruns.append(left)
                     kept = reading.kept
                     if tracing:
                         traced = reading
@@ -292,12 +363,25 @@ class Checker:
                     elif since is not None:
                         net = reading
                         since = None
-                    if not still_leaky(reading, limits):
-                        return Verdict(Kind.CLEAN, runs=number)
+                    if not memory_clean and not still_leaky(reading, limits):
+                        memory_clean = True
+                        since = None
+                        self.heap.release_tracing()
+                    if memory_clean and not evidence.suspect:
+                        break
             if failure is not None:
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
-            assert traced is not None  # the last planned re-run traces
-            verdict = judge(readings, traced, limits, net=net)
+            if memory_clean:
+                verdict = Verdict(Kind.CLEAN, runs=number)
+            else:
+                assert traced is not None  # the last planned re-run traces
+                verdict = judge(readings, traced, limits, net=net)
+            leaked = evidence.leaked()
+            if changed_state and state_after is not None and STATE not in same_kinds(leaked):
+                self.watch.restore_state(state_after, changed_state)
+            if leaked:
+                kind = Kind.INCONCLUSIVE if verdict.kind is Kind.INCONCLUSIVE else Kind.LEAKED
+                verdict = dataclasses.replace(verdict, kind=kind, resources=leaked)
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
                     count_callbacks() - callbacks_before >= len(readings)
@@ -343,9 +427,9 @@ class Checker:
         caches: list[object],
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
-    ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
-        """The re-run's reading (``None`` if it did not pass), and the traces where it
-        ended when it traced."""
+    ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
+        """The re-run's reading (``None`` if it did not pass), the traces where it
+        ended when it traced, and the resources it left."""
         config = item.config
         sections = report_sections(item)
         sections_before = len(sections) if sections is not None else 0
@@ -372,24 +456,27 @@ class Checker:
             )
 
         self._clear_caches(config)
-        window.open()
+        resources_before = self._snapshot()
         passed = False
-        try:
-            with warnings.catch_warnings(record=True):
-                reports = runtestprotocol(item, log=False, nextitem=nextitem)
-            passed = all_passed(reports)
-            del reports
-        finally:
-            # Re-runs are not reported: what they added to the item goes, and so do
-            # the teardown registrations their fixtures left with wider-scoped ones.
-            if sections is not None:
-                del sections[sections_before:]
-            del item.user_properties[properties_before:]
-            for finalizers, length in registrations:
-                del finalizers[length:]
-            self._clear_caches(config)
-            reading = window.close(exclusions)
-        return (reading if passed else None), window.end_snapshot
+        with self._watching():
+            window.open()
+            try:
+                with warnings.catch_warnings(record=True):
+                    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+                passed = all_passed(reports)
+                del reports
+            finally:
+                # Re-runs are not reported: what they added to the item goes, and so do
+                # the teardown registrations their fixtures left with wider-scoped ones.
+                if sections is not None:
+                    del sections[sections_before:]
+                del item.user_properties[properties_before:]
+                for finalizers, length in registrations:
+                    del finalizers[length:]
+                self._clear_caches(config)
+                reading = window.close(exclusions)
+        left = self._compare(resources_before)
+        return (reading if passed else None), window.end_snapshot, left
 
     def _clear_caches(self, config: pytest.Config) -> None:
         clear_caches()
@@ -456,3 +543,17 @@ def _shared(chain: list[Any], other: pytest.Item | None) -> int:
             break
         count += 1
     return count
+
+
+def plugin_dirs(config: pytest.Config) -> list[str]:
+    """The package directories of the pytest plugins installed from distributions
+    (pytest-asyncio's, anyio's): the test runner's own code, whose event-loop
+    runners keep tasks of their own."""
+    dirs = set()
+    for plugin, _ in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(plugin, "__name__", "")
+        top = sys.modules.get(name.partition(".")[0]) if isinstance(name, str) else None
+        path = getattr(top, "__file__", None)
+        if isinstance(path, str) and not name.startswith("pytest_refleak"):
+            dirs.add(os.path.dirname(path))
+    return sorted(dirs)

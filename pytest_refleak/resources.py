@@ -62,6 +62,11 @@ def available(kind: str) -> str | None:
     return None
 
 
+def unavailable(kinds: Iterable[str]) -> dict[str, str]:
+    """The chosen kinds that cannot be checked here, and why."""
+    return {kind: why for kind in kinds for why in [available(kind)] if why is not None}
+
+
 # -- the snapshot ---------------------------------------------------------------------
 
 
@@ -91,9 +96,15 @@ class Found:
     def short(self) -> str:
         """``1 thread left running``: for the one-line summary."""
         if self.kind == STATE:
-            return "process state changed"
+            return "process state left changed"
         noun, verb = _WORDS[self.kind]
         return f"{self.grew} {noun if self.grew == 1 else _plural(noun)} {verb}"
+
+    def per_run(self) -> str:
+        """``1 thread left running per run``: for the headline."""
+        if self.kind == STATE:
+            return "process state left changed"
+        return f"{self.short()} per run"
 
     def sentence(self) -> str:
         """``1 thread left running: Thread-3 (target wave.worker), started at lib.py:48``."""
@@ -114,7 +125,7 @@ _WORDS = {
     THREADS: ("thread", "left running"),
     FDS: ("file descriptor", "left open"),
     TASKS: ("asyncio task", "left alive"),
-    PENDING: ("asyncio task", "still pending when its event loop was shut down"),
+    PENDING: ("asyncio task", "still pending when the event loop was shut down"),
     PROCESSES: ("child process", "never waited for"),
 }
 
@@ -130,16 +141,26 @@ class Watch:
     snapshot reads only the processes started since the last one.
     """
 
-    def __init__(self, kinds: Iterable[str], *, skip_state: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        kinds: Iterable[str],
+        *,
+        skip_state: Iterable[str] = (),
+        runner_dirs: Iterable[str] = (),
+    ) -> None:
+        """``skip_state``: state the test runner puts back itself after each test.
+        ``runner_dirs``: directories of the test runner's own code (its plugins): a
+        task whose coroutine is defined there is the runner's, not the test's."""
         chosen = set(kinds)
+        runner = tuple(os.path.normcase(os.path.realpath(d)) + os.sep for d in runner_dirs)
         self.kinds = tuple(k for k in KINDS if k in chosen and available(k) is None)
-        self.unavailable = {k: why for k in KINDS if k in chosen for why in [available(k)] if why}
         self._processes = _Children() if PROCESSES in self.kinds else None
         skipped = set(skip_state)
         self._state_names = tuple(n for n in STATE_NAMES if n not in skipped)
         self._signals = _settable_signals() if STATE in self.kinds else ()
         self._starts = _StartSites() if THREADS in self.kinds else None
-        self._shutdowns = _LoopShutdowns() if TASKS in self.kinds else None
+        self._shutdowns = _LoopShutdowns(runner) if TASKS in self.kinds else None
+        self._runner = runner
 
     def __bool__(self) -> bool:
         return bool(self.kinds)
@@ -165,7 +186,7 @@ class Watch:
         return Snapshot(
             threads=_thread_idents() if THREADS in kinds else None,
             fds=_fd_numbers() if FDS in kinds else None,
-            tasks=_task_ids() if TASKS in kinds else None,
+            tasks=_task_ids(self._runner) if TASKS in kinds else None,
             pending=self._shutdowns.count if self._shutdowns is not None else None,
             processes=self._processes.current() if self._processes is not None else None,
             state=self._state() if STATE in kinds else None,
@@ -543,12 +564,25 @@ def _task_registry() -> Iterable[object] | None:
     return registry if not eager else [*registry, *eager]
 
 
-def _task_ids() -> frozenset[int]:
+def _task_ids(runner: tuple[str, ...] = ()) -> frozenset[int]:
     registry = _task_registry()
     if not registry:
         return frozenset()
     # A copy first: a task freed while iterating would change the weak set.
-    return frozenset(id(task) for task in list(registry))
+    return frozenset(id(task) for task in list(registry) if not _is_runners(task, runner))
+
+
+def _is_runners(task: object, runner: tuple[str, ...]) -> bool:
+    """Whether the task runs a coroutine of the test runner's own code."""
+    if not runner:
+        return False
+    get_coro = getattr(task, "get_coro", None)
+    coro = get_coro() if callable(get_coro) else None
+    code = getattr(coro, "cr_code", None)
+    filename = getattr(code, "co_filename", None)
+    if not isinstance(filename, str):
+        return False
+    return os.path.normcase(os.path.realpath(filename)).startswith(runner)
 
 
 def _describe_tasks(ids: frozenset[int]) -> tuple[str, ...]:
@@ -598,8 +632,9 @@ class _LoopShutdowns:
     task allocates nothing the memory reading would count.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, runner: tuple[str, ...] = ()) -> None:
         self.count = 0
+        self._runner = runner
         self._codes: list[object] = [None] * DESCRIBED
         self._wrapped: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
@@ -622,7 +657,8 @@ class _LoopShutdowns:
             with contextlib.suppress(Exception):
                 if loop is not None and sys._getframe(1).f_code.co_name == "_cancel_all_tasks":
                     for task in result:
-                        self._note(task)
+                        if not _is_runners(task, self._runner):
+                            self._note(task)
             return result
 
         return all_tasks

@@ -28,6 +28,24 @@ def unseen_holder(obj: object) -> str | None:
     return _in_running_frames(obj) or _signal_handler(obj) or _running_loop(obj)
 
 
+def running_at(site: tuple[str, int]) -> str | None:
+    """The thread running a frame at ``site`` (file, line), which holds memory allocated
+    there (Python 3.10 allocates each frame: its memory stays while the call runs)."""
+    me = threading.get_ident()
+    names = _thread_names()
+    frames = sys._current_frames()
+    try:
+        for ident, top in frames.items():
+            frame: types.FrameType | None = top
+            while ident != me and frame is not None:
+                if (frame.f_code.co_filename, frame.f_lineno) == site:
+                    return f"the running thread {names.get(ident, str(ident))!r}"
+                frame = frame.f_back
+    finally:
+        frames.clear()
+    return None
+
+
 def _thread_names() -> dict[int, str]:
     return {t.ident: t.name for t in threading.enumerate() if t.ident is not None}
 
@@ -52,11 +70,10 @@ def _in_running_frames(obj: object) -> str | None:
                     and code is getattr(method.__func__, "__code__", None)
                     and _local(frame, "self") is method.__self__
                 ):
-                    name = getattr(code, "co_qualname", code.co_name)
-                    return f"the call of {name}() running in thread {thread}"
+                    return f"the running thread {thread!r}"
                 name = _local_name(frame, obj)
                 if name is not None:
-                    return f"local {name!r} of {code.co_name}() running in thread {thread}"
+                    return f"the running thread {thread!r}: local {name!r} of {code.co_name}()"
                 frame = frame.f_back
     finally:
         frames.clear()
