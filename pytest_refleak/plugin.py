@@ -22,6 +22,7 @@ from pytest_refleak.resources import unavailable
 from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
+    RESOURCE_KINDS,
     Limits,
     Settings,
     SettingsError,
@@ -147,7 +148,8 @@ class RefleakPlugin:
                 parts.append(f"allowed objects: {limits.allow_objects}")
             if limits.allow_memory:
                 parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
-            parts.append(f"resources: {', '.join(self.settings.resources) or 'none'}")
+            if self.settings.resources != RESOURCE_KINDS:
+                parts.append(f"resources: {', '.join(self.settings.resources) or 'none'}")
             lines.append(f"refleak: checking every test ({', '.join(parts)})")
         for kind, why in unavailable(self.settings.resources).items():
             lines.append(f"refleak: {kind} not checked: {why}")
