@@ -132,14 +132,7 @@ class Checker:
     def watch(self) -> Watch:
         """The resource snapshots, made when the first checked test runs."""
         if self._watch is None:
-            # pytest's warnings plugin puts the filters and showwarning back after
-            # every test: what a test changes there is not left behind.
-            skip: tuple[str, ...] = ()
-            if self.config.pluginmanager.has_plugin("warnings"):
-                skip = ("warnings.filters", "warnings.showwarning")
-            self._watch = Watch(
-                self.settings.resources, skip_state=skip, runner_dirs=plugin_dirs(self.config)
-            )
+            self._watch = Watch(self.settings.resources, runner_dirs=plugin_dirs(self.config))
         return self._watch
 
     def _watching(self) -> contextlib.AbstractContextManager[None]:

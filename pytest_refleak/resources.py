@@ -25,7 +25,6 @@ import sysconfig
 import threading
 import time
 import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,18 +144,15 @@ class Watch:
         self,
         kinds: Iterable[str],
         *,
-        skip_state: Iterable[str] = (),
         runner_dirs: Iterable[str] = (),
     ) -> None:
-        """``skip_state``: state the test runner puts back itself after each test.
-        ``runner_dirs``: directories of the test runner's own code (its plugins): a
+        """``runner_dirs``: directories of the test runner's own code (its plugins): a
         task whose coroutine is defined there is the runner's, not the test's."""
         chosen = set(kinds)
         runner = tuple(os.path.normcase(os.path.realpath(d)) + os.sep for d in runner_dirs)
         self.kinds = tuple(k for k in KINDS if k in chosen and available(k) is None)
         self._processes = _Children() if PROCESSES in self.kinds else None
-        skipped = set(skip_state)
-        self._state_names = tuple(n for n in STATE_NAMES if n not in skipped)
+        self._state_names = STATE_NAMES
         self._signals = _settable_signals() if STATE in self.kinds else ()
         self._starts = _StartSites() if THREADS in self.kinds else None
         self._shutdowns = _LoopShutdowns(runner) if TASKS in self.kinds else None
@@ -784,14 +780,15 @@ def describe_process(pid: int) -> str:
 # -- process-wide state -----------------------------------------------------------------
 
 
+#: Hooks read before and after each run.  ``warnings.showwarning`` and
+#: ``warnings.filters`` are not among them: pytest's warnings plugin, and the
+#: re-runs, put both back around every test, so a test cannot leave them changed.
 STATE_NAMES = (
     "sys.excepthook",
     "sys.unraisablehook",
     "threading.excepthook",
     "sys.gettrace()",
     "sys.getprofile()",
-    "warnings.showwarning",
-    "warnings.filters",
 )
 
 _STATE_READERS: dict[str, Callable[[], object]] = {
@@ -800,15 +797,7 @@ _STATE_READERS: dict[str, Callable[[], object]] = {
     "threading.excepthook": lambda: threading.excepthook,
     "sys.gettrace()": sys.gettrace,
     "sys.getprofile()": sys.getprofile,
-    "warnings.showwarning": lambda: warnings.showwarning,
-    # A tuple of the entries: comparing it tells a changed list from an equal one.
-    "warnings.filters": lambda: tuple(warnings.filters),
 }
-
-
-def _set_filters(value: object) -> None:
-    warnings.filters[:] = list(value)  # type: ignore[call-overload,index]
-    warnings._filters_mutated()  # type: ignore[attr-defined]
 
 
 def _set_trace(value: object) -> None:
@@ -831,8 +820,6 @@ _STATE_WRITERS: dict[str, Callable[[object], None]] = {
     "threading.excepthook": lambda v: setattr(threading, "excepthook", v),
     "sys.gettrace()": _set_trace,
     "sys.getprofile()": _set_profile,
-    "warnings.showwarning": lambda v: setattr(warnings, "showwarning", v),
-    "warnings.filters": _set_filters,
 }
 
 

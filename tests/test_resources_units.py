@@ -266,29 +266,6 @@ def test_a_handler_put_back_is_no_change(watch: Watch) -> None:
     assert watch.compare(before, watch.snapshot()) == ()
 
 
-def test_a_warnings_filter_left_is_state_changed(watch: Watch) -> None:
-    saved = list(warnings.filters)
-    before = watch.snapshot()
-    warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        found = watch.compare(before, watch.snapshot())
-    finally:
-        warnings.filters[:] = saved
-    assert _kinds(found) == ["state"]
-    assert "warnings.filters" in found[0].sentence()
-
-
-def test_a_skipped_state_name_is_not_read() -> None:
-    watch = Watch(["state"], skip_state=["warnings.filters"])
-    saved = list(warnings.filters)
-    before = watch.snapshot()
-    warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        assert watch.compare(before, watch.snapshot()) == ()
-    finally:
-        warnings.filters[:] = saved
-
-
 def test_only_chosen_kinds_are_read() -> None:
     """A kind not chosen is not read at all (its snapshot part is None)."""
     watch = Watch(["threads"])
