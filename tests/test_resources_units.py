@@ -156,6 +156,12 @@ def test_a_child_never_waited_for_is_found_with_its_command(watch: Watch) -> Non
     before = watch.snapshot()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        # Its command line is there once it has started the program.
+        for _ in range(200):
+            with open(f"/proc/{child.pid}/cmdline", "rb") as file:
+                if b"sleep" in file.read():
+                    break
+            threading.Event().wait(0.01)
         found = watch.compare(before, watch.snapshot())
     finally:
         child.kill()
