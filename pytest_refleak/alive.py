@@ -18,7 +18,7 @@ from pathlib import Path
 from pytest_refleak import graphs
 from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
-from pytest_refleak.text import PLAIN_TYPES, type_name
+from pytest_refleak.text import PLAIN_TYPES, class_name, type_name
 from pytest_refleak.unseen import running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
@@ -122,7 +122,7 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
         # matched by name once, then objects by type, and only those get an id().
         present = {type(obj) for obj in everything}
         names = set(wanted.values())
-        types_wanted = {t for t in present if _name_of(t) in names}
+        types_wanted = {t for t in present if class_name(t) in names}
         for obj in everything:
             if type(obj) in types_wanted:
                 key = id(obj)
@@ -151,11 +151,6 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     targets.clear()
     found.clear()
     return dataclasses.replace(detail, by_type=by_type, memory=memory), files, problem
-
-
-def _name_of(cls: type) -> str:
-    name = cls.__dict__.get("__qualname__", cls.__name__)
-    return name if isinstance(name, str) else cls.__name__
 
 
 def _with_chain(growth: TypeGrowth, chains: dict[int, Chain]) -> TypeGrowth:

@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_refleak.record import Record, write_atomically
+from pytest_refleak.text import printable, safe_repr
 
 BASELINE_VERSION = 1
+#: Characters read at most: a baseline of a few thousand leaks is a few hundred KiB.
+MAX_CHARACTERS = 64 * 1024 * 1024
 LEAK_KINDS = ("leaked", "cycles")
 
 
@@ -133,13 +136,16 @@ def load(path: str, *, missing_ok: bool = False, shown: str | None = None) -> di
     how_to_write = "write it with --refleak-baseline-update"
     try:
         with open(real_path, encoding="utf-8") as file:
-            text = file.read()
+            # Bounded: a device that never ends (/dev/zero) is not read for ever.
+            text = file.read(MAX_CHARACTERS + 1)
     except FileNotFoundError:
         if missing_ok:
             return {}
         raise BaselineError(f"baseline {path} does not exist; {how_to_write}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BaselineError(f"baseline {path} cannot be read: {_reason(error)}") from None
+    if len(text) > MAX_CHARACTERS:
+        raise BaselineError(f"baseline {path} is too large to be a baseline")
     if not text.strip():
         if missing_ok:
             return {}
@@ -151,7 +157,21 @@ def load(path: str, *, missing_ok: bool = False, shown: str | None = None) -> di
             f"baseline {path} is not valid JSON ({error.msg} at line {error.lineno}, "
             f"column {error.colno}); fix it, or delete it and {how_to_write}"
         ) from None
-    return parse(document, path)
+    except (RecursionError, MemoryError, ValueError) as error:
+        # Nesting too deep for the reader, a number too long to convert, and the like.
+        raise BaselineError(
+            f"baseline {path} cannot be read ({type(error).__name__}: "
+            f"{safe_repr(str(error), 100)}); fix it, or delete it and {how_to_write}"
+        ) from None
+    try:
+        return parse(document, path)
+    except BaselineError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever the file holds, one clear message
+        raise BaselineError(
+            f"baseline {path} cannot be used ({type(error).__name__}); "
+            f"delete it and {how_to_write}"
+        ) from None
 
 
 def _reason(error: BaseException) -> str:
@@ -167,9 +187,10 @@ def parse(document: object, path: str) -> dict[str, Entry]:
             f"baseline {path} has no version field: it is not a pytest-refleak baseline"
         )
     version = document["version"]
-    if version != BASELINE_VERSION:
+    # Exactly the number: JSON's true is equal to 1 in Python, and 1.0 too.
+    if type(version) is not int or version != BASELINE_VERSION:
         raise BaselineError(
-            f"baseline {path} has version {version!r}, but this pytest-refleak reads "
+            f"baseline {path} has version {safe_repr(version, 40)}, but this pytest-refleak reads "
             f"version {BASELINE_VERSION}; delete it and write it again with "
             "--refleak-baseline-update"
         )
@@ -180,38 +201,49 @@ def parse(document: object, path: str) -> dict[str, Entry]:
 
 
 def _entry(nodeid: str, data: object, path: str) -> Entry:
-    where = f"baseline {path}, entry {nodeid!r}"
+    where = f"baseline {path}, entry {safe_repr(nodeid, 200)}"
     if not isinstance(data, dict):
-        raise BaselineError(f"{where}: expected an object of figures, got {data!r}")
+        raise BaselineError(f"{where}: expected an object of figures, got {safe_repr(data, 60)}")
     unknown = sorted(set(data) - {"kind", "objects", "bytes", "cycles", "types", "resources"})
     if unknown:
         raise BaselineError(f"{where}: unknown field {unknown[0]!r}")
     kind = data.get("kind")
-    if kind not in LEAK_KINDS:
-        raise BaselineError(f"{where}: 'kind' must be one of {', '.join(LEAK_KINDS)}, got {kind!r}")
+    if type(kind) is not str or kind not in LEAK_KINDS:
+        raise BaselineError(
+            f"{where}: 'kind' must be one of {', '.join(LEAK_KINDS)}, got {safe_repr(kind, 60)}"
+        )
     types = data.get("types", {})
     if not isinstance(types, dict):
-        raise BaselineError(f"{where}: 'types' must map type names to counts, got {types!r}")
+        raise BaselineError(
+            f"{where}: 'types' must map type names to counts, got {safe_repr(types, 60)}"
+        )
     resources = data.get("resources", {})
     if not isinstance(resources, dict):
         raise BaselineError(
-            f"{where}: 'resources' must map resource kinds to counts, got {resources!r}"
+            f"{where}: 'resources' must map resource kinds to counts, "
+            f"got {safe_repr(resources, 60)}"
         )
     return Entry(
         kind=kind,
         objects=_count(data.get("objects", 0), f"{where}: 'objects'"),
         bytes=_count(data.get("bytes", 0), f"{where}: 'bytes'"),
         cycles=_count(data.get("cycles", 0), f"{where}: 'cycles'"),
-        types={str(name): _count(n, f"{where}: type {name!r}") for name, n in types.items()},
+        types={
+            str(name): _count(n, f"{where}: type {safe_repr(name, 60)}")
+            for name, n in types.items()
+        },
         resources={
-            str(kind): _count(n, f"{where}: resource {kind!r}") for kind, n in resources.items()
+            str(name): _count(n, f"{where}: resource {safe_repr(name, 60)}")
+            for name, n in resources.items()
         },
     )
 
 
 def _count(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BaselineError(f"{where} must be a whole number, 0 or more, got {value!r}")
+    if type(value) is not int or value < 0:
+        raise BaselineError(
+            f"{where} must be a whole number, 0 or more, got {safe_repr(value, 60)}"
+        )
     return value
 
 
@@ -354,7 +386,8 @@ def dumps(entries: Mapping[str, Entry]) -> str:
         "version": BASELINE_VERSION,
         "leaks": {nodeid: entries[nodeid].to_json() for nodeid in sorted(entries)},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # As the report's: a lone surrogate is written as its JSON escape.
+    return printable(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write(path: str, entries: Mapping[str, Entry]) -> None:

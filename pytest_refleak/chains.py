@@ -29,7 +29,18 @@ import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_refleak.text import object_traceback, safe_repr, type_name
+from pytest_refleak.text import (
+    class_module,
+    class_name,
+    class_namespace,
+    is_a,
+    module_name,
+    module_namespace,
+    object_traceback,
+    printable,
+    safe_repr,
+    type_name,
+)
 
 NO_REFERRERS = (
     "no referrers: kept alive by a reference count held in native code (a missing Py_DECREF?)"
@@ -219,8 +230,8 @@ def _is_tooling(obj: object) -> bool:
     """The plugin's own objects and module namespaces are never where a leak hangs from."""
     if type(obj) is dict:
         name = obj.get("__name__")
-        return isinstance(name, str) and name.startswith("pytest_refleak")
-    module = getattr(type(obj), "__module__", "") or ""
+        return type(name) is str and name.startswith("pytest_refleak")
+    module = class_module(type(obj)) or ""
     return module.startswith("pytest_refleak")
 
 
@@ -242,8 +253,8 @@ def _module_of_namespace(obj: object) -> types.ModuleType | None:
     if type(obj) is not dict:
         return None
     name = obj.get("__name__")
-    module = sys.modules.get(name) if isinstance(name, str) else None
-    if module is not None and getattr(module, "__dict__", None) is obj:
+    module = sys.modules.get(name) if type(name) is str else None
+    if module is not None and module_namespace(module) is obj:
         return module
     return None
 
@@ -252,18 +263,21 @@ def _root_name(obj: object) -> str | None:
     """The name of a root a developer recognises, or None."""
     if obj is sys.modules:
         return "sys.modules"
-    if isinstance(obj, types.ModuleType):
-        return "atexit callbacks" if obj.__name__ == "atexit" else obj.__name__
+    name = module_name(obj)
+    if name is not None:
+        return "atexit callbacks" if name == "atexit" else printable(name)
     module = _module_of_namespace(obj)
     if module is not None:
-        return module.__name__
-    if isinstance(obj, type) and obj.__module__ not in ("builtins", None):
-        return f"{obj.__module__}.{obj.__qualname__}"
+        return printable(module.__name__)
+    if is_a(obj, type):
+        defined_in = class_module(obj)  # type: ignore[arg-type]
+        if defined_in not in ("builtins", None):
+            return printable(f"{defined_in}.{class_name(obj)}")  # type: ignore[arg-type]
     logging = sys.modules.get("logging")
-    if logging is not None and isinstance(obj, logging.Logger):
-        if isinstance(obj, logging.RootLogger):
+    if logging is not None and is_a(obj, logging.Logger):
+        if is_a(obj, logging.RootLogger):
             return "logging.getLogger()"
-        return f"logging.getLogger({obj.name!r})"
+        return f"logging.getLogger({safe_repr(object.__getattribute__(obj, 'name'))})"
     return None
 
 
@@ -271,10 +285,11 @@ def _is_namespace_of(owner: object, child: object) -> bool:
     """Whether ``child`` is the attribute dict of ``owner`` (module, class or instance)."""
     if type(child) is not dict:
         return False
-    if isinstance(owner, types.ModuleType):
-        return owner.__dict__ is child
-    if isinstance(owner, type):
-        return child.keys() == owner.__dict__.keys()
+    namespace = module_namespace(owner)
+    if namespace is not None:
+        return namespace is child
+    if is_a(owner, type):
+        return child.keys() == class_namespace(owner).keys()  # type: ignore[arg-type]
     try:
         return object.__getattribute__(owner, "__dict__") is child
     except Exception:  # noqa: BLE001 - no __dict__, or a hostile one
@@ -282,7 +297,7 @@ def _is_namespace_of(owner: object, child: object) -> bool:
 
 
 def _key_text(key: object) -> str:
-    if isinstance(key, str) and key.isidentifier():
+    if type(key) is str and key.isidentifier():
         return f".{key}"
     return f"[{safe_repr(key, 40)}]"
 
@@ -307,12 +322,16 @@ def _attribute_of(owner: object, child: object) -> str | None:
             if value is child:
                 return _key_text(key)
     for cls in type(owner).__mro__:
-        slots = cls.__dict__.get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            descriptor = cls.__dict__.get(name)
+        namespace = class_namespace(cls)
+        slots = namespace.get("__slots__", ())
+        for name in (slots,) if type(slots) is str else slots:  # type: ignore[attr-defined]
+            descriptor = namespace.get(name)
+            # Only the slots' own descriptors: a property could run anything.
+            if type(descriptor) is not types.MemberDescriptorType:
+                continue
             try:
-                if descriptor is not None and descriptor.__get__(owner, cls) is child:
-                    return f".{name}"
+                if descriptor.__get__(owner, cls) is child:
+                    return printable(f".{name}")
             except Exception:  # noqa: BLE001 - an empty slot
                 continue
     return None
@@ -321,7 +340,7 @@ def _attribute_of(owner: object, child: object) -> str | None:
 def _step(parent: object, child: object, grandchild: object | None) -> tuple[str, bool]:
     """The text for ``parent`` referring to ``child``, and whether ``grandchild``'s
     step has been said by it too (closures, attribute dicts)."""
-    if isinstance(parent, types.ModuleType) and parent.__name__ == "atexit":
+    if module_name(parent) == "atexit":
         return f" → {_describe(child)}", False
     if _module_of_namespace(parent) is not None:
         return _in_dict(parent, child, attribute=True), False  # type: ignore[arg-type]
@@ -332,13 +351,16 @@ def _step(parent: object, child: object, grandchild: object | None) -> tuple[str
         return ".__dict__", False
     if type(parent) is dict:
         return _in_dict(parent, child, attribute=False), False
-    if isinstance(parent, (list, tuple, collections.deque)):
-        for i, item in enumerate(parent):
-            if item is child:
-                return f"[{i}]", False
-    if isinstance(parent, (set, frozenset)):
+    for base in (list, tuple, collections.deque):
+        if is_a(parent, base):
+            # The base's iterator: a subclass's __iter__ is the object's own code.
+            items: Iterable[object] = base.__iter__(parent)  # type: ignore[arg-type]
+            for i, item in enumerate(items):
+                if item is child:
+                    return f"[{i}]", False
+    if is_a(parent, (set, frozenset)):
         return " → an item of the set", False
-    if isinstance(parent, types.FunctionType):
+    if type(parent) is types.FunctionType:
         if child is parent.__closure__ and grandchild is not None:
             names = parent.__code__.co_freevars
             for name, cell in zip(names, parent.__closure__ or (), strict=False):
@@ -350,25 +372,25 @@ def _step(parent: object, child: object, grandchild: object | None) -> tuple[str
             return " (default arguments)", False
         if child is parent.__globals__:
             return ".__globals__", False
-    if isinstance(parent, types.CellType):
+    if type(parent) is types.CellType:
         return "", False
-    if isinstance(parent, types.MethodType):
+    if type(parent) is types.MethodType:
         if child is parent.__self__:
             return ".__self__", False
         if child is parent.__func__:
             return ".__func__", False
     if type_name(parent) == "_lru_cache_wrapper":
         return " (lru_cache)", False
-    if isinstance(parent, types.FrameType):
+    if type(parent) is types.FrameType:
         try:
             local_items = list(parent.f_locals.items())
         except Exception:  # noqa: BLE001
             local_items = []
         for name, value in local_items:
             if value is child:
-                return f" → local {name!r} of {parent.f_code.co_name}()", False
-    if isinstance(parent, (types.GeneratorType, types.CoroutineType)):
-        return f" (suspended {parent.__qualname__})", False
+                return printable(f" → local {name!r} of {parent.f_code.co_name}()"), False
+    if type(parent) in (types.GeneratorType, types.CoroutineType):
+        return printable(f" (suspended {parent.__qualname__})"), False  # type: ignore[attr-defined]
     attribute = _attribute_of(parent, child)
     if attribute is not None:
         return attribute, False
@@ -376,8 +398,9 @@ def _step(parent: object, child: object, grandchild: object | None) -> tuple[str
 
 
 def _describe(obj: object) -> str:
-    if isinstance(obj, (types.FunctionType, types.MethodType)):
-        return f"{obj.__qualname__}()"
+    function = obj.__func__ if type(obj) is types.MethodType else obj
+    if type(function) is types.FunctionType:
+        return printable(f"{function.__qualname__}()")
     return f"<{type_name(obj)}>"
 
 
@@ -483,17 +506,17 @@ def _module_containers() -> Iterable[object]:
     The project's own modules come first: installed packages and the standard
     library are where a leak is least likely to be, and the most costly to search.
     """
-    modules = [m for m in sys.modules.copy().values() if isinstance(m, types.ModuleType)]
-    modules.sort(key=_installed)
-    for module in modules:
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict) or _is_tooling(namespace):
+    namespaces = [n for n in map(module_namespace, sys.modules.copy().values()) if n is not None]
+    namespaces.sort(key=_installed)
+    for namespace in namespaces:
+        if _is_tooling(namespace):
             continue
+        name = namespace.get("__name__")
         for value in dict.copy(namespace).values():
             if type(value) in _CONTAINERS:
                 yield value
-            elif isinstance(value, type) and value.__module__ == module.__name__:
-                for attribute in list(value.__dict__.values()):
+            elif is_a(value, type) and class_module(value) == name:  # type: ignore[arg-type]
+                for attribute in list(class_namespace(value).values()):  # type: ignore[arg-type]
                     if type(attribute) in _CONTAINERS:
                         yield attribute
 
@@ -501,9 +524,9 @@ def _module_containers() -> Iterable[object]:
 _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
-def _installed(module: types.ModuleType) -> bool:
-    filename = getattr(module, "__file__", None)
-    if not isinstance(filename, str):
+def _installed(namespace: dict[str, object]) -> bool:
+    filename = namespace.get("__file__")
+    if type(filename) is not str:
         return True
     return filename.startswith(_STDLIB) or "-packages" in filename
 

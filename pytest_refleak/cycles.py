@@ -29,7 +29,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import allocation_site, object_traceback, safe_repr, type_name
+from pytest_refleak.text import (
+    allocation_site,
+    class_module,
+    class_namespace,
+    is_a,
+    object_traceback,
+    safe_repr,
+    type_name,
+)
 
 #: How close a cycle's maker is to the user, highest first.
 _PRECEDENCE = (
@@ -195,7 +203,8 @@ def _member_origin(
     obj: object, member_ids: set[int], origins: Origins, tracing: bool
 ) -> tuple[Origin | None, str | None]:
     """The origin one cycle member counts for, and where it came from, if known."""
-    if isinstance(obj, types.FrameType):
+    # Types by type(), never isinstance: that would ask the object for its __class__.
+    if type(obj) is types.FrameType:
         if obj.f_back is not None and id(obj.f_back) in member_ids:
             return None, None
         frame_code = obj.f_code
@@ -203,21 +212,22 @@ def _member_origin(
             origins.of_file(frame_code.co_filename),
             f"{frame_code.co_filename}:{obj.f_lineno}",
         )
-    if isinstance(obj, (BaseException, types.TracebackType)):
+    if is_a(obj, (BaseException, types.TracebackType)):
         return None, None
     code = _code_of(obj)
     if code is not None:
         return origins.of_file(code.co_filename), f"{code.co_filename}:{code.co_firstlineno}"
-    cls = obj if isinstance(obj, type) else type(obj)
-    module = cls.__dict__.get("__module__") if isinstance(obj, type) else cls.__module__
-    if isinstance(module, str) and module != "builtins":
+    is_class = is_a(obj, type)
+    cls: type = obj if is_class else type(obj)  # type: ignore[assignment]
+    module = class_namespace(cls).get("__module__") if is_class else class_module(cls)
+    if type(module) is str and module != "builtins":
         origin = origins.of_module(module)
         site = allocation_site(obj, origins) if tracing else None
         if site is None and tracing:
             # Python 3.11 cannot trace instances that keep their attributes inline;
             # where the class's __init__ is written is the next best pointer.
-            init = cls.__dict__.get("__init__")
-            if isinstance(init, types.FunctionType):
+            init = class_namespace(cls).get("__init__")
+            if type(init) is types.FunctionType:
                 code = init.__code__
                 site = f"{code.co_filename}:{code.co_firstlineno}"
         return origin, site
@@ -231,11 +241,11 @@ def _member_origin(
 
 
 def _code_of(obj: object) -> types.CodeType | None:
-    if isinstance(obj, types.FunctionType):
+    if type(obj) is types.FunctionType:
         return obj.__code__
-    if isinstance(obj, types.MethodType) and isinstance(obj.__func__, types.FunctionType):
+    if type(obj) is types.MethodType and type(obj.__func__) is types.FunctionType:
         return obj.__func__.__code__
-    if isinstance(obj, _CODE_OWNERS):
+    if type(obj) in _CODE_OWNERS:
         code = getattr(obj, "gi_code", None) or getattr(obj, "cr_code", None)
         code = code or getattr(obj, "ag_code", None)
         return code if isinstance(code, types.CodeType) else None
@@ -247,8 +257,9 @@ def _representative(component: list[int], objects: list[object], origins: Origin
 
     def rank(i: int) -> tuple[int, int]:
         obj = objects[i]
-        plain = type(obj).__module__ == "builtins"
-        origin = Origin.UNKNOWN if plain else origins.of_module(type(obj).__module__)
+        module = class_module(type(obj))
+        plain = module == "builtins"
+        origin = Origin.UNKNOWN if plain else origins.of_module(module)
         return (_PRECEDENCE.index(origin), 1 if plain else 0)
 
     return min(component, key=rank)
@@ -363,7 +374,7 @@ _ATTRIBUTES_BY_TYPE: tuple[tuple[type | tuple[type, ...], tuple[str, ...]], ...]
 
 
 def _via_attributes(source: object, target: object) -> str | None:
-    if isinstance(source, types.FrameType):
+    if type(source) is types.FrameType:
         if source.f_back is target:
             return ".f_back"
         for name, value in source.f_locals.items():
@@ -371,10 +382,10 @@ def _via_attributes(source: object, target: object) -> str | None:
                 return f".f_locals[{name!r}]"
         return None
     for kinds, attrs in _ATTRIBUTES_BY_TYPE:
-        if not isinstance(source, kinds):
+        if not is_a(source, kinds):
             continue
         for attr in attrs:
-            value = getattr(source, attr, None)
+            value = _stored(source, attr)
             if value is target:
                 return f".{attr}"
             if type(value) is tuple and any(v is target for v in value):
@@ -390,6 +401,16 @@ def _via_attributes(source: object, target: object) -> str | None:
                 inner = _via_dict(value, target) or _via_sequence(value, target)
                 if inner:
                     return f".{name}{inner}"
+    return None
+
+
+def _stored(obj: object, name: str) -> object:
+    """The attribute ``name`` as the interpreter's own type stores it: a subclass's
+    property or ``__getattribute__`` of the same name is not run."""
+    for cls in type(obj).__mro__:
+        descriptor = class_namespace(cls).get(name)
+        if type(descriptor) in (types.GetSetDescriptorType, types.MemberDescriptorType):
+            return descriptor.__get__(obj, cls)  # type: ignore[attr-defined]
     return None
 
 

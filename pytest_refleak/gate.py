@@ -22,13 +22,16 @@ from pytest_refleak.record import (
     ERROR,
     KNOWN,
     LEAKED,
+    USAGE_ERROR,
     Record,
+    encodable,
     report_document,
     size_of,
     write_atomically,
 )
 from pytest_refleak.record import dumps as dump_report
 from pytest_refleak.settings import Settings
+from pytest_refleak.text import printable
 
 #: A line of the summary and its colour for pytest's terminal ("red", "yellow", "").
 Line = tuple[str, str]
@@ -68,7 +71,8 @@ class Gate:
             return
         entry = self.entries.get(record["nodeid"])
         if entry is not None:
-            record["baseline"] = entry.to_json()
+            # Names read from the file may hold what cannot be encoded.
+            record["baseline"] = encodable(entry.to_json())
             record["growth"] = baseline_mod.growth(record, entry)
         if self.settings.baseline_update or (entry is not None and not record["growth"]):
             record["verdict"] = KNOWN
@@ -144,6 +148,11 @@ class Gate:
             return False
         return True
 
+    @property
+    def usage_error(self) -> bool:
+        """Whether a test could not be checked because of the project's mistake."""
+        return any(r.get("kind") == USAGE_ERROR for r in self.records.values())
+
     def _shown(self, path: str | None) -> str | None:
         return None if path is None else baseline_mod.relative_to(path, self.root)
 
@@ -180,6 +189,9 @@ class Gate:
         for record in records:
             if record["verdict"] == ERROR and record.get("kind") == "inconclusive":
                 lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "yellow"))
+        for record in records:
+            if record.get("kind") == USAGE_ERROR:
+                lines.append((f"NOT CHECKED {record['nodeid']} - {record['note']}", "red"))
         if leaks:
             lines.append((f"{_count(len(leaks), 'test')} leaked", ""))
         if known:
@@ -194,7 +206,7 @@ class Gate:
                 )
             )
         lines.extend(self.outcomes)
-        return lines
+        return [(printable(line), colour) for line, colour in lines]
 
     def annotations(self, classify: github.Classify) -> list[str]:
         return github.workflow_commands(self.records.values(), classify)

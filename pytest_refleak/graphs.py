@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -16,9 +17,16 @@ TOO_MANY = 8
 
 
 def file_stem(nodeid: str) -> str:
-    """A file name for a test: its node id with everything unusual replaced."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("_.")
-    return stem[:150] or "test"
+    """A file name for a test: its node id with everything unusual replaced.
+
+    Replacing loses what told two ids apart (``t[a b]`` and ``t[a/b]`` both read
+    ``t_a_b``), so a name that is not the id itself ends with a digest of the id.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("_.")[:150] or "test"
+    if stem == nodeid:
+        return stem
+    digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{stem}-{digest}"
 
 
 def draw(
@@ -41,7 +49,8 @@ def draw(
     skip.add(id(objects))
     targets = list(objects)
     skip.add(id(targets))
-    with dot_file.open("w", encoding="utf-8") as output:
+    # objgraph writes reprs and names, which may hold lone surrogates.
+    with dot_file.open("w", encoding="utf-8", errors="backslashreplace") as output:
         skip.add(id(output))
         objgraph.show_backrefs(
             targets,

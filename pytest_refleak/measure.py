@@ -57,7 +57,14 @@ from pytest_refleak.objects import (
     traceback_keys,
 )
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import allocation_frames, frames_of, pick_frames, safe_repr, type_name
+from pytest_refleak.text import (
+    allocation_frames,
+    frames_of,
+    is_a,
+    pick_frames,
+    safe_repr,
+    type_name,
+)
 
 # Bits of the quick cycle verdict a plain window records.
 CYCLE_PROJECT = 1
@@ -302,7 +309,8 @@ class Window:
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
         held = new_reachable(exclusions.holders, young_ids)
         ignored_types = exclusions.ignored_types
-        typed = [o for o in young if ignored_types and isinstance(o, ignored_types)]
+        # By the real type: isinstance would ask each object for its __class__.
+        typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
         ignored = new_reachable([*exclusions.ignored, *typed], young_ids)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0

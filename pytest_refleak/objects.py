@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pytest_refleak.text import object_frames
+from pytest_refleak.text import is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
 _EMPTY_SIZES: dict[type, int] = {
@@ -158,16 +158,16 @@ def exclusive_contents(
     """
     values: dict[int, object] = {}
     for container in containers:
-        if isinstance(container, dict):
-            contents: Iterable[object] = container.values()
-        elif isinstance(container, list):
-            contents = container
+        if is_a(container, dict):
+            contents: Iterable[object] = dict.values(container)  # type: ignore[arg-type]
+        elif is_a(container, list):
+            contents = list.__iter__(container)  # type: ignore[arg-type]
         else:
             continue
         values.update(
             (id(v), v)
             for v in contents
-            if not isinstance(v, _NO_ALLOCATION) and (id(v) in young_ids or not gc.is_tracked(v))
+            if type(v) not in _NO_ALLOCATION and (id(v) in young_ids or not gc.is_tracked(v))
         )
     if not values:
         return [], []
@@ -277,7 +277,7 @@ def _untracked_referents(
             key = id(ref)
             if key in found or key in counted or key in fresh:
                 continue
-            if isinstance(ref, (*_NO_ALLOCATION, type)) or gc.is_tracked(ref):
+            if type(ref) in _NO_ALLOCATION or is_a(ref, type) or gc.is_tracked(ref):
                 continue
             fresh[key] = ref
     return fresh

@@ -127,6 +127,9 @@ class RefleakPlugin:
         # pytest-xdist's workers check tests; the controller reports on them.
         self.worker = hasattr(config, "workerinput")
         self.checker = Checker(config, settings, gate)
+        #: The session was stopped early: Ctrl-C, KeyboardInterrupt or pytest.exit,
+        #: whatever return code pytest.exit chose.
+        self.interrupted = False
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -193,11 +196,16 @@ class RefleakPlugin:
         if isinstance(collected, list):
             self.gate.add_collected(str(nodeid) for nodeid in collected)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest calls this for pytest.exit() too, which may give any exit code.
+        self.interrupted = True
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.worker:
             return
-        self.gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
-        if self.gate.write_failed:
+        interrupted = self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+        self.gate.finish(interrupted=interrupted)
+        if self.gate.write_failed or self.gate.usage_error:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -20,8 +20,10 @@ import dataclasses
 import os
 import sys
 import time
+import traceback
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
 from pytest_refleak.held_reports import HeldReports, all_passed, sample_report
 from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_type
-from pytest_refleak.origins import Origins
+from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
     fixture_finalizers,
     report_sections,
@@ -53,6 +55,7 @@ from pytest_refleak.record import (
     CYCLES,
     KNOWN,
     LEAKED,
+    USAGE_ERROR,
     Record,
     clean_record,
     junit_properties,
@@ -61,10 +64,25 @@ from pytest_refleak.record import (
 )
 from pytest_refleak.resources import STATE, Evidence, Found, Snapshot, Watch, same_kinds
 from pytest_refleak.settings import Limits, Settings
+from pytest_refleak.text import is_a, printable, safe_repr
 from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky, settling, still_leaky
 
 #: Frames kept per allocation while tracing: enough to get past library code.
 TRACE_FRAMES = 24
+
+
+class HookError(Exception):
+    """A ``pytest_refleak_*`` hook of the project's raised, or returned what it may not.
+
+    The project's mistake, not the plugin's: the test is not checked, the message
+    names the hook and shows the project's own frames, and the run ends with the
+    usage error exit code.
+    """
+
+
+class Interfered(Exception):
+    """The test undid what measuring it needs (stopped tracemalloc): it cannot be
+    checked, and that is neither a leak nor a bug of the plugin's."""
 
 
 class Checker:
@@ -85,6 +103,8 @@ class Checker:
         self.seconds = 0.0
         self.explain_seconds = 0.0
         self.started = time.perf_counter()
+        #: The project's hook error while checking the current test, if any.
+        self._hook_error: str | None = None
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -140,13 +160,27 @@ class Checker:
         return watch.watching() if watch else contextlib.nullcontext()
 
     def _snapshot(self) -> Snapshot | None:
+        """The resources now; ``None`` when there are none to read or reading failed
+        (no descriptor left to list ``/proc`` with, say): the test is then judged on
+        memory alone rather than lost."""
         watch = self.watch
-        return watch.snapshot() if watch else None
+        if not watch:
+            return None
+        try:
+            return watch.snapshot()
+        except Exception:  # noqa: BLE001 - see the docstring
+            return None
 
     def _compare(self, before: Snapshot | None) -> tuple[Found, ...]:
-        if before is None:
+        return self._compared(before, self._snapshot() if before is not None else None)
+
+    def _compared(self, before: Snapshot | None, after: Snapshot | None) -> tuple[Found, ...]:
+        if before is None or after is None:
             return ()
-        return self.watch.compare(before, self.watch.snapshot())
+        try:
+            return self.watch.compare(before, after)
+        except Exception:  # noqa: BLE001 - as for _snapshot
+            return ()
 
     def restore(self) -> None:
         """Put the interpreter back as the heap found it, if the heap was ever made."""
@@ -190,12 +224,8 @@ class Checker:
                     reports = first.close(held.merge(made))
                 finally:
                     first.abandon()
-            resources_after = self._snapshot()
-            left = (
-                self.watch.compare(resources_before, resources_after)
-                if resources_before is not None and resources_after is not None
-                else ()
-            )
+            resources_after = self._snapshot() if resources_before is not None else None
+            left = self._compared(resources_before, resources_after)
             self.checked += 1
             # Fixtures of wider scope torn down after this test free memory inside the
             # first run's window, which could hide a leak: such a test is always
@@ -209,6 +239,7 @@ class Checker:
             del chain, torn_down
             held.keep = False
             verdict: Verdict | None
+            self._hook_error = None
             try:
                 verdict = self._second_look(
                     item,
@@ -222,6 +253,11 @@ class Checker:
                 )
             except pytest.exit.Exception:
                 raise
+            except HookError as error:
+                verdict = None
+                self._hook_error = str(error)
+            except Interfered as error:
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=str(error))
             except Exception as error:  # noqa: BLE001 - a bug of ours must not lose the reports
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=failure_note(error))
             if first.failure is not None:
@@ -466,22 +502,73 @@ class Checker:
                 del item.user_properties[properties_before:]
                 for finalizers, length in registrations:
                     del finalizers[length:]
-                self._clear_caches(config)
-                reading = window.close(exclusions)
+                stopped = traced and not tracemalloc.is_tracing()
+                try:
+                    self._clear_caches(config)
+                finally:
+                    # Closed whatever the project's hook did: the window holds the
+                    # collector's and tracemalloc's settings.
+                    try:
+                        reading = window.close(exclusions)
+                    except Exception:
+                        if not stopped:
+                            raise
+                        raise Interfered(
+                            "the test stopped tracemalloc, which its traced re-run needs"
+                        ) from None
         left = self._compare(resources_before)
         return (reading if passed else None), window.end_snapshot, left
 
     def _clear_caches(self, config: pytest.Config) -> None:
         clear_caches()
-        config.hook.pytest_refleak_clear_caches(config=config)
+        hook = config.hook.pytest_refleak_clear_caches
+        self._call_hook("pytest_refleak_clear_caches", lambda: hook(config=config))
 
     def _ignored(self, item: pytest.Item) -> tuple[list[object], tuple[type, ...]]:
         objects: list[object] = []
         types_: list[type] = []
-        for result in item.ihook.pytest_refleak_ignore(item=item):
-            for declared in result or ():
-                (types_ if isinstance(declared, type) else objects).append(declared)
+        hook = item.ihook.pytest_refleak_ignore
+        results = self._call_hook("pytest_refleak_ignore", lambda: hook(item=item))
+        for result in results:  # type: ignore[attr-defined]
+            if result is None:
+                continue
+            try:
+                declared_all = list(result)
+            except Exception:  # noqa: BLE001 - not iterable, or its iteration raised
+                raise HookError(
+                    f"the pytest_refleak_ignore hook returned {safe_repr(result)}: "
+                    "expected an iterable of objects and types, or None"
+                ) from None
+            for declared in declared_all:
+                # type(), not isinstance: a declared object may be a proxy.
+                (types_ if is_a(declared, type) else objects).append(declared)
         return objects, tuple(types_)
+
+    def _call_hook(self, name: str, call: Callable[[], object]) -> object:
+        """Call one of the project's hooks; what it raises is its error, said as such."""
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - the project's code: any error
+            raise HookError(self._hook_failure(name, error)) from None
+
+    def _hook_failure(self, name: str, error: Exception) -> str:
+        """``the NAME hook raised X: ...`` and the project's frames of the traceback."""
+        try:
+            text = str(error)
+        except Exception:  # noqa: BLE001 - an exception that cannot say what it is
+            text = "?"
+        lines = [f"the {name} hook raised {type(error).__name__}: {text[:500]}"]
+        root = str(self.config.rootpath)
+        for frame in traceback.extract_tb(error.__traceback__):
+            if self.origins.of_file(frame.filename) is Origin.TOOLING:
+                continue
+            shown = frame.filename
+            if shown.startswith(root + os.sep):
+                shown = os.path.relpath(shown, root)
+            lines.append(f"  {shown}:{frame.lineno}, in {frame.name}")
+            if frame.line:
+                lines.append(f"    {frame.line}")
+        return printable("\n".join(lines))
 
     def _conclude(
         self,
@@ -498,7 +585,10 @@ class Checker:
         path, line, _ = item.location
         location = (path, (line or 0) + 1)
         record: Record
-        if not all_passed(reports):
+        if self._hook_error is not None:
+            note, self._hook_error = self._hook_error, None
+            record = unchecked_record(item.nodeid, note, location, kind=USAGE_ERROR)
+        elif not all_passed(reports):
             record = unchecked_record(item.nodeid, "the test did not pass", location)
         elif verdict is None:
             record = clean_record(item.nodeid)

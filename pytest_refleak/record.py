@@ -10,14 +10,17 @@ when the report is written.  The fields are listed in ``docs/ci.md``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
+import stat
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pytest_refleak.report import explain, one_line
 from pytest_refleak.settings import Limits
+from pytest_refleak.text import printable
 from pytest_refleak.verdict import Kind, Verdict
 
 REPORT_VERSION = 1
@@ -29,8 +32,12 @@ CYCLES = "cycles"
 KNOWN = "known leak"
 ERROR = "error"
 VERDICTS = (CLEAN, LEAKED, CYCLES, KNOWN, ERROR)
+#: The ``kind`` of a test not checked because of the project's mistake (a hook of
+#: its raised): the run ends with the usage error exit code.
+USAGE_ERROR = "usage error"
 
 Record = dict[str, Any]
+_T = TypeVar("_T")
 
 _DEFAULTS: dict[str, Any] = {
     "location": None,
@@ -68,13 +75,15 @@ def unchecked_record(
     ``kind`` is ``"inconclusive"`` when the test passed but its re-runs could not
     decide, and ``None`` when the test itself did not pass.
     """
-    return {
-        "nodeid": nodeid,
-        "verdict": ERROR,
-        "kind": kind,
-        "note": note,
-        "location": list(location) if location else None,
-    }
+    return encodable(
+        {
+            "nodeid": nodeid,
+            "verdict": ERROR,
+            "kind": kind,
+            "note": note,
+            "location": list(location) if location else None,
+        }
+    )
 
 
 def verdict_record(
@@ -148,7 +157,26 @@ def verdict_record(
         "baseline": None,
         "growth": [],
     }
-    return record
+    return encodable(record)
+
+
+def encodable(value: _T) -> _T:
+    """``value`` with every string in it made encodable (see :func:`printable`).
+
+    A record's texts come from user objects, names and file names; pytest-xdist
+    sends records as UTF-8, the report file is UTF-8, and the terminal may be too.
+    """
+    return cast(_T, _encodable(value))
+
+
+def _encodable(value: object) -> object:
+    if type(value) is str:
+        return printable(value)
+    if type(value) is list or type(value) is tuple:
+        return [_encodable(item) for item in value]
+    if type(value) is dict:
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value
 
 
 def _text(chain: object) -> str:
@@ -241,25 +269,49 @@ def report_document(
 
 
 def dumps(document: Mapping[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The document as JSON text that can always be written as UTF-8.
+
+    A lone surrogate left in a string becomes its ``\\udxxx`` escape, which is
+    how JSON writes it anyway: the text reads back as the same document.
+    """
+    return printable(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one.
+    """Write ``text`` to what ``path`` is: readers of a file see the old one or the new one.
 
-    The text goes to a temporary file beside the target first, which is then
-    renamed over it; an interruption leaves the old file whole.  Missing parent
+    A regular file, or a missing one, is replaced in one step: the text goes to a
+    temporary file beside it first, which is then renamed over it, so that an
+    interruption leaves the old file whole.  A symbolic link is followed, and its
+    target written, not the link replaced.  Anything else that can be opened for
+    writing (``/dev/null``, a FIFO, a terminal) is written straight into: renaming
+    over it would put a regular file where the device was.  Missing parent
     directories are made, as pytest does for ``--junitxml``.
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        return
+    directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    temporary = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w", encoding="utf-8", newline="\n") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
+        if mode is not None:
+            # The replaced file keeps its permissions, not the umask's.
+            with contextlib.suppress(OSError):
+                os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

@@ -16,6 +16,9 @@ from typing import Any
 from pytest_refleak.text import parse_size
 
 CYCLE_MODES = ("project", "all", "off")
+#: Re-runs a test may ask for: each costs a run of the test, and a test still
+#: settling may take twice as many.  More would not make a verdict surer.
+MAX_RUNS = 100
 
 #: The kinds of resources ``--refleak-resources`` can check (see :mod:`pytest_refleak.resources`).
 RESOURCE_KINDS = ("threads", "fds", "tasks", "processes", "state")
@@ -56,7 +59,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "refleak_runs",
-        "re-runs that must all grow before a test counts as leaking, at least 2 (default 3)",
+        "re-runs that must all grow before a test counts as leaking, 2 to 100 (default 3)",
         default=3,
         metavar="N",
     ),
@@ -164,7 +167,7 @@ def _as_cycles(value: object, where: str) -> str:
     return text
 
 
-def _as_count(value: object, where: str, minimum: int) -> int:
+def _as_count(value: object, where: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise SettingsError(f"{where}: expected a whole number, got {value!r}")
     try:
@@ -173,13 +176,27 @@ def _as_count(value: object, where: str, minimum: int) -> int:
         raise SettingsError(f"{where}: expected a whole number, got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{where}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SettingsError(f"{where}: must be at most {maximum}, got {number}")
     return number
 
 
 def _as_directory(value: object, where: str) -> str:
+    """A directory to write into: it need not exist yet, but it must be possible to make.
+
+    Checked once, before any test runs: found out at the first leak, it would be
+    said again for every leak.
+    """
     text = str(value).strip()
     if not text or "\0" in text:
         raise SettingsError(f"{where}: expected a directory, got {value!r}")
+    existing = os.path.abspath(text)
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SettingsError(f"{where}: cannot write into {text!r}: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{where}: cannot write into {text!r}: {existing!r} is not writable")
     return text
 
 
@@ -218,7 +235,7 @@ def _as_path(value: object, where: str) -> str:
 _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak": _as_bool,
     "refleak_cycles": _as_cycles,
-    "refleak_runs": lambda v, w: _as_count(v, w, 2),
+    "refleak_runs": lambda v, w: _as_count(v, w, 2, MAX_RUNS),
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
     "refleak_resources": _as_resources,
@@ -322,7 +339,7 @@ def read_marker(
     if kwargs.get("cycles") is not None:
         changes["cycles"] = _as_cycles(kwargs["cycles"], where("cycles"))
     if kwargs.get("runs") is not None:
-        changes["runs"] = _as_count(kwargs["runs"], where("runs"), 2)
+        changes["runs"] = _as_count(kwargs["runs"], where("runs"), 2, MAX_RUNS)
     if kwargs.get("allow_objects") is not None:
         changes["allow_objects"] = _as_count(kwargs["allow_objects"], where("allow_objects"), 0)
     if kwargs.get("allow_memory") is not None:

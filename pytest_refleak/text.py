@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import re
-import reprlib
 import struct
 import sys
 import tracemalloc
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from pytest_refleak.origins import Origin, Origins
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel = 2
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 4
-_REPR.maxstring = 60
-_REPR.maxother = 60
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {
@@ -36,29 +32,124 @@ _UNITS = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` as it can be written anywhere: lone surrogates become ``\\udxxx`` escapes.
+
+    Text made from user objects (a repr, a name, a file name decoded with
+    ``surrogateescape``) may hold surrogates that no encoder accepts.  Every text
+    the plugin makes from them passes through here before it is reported.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+# A class's own storage, read through ``type``'s descriptors: a metaclass cannot
+# intercept these, as it can ``cls.__dict__`` or ``cls.__mro__``.
+_CLASS_DICT: Any = vars(type)["__dict__"]
+_CLASS_NAME: Any = vars(type)["__name__"]
+_CLASS_MRO: Any = vars(type)["__mro__"]
+_CLASS_MODULE: Any = vars(type)["__module__"]
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
+_EXCEPTION_ARGS: Any = vars(BaseException)["args"]
+
+
+def class_name(cls: type) -> str:
+    """A class's name as its definition gave it, read without running any of its code."""
+    name = _CLASS_DICT.__get__(cls).get("__qualname__")
+    if type(name) is not str:
+        name = _CLASS_NAME.__get__(cls)
+    return printable(name)
+
+
 def type_name(obj: object) -> str:
     """The qualified name of an object's real type (proxies cannot lie about it)."""
-    cls = type(obj)
-    name = cls.__dict__.get("__qualname__", cls.__name__)
-    return name if isinstance(name, str) else cls.__name__
+    return class_name(type(obj))
+
+
+def class_module(cls: type) -> str | None:
+    """The module a class was defined in, read without running any of its code."""
+    module = _CLASS_MODULE.__get__(cls)
+    return module if type(module) is str else None
+
+
+def class_namespace(cls: type) -> Mapping[str, object]:
+    """A class's own attributes, read without running any of its metaclass's code."""
+    return _CLASS_DICT.__get__(cls)  # type: ignore[no-any-return]
+
+
+def is_a(obj: object, cls: type | tuple[type, ...]) -> bool:
+    """``isinstance`` by the object's real type.
+
+    ``isinstance`` asks an object that is not of the class for its ``__class__``,
+    which runs its ``__getattribute__``: a proxy lies, a broken object raises, a
+    lazily loaded module loads.  This never asks the object.
+    """
+    mro = _CLASS_MRO.__get__(type(obj))
+    if type(cls) is tuple:
+        return any(c in mro for c in cls)
+    return cls in mro
+
+
+def module_namespace(obj: object) -> dict[str, object] | None:
+    """A module's attribute dict (None for anything else), read without asking the module:
+    a lazily loaded one (``importlib.util.LazyLoader``) would load."""
+    if not is_a(obj, types.ModuleType):
+        return None
+    namespace = _MODULE_DICT.__get__(obj)
+    return namespace if type(namespace) is dict else None
+
+
+def module_name(obj: object) -> str | None:
+    namespace = module_namespace(obj)
+    name = namespace.get("__name__") if namespace is not None else None
+    return name if type(name) is str else None
 
 
 def _fallback(obj: object) -> str:
     return f"<{type_name(obj)} at {id(obj):#x}>"
 
 
-def _untrusted(obj: object) -> bool:
-    """Objects whose repr may run arbitrary machinery: mocks and proxies."""
-    cls = type(obj)
-    if "mock" in (cls.__module__ or "").lower() or "Mock" in cls.__name__:
-        return True
-    try:
-        return object.__getattribute__(obj, "__class__") is not cls
-    except Exception:  # noqa: BLE001
-        return True
-
-
-_BUILTIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, bytearray)
+#: Types whose repr is the interpreter's own and runs no code of the object or of
+#: anything it holds: shown as they are.
+_SHOWN = frozenset(
+    {
+        float,
+        complex,
+        bool,
+        type(None),
+        type(Ellipsis),
+        type(NotImplemented),
+        range,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.CodeType,
+        types.FrameType,
+        types.GeneratorType,
+        types.CoroutineType,
+        types.AsyncGeneratorType,
+        types.CellType,
+        types.MethodWrapperType,
+        types.WrapperDescriptorType,
+        types.MethodDescriptorType,
+        types.GetSetDescriptorType,
+        types.MemberDescriptorType,
+    }
+)
+#: Containers shown item by item, read through the base type's own methods: a
+#: subclass's ``__iter__`` or ``items`` is never called.
+_SEQUENCES: tuple[tuple[type, str, str], ...] = (
+    (list, "[", "]"),
+    (tuple, "(", ")"),
+    (collections.deque, "deque([", "])"),
+    (set, "{", "}"),
+    (frozenset, "frozenset({", "})"),
+)
+_ITEMS = 4
+_LEVELS = 2
+_STRING = 60
 
 #: Types that say little about a leak on their own: the containers and plumbing
 #: around the objects a project made.
@@ -68,18 +159,93 @@ PLAIN_TYPES = frozenset(
 
 
 def safe_repr(obj: object, limit: int = 80) -> str:
-    """A short repr that never raises: it degrades to ``<Type at 0x...>``."""
-    if _untrusted(obj):
-        return _fallback(obj)
+    """A short repr that runs no code of the object's: it never raises, hangs or lies.
+
+    The interpreter's own types are shown as their repr shows them, containers
+    item by item (at most a few items, two levels deep), exceptions by their
+    arguments, instances of classes that keep ``object``'s repr by it.  Any other
+    object is shown as ``<Type at 0x...>``: its class's ``__repr__`` is never
+    called, since it may raise, run for ever, sleep or have effects
+    (``docs/hostile-input.md``).
+    """
     try:
-        # reprlib bounds the work for containers; anything else gets its own repr.
-        text = _REPR.repr(obj) if type(obj) in _BUILTIN_CONTAINERS else repr(obj)
-    except BaseException:  # noqa: BLE001 - includes RecursionError and worse
-        return _fallback(obj)
-    if not isinstance(text, str):
-        return _fallback(obj)
-    text = " ".join(text.split())
+        text = _shown(obj, _LEVELS)
+    except BaseException:  # noqa: BLE001 - includes RecursionError and MemoryError
+        text = _fallback(obj)
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(obj: object, level: int) -> str:
+    cls = type(obj)
+    if cls is str or cls is bytes or cls is bytearray:
+        cut = obj[:_STRING]  # type: ignore[index]
+        return repr(cut) + ("..." if len(obj) > _STRING else "")  # type: ignore[arg-type]
+    if cls is int:
+        # A huge int's repr takes long, and past a limit raises.
+        bits = obj.bit_length()  # type: ignore[attr-defined]
+        return repr(obj) if bits <= 256 else f"<int of {bits} bits>"
+    if cls in _SHOWN:
+        return repr(obj)
+    mro = _CLASS_MRO.__get__(cls)
+    if type in mro:
+        return type.__repr__(obj)
+    if dict in mro:
+        if level <= 0:
+            return _wrapped(cls, dict, "{...}")
+        items = []
+        pairs: Iterable[tuple[object, object]] = dict.items(obj)  # type: ignore[arg-type]
+        for i, (key, value) in enumerate(pairs):
+            if i == _ITEMS:
+                items.append("...")
+                break
+            items.append(f"{_shown(key, level - 1)}: {_shown(value, level - 1)}")
+        return _wrapped(cls, dict, "{" + ", ".join(items) + "}")
+    for base, opening, closing in _SEQUENCES:
+        if base in mro:
+            if level <= 0:
+                return _wrapped(cls, base, opening + "..." + closing)
+            items = []
+            for i, item in enumerate(base.__iter__(obj)):  # type: ignore[attr-defined]
+                if i == _ITEMS:
+                    items.append("...")
+                    break
+                items.append(_shown(item, level - 1))
+            comma = "," if base is tuple and len(items) == 1 else ""
+            return _wrapped(cls, base, opening + ", ".join(items) + comma + closing)
+    if level <= 0:
+        return _fallback(obj)
+    if BaseException in mro:
+        arguments = _EXCEPTION_ARGS.__get__(obj)
+        return f"{class_name(cls)}({', '.join(_shown(a, level - 1) for a in arguments[:_ITEMS])})"
+    if cls is types.MethodType:
+        function = obj.__func__  # type: ignore[attr-defined]
+        name = function.__qualname__ if type(function) is types.FunctionType else "?"
+        return f"<bound method {name} of {_fallback(obj.__self__)}>"  # type: ignore[attr-defined]
+    if types.ModuleType in mro:
+        called = module_name(obj)
+        return f"<module {_shown(called, 0)}>" if called is not None else _fallback(obj)
+    if _class_attribute(mro, "__repr__") is _OBJECT_REPR:
+        # The default repr: it reads the class, never the object.
+        return object.__repr__(obj)
+    return _fallback(obj)
+
+
+_OBJECT_REPR = vars(object)["__repr__"]
+_MISSING = object()
+
+
+def _class_attribute(mro: Iterable[type], name: str) -> object:
+    """Where attribute lookup would find ``name`` on a class, without running any code."""
+    for cls in mro:
+        value = _CLASS_DICT.__get__(cls).get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+    return _MISSING
+
+
+def _wrapped(cls: type, base: type, text: str) -> str:
+    return text if cls is base else f"{class_name(cls)}({text})"
 
 
 def _traceback_by_address() -> Callable[[int], object] | None:

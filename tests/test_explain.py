@@ -187,14 +187,14 @@ def test_graphs_written_and_named(leaky: pytest.Pytester) -> None:
     )
     result = run(leaky, "--refleak", "--refleak-graphs=pictures")
     result.assert_outcomes(failed=1, passed=1)
-    dot = leaky.path / "pictures" / "test_it.py_test_it.dot"
-    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it.dot"])
+    dot = leaky.path / "pictures" / "test_it.py_test_it-889b5006.dot"
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.dot"])
     text = dot.read_text()
     assert text.startswith("digraph ObjectGraph {")
     assert 'label="Thing' in text
     assert 'label="list' in text  # the module's _registry, which holds it
     assert sorted(p.name for p in (leaky.path / "pictures").iterdir() if p.suffix == ".dot") == [
-        "test_it.py_test_it.dot"
+        "test_it.py_test_it-889b5006.dot"
     ]
 
 
@@ -203,21 +203,24 @@ def test_graphs_rendered_as_svg(leaky: pytest.Pytester) -> None:
     """With Graphviz installed, the picture is rendered too."""
     leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
     result = run(leaky, "--refleak", "--refleak-graphs=pictures")
-    svg = leaky.path / "pictures" / "test_it.py_test_it.svg"
-    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it.svg"])
+    svg = leaky.path / "pictures" / "test_it.py_test_it-889b5006.svg"
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.svg"])
     assert "<svg" in svg.read_text()
 
 
 def test_graph_directory_that_cannot_be_made(leaky: pytest.Pytester) -> None:
-    """A picture that cannot be written is said so; the report is not lost."""
+    """A directory for pictures that cannot be made is a usage error, said once before
+    any test runs."""
     Path(leaky.path / "taken").write_text("a file, not a directory")
-    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
-    result = run(leaky, "--refleak", "--refleak-graphs=taken")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*kept alive by leakylib._registry*", "*explaining it failed: *Error*"]
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n"
+                     "def test_two(): leakylib.append_thing()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=taken/pictures")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: refleak: --refleak-graphs: cannot write into *taken/pictures*: *taken' is not a directory"]
     )
-    assert "Traceback" not in result.stdout.str()
+    assert len([line for line in result.stderr.lines if "refleak:" in line]) == 1
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_empty_graph_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:

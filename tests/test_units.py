@@ -8,6 +8,7 @@ import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -119,14 +120,45 @@ class Proxy:
     ids=["raises", "recurses", "proxy", "mock"],
 )
 def test_safe_repr_degrades_to_type_and_address(obj: object) -> None:
-    """A repr that raises, recurses or belongs to a proxy or mock never breaks a report."""
+    """A repr that raises, recurses or belongs to a proxy or mock never breaks a report:
+    it is not run.  A proxy with the default repr is shown by its real class."""
     text = safe_repr(obj)
-    assert text == f"<{type(obj).__qualname__} at {id(obj):#x}>"
+    if type(obj) is Proxy:
+        assert text == f"<{__name__}.Proxy object at {id(obj):#x}>"
+    else:
+        assert text == f"<{type(obj).__qualname__} at {id(obj):#x}>"
+
+
+class Endless:
+    def __repr__(self) -> str:
+        while True:
+            pass
+
+
+class Shape(list):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        raise AssertionError("a subclass's own code must not run")
+
+
+def test_safe_repr_runs_no_code_of_the_object() -> None:
+    """Containers, exceptions and the interpreter's own objects are shown by value,
+    read through the base types; anything else by type and address only."""
+    endless = Endless()
+    assert safe_repr(endless) == f"<Endless at {id(endless):#x}>"
+    assert safe_repr([1, "a", b"b", None, 2.5]) == "[1, 'a', b'b', None, ...]"
+    assert safe_repr({"k": (1,)}) == "{'k': (1,)}"
+    assert safe_repr(Shape([1, 2])) == "Shape([1, 2])"
+    assert safe_repr(ValueError("bad", endless)) == f"ValueError('bad', <Endless at {id(endless):#x}>)"
+    assert safe_repr(2**1000) == "<int of 1001 bits>"
+    assert safe_repr(["\ud800"]) == "['\\ud800']"
 
 
 def test_safe_repr_truncates_huge_reprs() -> None:
-    text = safe_repr(HugeRepr(), limit=50)
+    """Long text is cut; a class's own repr, however long, is never made."""
+    text = safe_repr(["x" * 1000], limit=50)
     assert len(text) == 50 and text.endswith("...")
+    huge = HugeRepr()
+    assert safe_repr(huge) == f"<HugeRepr at {id(huge):#x}>"
     assert safe_repr(list(range(1000))).startswith("[0, 1, 2, 3, ...")
 
 
