@@ -192,11 +192,11 @@ def _atexit_root(obj: object) -> str | None:
 
 def _native_root(atexit_grew: bool) -> Callable[[object], str | None]:
     """What to ask about an object nothing the collector knows refers to, before
-    blaming native code: the holders it does not show, then the ``atexit``
-    callbacks when the test registered some on every run."""
+    blaming native code: the ``atexit`` callbacks when the test registered some on
+    every run, then the holders the collector does not show."""
 
     def name(obj: object) -> str | None:
-        return unseen_holder(obj) or (_atexit_root(obj) if atexit_grew else None)
+        return (_atexit_root(obj) if atexit_grew else None) or unseen_holder(obj)
 
     return name
 
