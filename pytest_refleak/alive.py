@@ -20,6 +20,7 @@ from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, ho
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
 from pytest_refleak.report import headline_growth
 from pytest_refleak.text import class_name, type_name
+from pytest_refleak.unseen import running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
@@ -139,7 +140,7 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
         del everything
     targets = [found[i] for g in followed for i in g.sample_ids[:1] if i in found]
     mine = {id(found), id(targets)}
-    native = _atexit_root if request.atexit_grew else None
+    native = _native_root(request.atexit_grew)
     chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
     by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
     by_type = tuple(_with_chain(g, by_id) for g in detail.by_type)
@@ -169,7 +170,11 @@ def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> Memor
         return growth
     pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
     if not pairs:
-        why = NOT_HELD if complete else "no holder found within the time budget"
+        running = running_at(growth.innermost)
+        if running is not None:
+            why = f"held by {running}, which is running the call made there"
+        else:
+            why = NOT_HELD if complete else "no holder found within the time budget"
         return dataclasses.replace(growth, holders=(why,))
     containers = [c for c, _ in pairs]
     chains = chains_to(containers, ignore=mine | {id(pairs), id(containers)}, budget=budget)
@@ -190,6 +195,17 @@ NOT_HELD = (
 
 def _atexit_root(obj: object) -> str | None:
     return "atexit callbacks" if callable(obj) else None
+
+
+def _native_root(atexit_grew: bool) -> Callable[[object], str | None]:
+    """What to ask about an object nothing the collector knows refers to, before
+    blaming native code: the ``atexit`` callbacks when the test registered some on
+    every run, then the holders the collector does not show."""
+
+    def name(obj: object) -> str | None:
+        return (_atexit_root(obj) if atexit_grew else None) or unseen_holder(obj)
+
+    return name
 
 
 def atexit_callbacks() -> Callable[[], int] | None:

@@ -18,6 +18,8 @@ that grew, fails.  The file looks like this (``docs/ci.md`` has the details)::
       }
     }
 
+A test that leaves resources behind has ``"resources": {"threads": 1}`` too: how
+many of each kind it left per run (a kind it did not leave is not listed).
 The figures are per run of the test.  A known leak may grow a little before it
 fails again, because measured figures wobble: see :data:`TOLERANCES`.
 """
@@ -82,6 +84,8 @@ class Entry:
     bytes: int = 0
     cycles: int = 0
     types: Mapping[str, int] = field(default_factory=dict)
+    #: Resources left per run, by kind (``threads``, ``fds``, ...).
+    resources: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of_record(cls, record: Record) -> Entry:
@@ -93,16 +97,22 @@ class Entry:
             bytes=int(record.get("bytes_per_run", 0)),
             cycles=len(record.get("cycles", ())),
             types=_type_counts(record),
+            resources={
+                str(r["kind"]): int(r["per_run"]) for r in record.get("resources") or ()
+            },
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "bytes": self.bytes,
             "cycles": self.cycles,
             "kind": self.kind,
             "objects": self.objects,
             "types": dict(sorted(self.types.items())),
         }
+        if self.resources:
+            document["resources"] = dict(sorted(self.resources.items()))
+        return dict(sorted(document.items()))
 
 
 def _type_counts(record: Record) -> dict[str, int]:
@@ -194,7 +204,7 @@ def _entry(nodeid: str, data: object, path: str) -> Entry:
     where = f"baseline {path}, entry {safe_repr(nodeid, 200)}"
     if not isinstance(data, dict):
         raise BaselineError(f"{where}: expected an object of figures, got {safe_repr(data, 60)}")
-    unknown = sorted(set(data) - {"kind", "objects", "bytes", "cycles", "types"})
+    unknown = sorted(set(data) - {"kind", "objects", "bytes", "cycles", "types", "resources"})
     if unknown:
         raise BaselineError(f"{where}: unknown field {unknown[0]!r}")
     kind = data.get("kind")
@@ -207,6 +217,12 @@ def _entry(nodeid: str, data: object, path: str) -> Entry:
         raise BaselineError(
             f"{where}: 'types' must map type names to counts, got {safe_repr(types, 60)}"
         )
+    resources = data.get("resources", {})
+    if not isinstance(resources, dict):
+        raise BaselineError(
+            f"{where}: 'resources' must map resource kinds to counts, "
+            f"got {safe_repr(resources, 60)}"
+        )
     return Entry(
         kind=kind,
         objects=_count(data.get("objects", 0), f"{where}: 'objects'"),
@@ -215,6 +231,10 @@ def _entry(nodeid: str, data: object, path: str) -> Entry:
         types={
             str(name): _count(n, f"{where}: type {safe_repr(name, 60)}")
             for name, n in types.items()
+        },
+        resources={
+            str(name): _count(n, f"{where}: resource {safe_repr(name, 60)}")
+            for name, n in resources.items()
         },
     )
 
@@ -247,6 +267,11 @@ def growth(record: Record, entry: Entry) -> list[str]:
     for name, now, recorded, unit in figures:
         if now > TOLERANCES[name].limit(recorded):
             reasons.append(f"{now} {unit}, recorded {recorded}")
+    # Resources are counted exactly, and a kind not recorded is a new leak.
+    for kind, now in sorted(current.resources.items()):
+        recorded = entry.resources.get(kind, 0)
+        if now > recorded:
+            reasons.append(f"{now} {kind}/run, recorded {recorded}")
     return reasons
 
 
@@ -258,6 +283,7 @@ def describe(entry: Entry) -> str:
     if entry.cycles:
         parts.append(f"{entry.cycles} cycle{'s' if entry.cycles != 1 else ''}/run")
     parts.append(f"{entry.bytes} bytes/run")
+    parts.extend(f"{n} {kind}/run" for kind, n in sorted(entry.resources.items()))
     return ", ".join(parts)
 
 
@@ -346,6 +372,11 @@ def _lowered(old: Entry, measured: Entry) -> Entry:
         bytes=min(old.bytes, measured.bytes),
         cycles=min(old.cycles, measured.cycles),
         types=old.types if objects == old.objects else measured.types,
+        resources={
+            kind: min(n, measured.resources[kind])
+            for kind, n in old.resources.items()
+            if kind in measured.resources
+        },
     )
 
 

@@ -19,9 +19,11 @@ from pytest_refleak.companions import note_timer
 from pytest_refleak.gate import Gate
 from pytest_refleak.protocol import Checker
 from pytest_refleak.record import CYCLES, KNOWN, LEAKED, USAGE_ERROR, unchecked_record
+from pytest_refleak.resources import unavailable
 from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
+    RESOURCE_KINDS,
     Limits,
     Settings,
     SettingsError,
@@ -215,7 +217,11 @@ class RefleakPlugin:
                 parts.append(f"allowed objects: {limits.allow_objects}")
             if limits.allow_memory:
                 parts.append(f"allowed memory: {format_size(limits.allow_memory)}")
+            if self.settings.resources != RESOURCE_KINDS:
+                parts.append(f"resources: {', '.join(self.settings.resources) or 'none'}")
             lines.append(f"refleak: checking every test ({', '.join(parts)})")
+        for kind, why in unavailable(self.settings.resources).items():
+            lines.append(f"refleak: {kind} not checked: {why}")
         lines.extend(self.gate.header())
         return lines
 

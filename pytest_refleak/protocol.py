@@ -15,6 +15,7 @@ How a checked test runs (``docs/how-it-decides.md`` has the long version):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -65,6 +66,7 @@ from pytest_refleak.record import (
     unchecked_record,
     verdict_record,
 )
+from pytest_refleak.resources import STATE, Evidence, Found, Snapshot, Watch, same_kinds
 from pytest_refleak.settings import Limits, Settings
 from pytest_refleak.text import is_a, printable, safe_repr
 from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky, settling, still_leaky
@@ -102,6 +104,7 @@ class Checker:
         self._calibration: dict[type, int] = {}
         self._offsets: dict[tuple[bool, bool], int] = {}
         self._codes_seen: set[int] = set()
+        self._watch: Watch | None = None
         self.checked = 0
         self.rerun = 0
         self.seconds = 0.0
@@ -154,6 +157,40 @@ class Checker:
             previous=previous,
         )
 
+    @property
+    def watch(self) -> Watch:
+        """The resource snapshots, made when the first checked test runs."""
+        if self._watch is None:
+            self._watch = Watch(self.settings.resources, runner_dirs=plugin_dirs(self.config))
+        return self._watch
+
+    def _watching(self) -> contextlib.AbstractContextManager[None]:
+        watch = self.watch
+        return watch.watching() if watch else contextlib.nullcontext()
+
+    def _snapshot(self) -> Snapshot | None:
+        """The resources now; ``None`` when there are none to read or reading failed
+        (no descriptor left to list ``/proc`` with, say): the test is then judged on
+        memory alone rather than lost."""
+        watch = self.watch
+        if not watch:
+            return None
+        try:
+            return watch.snapshot()
+        except Exception:  # noqa: BLE001 - see the docstring
+            return None
+
+    def _compare(self, before: Snapshot | None) -> tuple[Found, ...]:
+        return self._compared(before, self._snapshot() if before is not None else None)
+
+    def _compared(self, before: Snapshot | None, after: Snapshot | None) -> tuple[Found, ...]:
+        if before is None or after is None:
+            return ()
+        try:
+            return self.watch.compare(before, after)
+        except Exception:  # noqa: BLE001 - as for _snapshot
+            return ()
+
     def restore(self) -> None:
         """Put the interpreter back as the heap found it, if the heap was ever made."""
         if self._heap is not None:
@@ -197,13 +234,20 @@ class Checker:
         held = HeldReports(item)
         held.install()
         try:
-            first.open()
-            try:
-                result = yield
-                reports = first.close(held.reports())
-            finally:
-                first.abandon()
+            # Resources are read outside the measuring window: what reading them
+            # allocates is not the test's.
+            resources_before = self._snapshot()
+            with self._watching():
+                first.open()
+                try:
+                    result = yield
+                    reports = first.close(held.reports())
+                finally:
+                    first.abandon()
+            # Before the resources are read again: pytest-timeout's timer may be a thread.
             _stop_test_timer(item)
+            resources_after = self._snapshot() if resources_before is not None else None
+            left = self._compared(resources_before, resources_after)
             self.checked += 1
             # Fixtures of wider scope torn down after this test free memory inside the
             # first run's window, which could hide a leak: such a test is always
@@ -232,6 +276,8 @@ class Checker:
                     final,
                     tore_down or start > 0,
                     doctest,
+                    Evidence(first=left),
+                    (resources_before, resources_after),
                 )
             except pytest.exit.Exception:
                 raise
@@ -267,16 +313,18 @@ class Checker:
         reports: list[pytest.TestReport],
         tore_down: bool,
         doctest: Globals | None,
+        evidence: Evidence,
+        first_state: tuple[Snapshot | None, Snapshot | None],
     ) -> Verdict | None:
         if reading is None or not reports or not all_passed(reports):
             return None
-        if not tore_down and not looks_leaky(reading, limits):
+        if not tore_down and not looks_leaky(reading, limits) and not evidence.first:
             return None
         started = time.perf_counter()
         self.rerun += 1
         try:
             with replaying(item):
-                return self._rerun(item, nextitem, limits, doctest)
+                return self._rerun(item, nextitem, limits, doctest, evidence, first_state)
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -286,6 +334,8 @@ class Checker:
         nextitem: pytest.Item | None,
         limits: Limits,
         doctest: Globals | None,
+        evidence: Evidence,
+        first_state: tuple[Snapshot | None, Snapshot | None],
     ) -> Verdict:
         """Re-run the test unreported; the last planned re-run traces allocations.
 
@@ -297,6 +347,12 @@ class Checker:
         Re-runs tear down what the real next test would not need, as the real run
         did: after the last test of a module, its module fixtures are set up and
         torn down again by each re-run.
+
+        Resources the first run left (``evidence``) are read around each re-run
+        too, and re-running goes on while they grow, memory clean or not.  Process
+        state the first run changed is put back before each re-run, so that a
+        test that changes it on every run is told from code that changes it once;
+        if that was not the test's doing, the first run's state is put back after.
         """
         bound = Bound()
         ignored, ignored_types = self._ignored(item)
@@ -311,6 +367,11 @@ class Checker:
         kept: tuple[tuple[int, int], ...] = ()
         count_callbacks = atexit_callbacks()
         callbacks_before = count_callbacks() if count_callbacks else 0
+        state_before, state_after = first_state
+        changed_state: list[int] = []
+        if state_before is not None and state_after is not None:
+            changed_state = self.watch.changed_state(state_before, state_after)
+        memory_clean = False
         try:
             with saved_caches():
                 caches = [*bounded_caches(), *tooling_state(self.origins)]
@@ -333,11 +394,13 @@ class Checker:
                     number += 1
                     # Tracing makes a run several times slower: only a test that grew
                     # on every cheap re-run gets one.
-                    tracing = number == runs
+                    tracing = number == runs and not memory_clean
+                    if changed_state and state_before is not None:
+                        self.watch.restore_state(state_before, changed_state)
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
-                    reading, end_snapshot = self._measure_rerun(
+                    reading, end_snapshot, left = self._measure_rerun(
                         item,
                         nextitem,
                         limits,
@@ -354,6 +417,7 @@ class Checker:
                         failure = "it did not pass when re-run"
                         break
                     readings.append(reading)
+                    evidence.reruns.append(left)
                     kept = reading.kept
                     if tracing:
                         traced = reading
@@ -366,12 +430,24 @@ class Checker:
                     elif since is not None:
                         net = reading
                         since = None
-                    if not still_leaky(reading, limits):
-                        return Verdict(Kind.CLEAN, runs=number)
+                    if not memory_clean and not still_leaky(reading, limits):
+                        memory_clean = True
+                        since = None
+                        self.heap.release_tracing()
+                    if memory_clean and not evidence.suspect:
+                        break
                     # Two re-runs are always made: what the bound cuts short is
-                    # tracing, counting memory again, waiting for growth to settle.
+                    # tracing, counting memory again, waiting for growth to settle,
+                    # and re-running a test clean of memory whose resources grew.
                     if number < 2 or not bound.reached():
                         continue
+                    if memory_clean:
+                        if number < runs:
+                            bound.cut.append(
+                                f"stopped after {number} of {runs} planned re-runs"
+                                " while resources grew"
+                            )
+                        break
                     if number < runs or since is not None:
                         bound.cut.append(_cut_short(number, runs, since is not None))
                         break
@@ -380,7 +456,16 @@ class Checker:
                         break
             if failure is not None:
                 return Verdict(Kind.INCONCLUSIVE, runs=len(readings), note=failure)
-            verdict = self._judge(readings, traced, limits, net, bound)
+            if memory_clean:
+                verdict = Verdict(Kind.CLEAN, runs=number)
+            else:
+                verdict = self._judge(readings, traced, limits, net, bound)
+            leaked = evidence.leaked()
+            if changed_state and state_after is not None and STATE not in same_kinds(leaked):
+                self.watch.restore_state(state_after, changed_state)
+            if leaked:
+                kind = Kind.INCONCLUSIVE if verdict.kind is Kind.INCONCLUSIVE else Kind.LEAKED
+                verdict = dataclasses.replace(verdict, kind=kind, resources=leaked)
             if verdict.kind is Kind.LEAKED:
                 grew = count_callbacks is not None and (
                     count_callbacks() - callbacks_before >= len(readings)
@@ -472,9 +557,9 @@ class Checker:
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
         doctest: Globals | None = None,
-    ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
-        """The re-run's reading (``None`` if it did not pass), and the traces where it
-        ended when it traced."""
+    ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
+        """The re-run's reading (``None`` if it did not pass), the traces where it
+        ended when it traced, and the resources it left."""
         config = item.config
         sections = report_sections(item)
         sections_before = len(sections) if sections is not None else 0
@@ -503,44 +588,47 @@ class Checker:
             )
 
         self._clear_caches(config)
-        window.open()
+        resources_before = self._snapshot()
         passed = False
-        try:
-            if doctest is not None:
-                # Inside the window: the run empties the dict again.
-                globs, fresh = doctest
-                globs.update(fresh)
-            with warnings.catch_warnings(record=True), timed(item):
-                if bound is not None:
-                    bound.test_starts()
-                reports = runtestprotocol(item, log=False, nextitem=nextitem)
-                if bound is not None:
-                    bound.test_ends()
-            passed = all_passed(reports)
-            del reports
-        finally:
-            # Re-runs are not reported: what they added to the item goes, and so do
-            # the teardown registrations their fixtures left with wider-scoped ones.
-            if sections is not None:
-                del sections[sections_before:]
-            del item.user_properties[properties_before:]
-            for finalizers, length in registrations:
-                del finalizers[length:]
-            stopped = traced and not tracemalloc.is_tracing()
+        with self._watching():
+            window.open()
             try:
-                self._clear_caches(config)
+                if doctest is not None:
+                    # Inside the window: the run empties the dict again.
+                    globs, fresh = doctest
+                    globs.update(fresh)
+                with warnings.catch_warnings(record=True), timed(item):
+                    if bound is not None:
+                        bound.test_starts()
+                    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+                    if bound is not None:
+                        bound.test_ends()
+                passed = all_passed(reports)
+                del reports
             finally:
-                # Closed whatever the project's hook did: the window holds the
-                # collector's and tracemalloc's settings.
+                # Re-runs are not reported: what they added to the item goes, and so do
+                # the teardown registrations their fixtures left with wider-scoped ones.
+                if sections is not None:
+                    del sections[sections_before:]
+                del item.user_properties[properties_before:]
+                for finalizers, length in registrations:
+                    del finalizers[length:]
+                stopped = traced and not tracemalloc.is_tracing()
                 try:
-                    reading = window.close(exclusions)
-                except Exception:
-                    if not stopped:
-                        raise
-                    raise Interfered(
-                        "the test stopped tracemalloc, which its traced re-run needs"
-                    ) from None
-        return (reading if passed else None), window.end_snapshot
+                    self._clear_caches(config)
+                finally:
+                    # Closed whatever the project's hook did: the window holds the
+                    # collector's and tracemalloc's settings.
+                    try:
+                        reading = window.close(exclusions)
+                    except Exception:
+                        if not stopped:
+                            raise
+                        raise Interfered(
+                            "the test stopped tracemalloc, which its traced re-run needs"
+                        ) from None
+        left = self._compare(resources_before)
+        return (reading if passed else None), window.end_snapshot, left
 
     def _clear_caches(self, config: pytest.Config) -> None:
         clear_caches()
@@ -670,3 +758,17 @@ def _shared(chain: list[Any], other: pytest.Item | None) -> int:
             break
         count += 1
     return count
+
+
+def plugin_dirs(config: pytest.Config) -> list[str]:
+    """The package directories of the pytest plugins installed from distributions
+    (pytest-asyncio's, anyio's): the test runner's own code, whose event-loop
+    runners keep tasks of their own."""
+    dirs = set()
+    for plugin, _ in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(plugin, "__name__", "")
+        top = sys.modules.get(name.partition(".")[0]) if isinstance(name, str) else None
+        path = getattr(top, "__file__", None)
+        if isinstance(path, str) and not name.startswith("pytest_refleak"):
+            dirs.add(os.path.dirname(path))
+    return sorted(dirs)

@@ -56,6 +56,7 @@ _DEFAULTS: dict[str, Any] = {
     "text": None,
     "baseline": None,
     "growth": [],
+    "resources": [],
 }
 
 
@@ -150,6 +151,10 @@ def verdict_record(
             }
             for group in verdict.cycles
         ],
+        "resources": [
+            {"kind": found.kind, "per_run": found.grew, "items": list(found.items)}
+            for found in verdict.resources
+        ],
         "summary": one_line(nodeid, verdict),
         "text": explain(verdict, limits, root=root, verbosity=verbosity),
         "baseline": None,
@@ -230,11 +235,16 @@ def complete(record: Record) -> Record:
 def junit_properties(record: Record) -> list[tuple[str, object]]:
     """The figures JUnit XML carries for a checked test, as ``record_property`` pairs."""
     objects = record.get("objects_per_run") or [0]
-    return [
+    properties: list[tuple[str, object]] = [
         ("refleak_verdict", record["verdict"]),
         ("refleak_objects_per_run", min(objects)),
         ("refleak_bytes_per_run", int(record.get("bytes_per_run", 0))),
     ]
+    resources = record.get("resources")
+    if resources:
+        left = ", ".join(f"{r['kind']}: {r['per_run']}" for r in resources)
+        properties.append(("refleak_resources_per_run", left))
+    return properties
 
 
 def report_document(

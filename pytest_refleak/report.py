@@ -104,6 +104,8 @@ def explain(
                 for holder in growth.holders:
                     lines.append(f"      {holder}")
                 lines.extend(_frames(growth.frames, root, "      "))
+        for found in verdict.resources:
+            lines.append(f"  {found.sentence()}")
         for path in verdict.graphs:
             lines.append(f"  picture of what keeps it alive: {_relative(path, root)}")
         if verdict.note:
@@ -151,6 +153,10 @@ def _headline(verdict: Verdict) -> str:
 
 def _culprit(verdict: Verdict) -> str:
     """The biggest leaked type and what keeps it, or the biggest memory holder."""
+    # A resource left behind, by name, says more than the objects it drags along.
+    for found in verdict.resources:
+        if found.items:
+            return found.items[0]
     detail = verdict.detail
     if detail is None:
         return ""
@@ -163,7 +169,7 @@ def _culprit(verdict: Verdict) -> str:
         elif chain.startswith("no referrers"):
             via = " with no referrers (a missing Py_DECREF?)"
         return f"{top.name} ×{top.count}{via}"
-    if verdict.leaked_memory:
+    if verdict.leaked_memory and detail is not None:
         for growth in detail.memory:
             held = growth.holders[0] if growth.holders else ""
             if held.startswith(_HELD):
@@ -214,6 +220,8 @@ def _brief(verdict: Verdict) -> str:
                 lines.append(f"  +{format_size(growth.size)}: {holder}")
     for group in verdict.cycles[:3]:
         lines.append(f"  cycle: {group.path}")
+    for found in verdict.resources:
+        lines.append(f"  {found.sentence()}")
     if verdict.note:
         lines.append(f"  ({verdict.note})")
     return "\n".join(lines)
@@ -241,6 +249,7 @@ def _summary(verdict: Verdict) -> str:
     if verdict.cycles:
         count = len(verdict.cycles)
         parts.append(f"{count} reference cycle{'s' if count != 1 else ''} left per run")
+    parts.extend(f"{found.short()} per run" for found in verdict.resources)
     return ", ".join(parts) if parts else "leaked"
 
 
@@ -260,4 +269,5 @@ def _parts(verdict: Verdict) -> list[str]:
         first = verdict.cycles[0]
         count = len(verdict.cycles)
         parts.append(f"{count} cycle{'s' if count != 1 else ''} ({first.path})")
+    parts.extend(found.per_run() for found in verdict.resources)
     return parts

@@ -20,6 +20,9 @@ CYCLE_MODES = ("project", "all", "off")
 #: settling may take twice as many.  More would not make a verdict surer.
 MAX_RUNS = 100
 
+#: The kinds of resources ``--refleak-resources`` can check (see :mod:`pytest_refleak.resources`).
+RESOURCE_KINDS = ("threads", "fds", "tasks", "processes", "state")
+
 
 class SettingsError(ValueError):
     """A setting or marker argument that cannot be used; the message says which."""
@@ -79,6 +82,13 @@ OPTIONS: tuple[Option, ...] = (
         "memory a test may leave allocated per run without failing, e.g. 4KiB (default 0)",
         default=0,
         metavar="SIZE",
+    ),
+    Option(
+        "refleak_resources",
+        "which resources a test must not leave behind: a comma-separated list of "
+        f"{', '.join(RESOURCE_KINDS)}, or 'all' (the default) or 'none'",
+        default="all",
+        metavar="KINDS",
     ),
     Option(
         "refleak_graphs",
@@ -148,6 +158,8 @@ class Settings:
     baseline_update: bool = False
     #: Whether a test that could not be checked fails the run.
     strict: bool = False
+    #: The resource kinds checked, in :data:`RESOURCE_KINDS` order.
+    resources: tuple[str, ...] = RESOURCE_KINDS
 
 
 def _as_bool(value: object, where: str) -> bool:
@@ -212,6 +224,24 @@ def _as_size(value: object, where: str) -> int:
         raise SettingsError(f"{where}: {error}") from None
 
 
+def _as_resources(value: object, where: str) -> tuple[str, ...]:
+    words = [w.strip().lower() for w in str(value).split(",")]
+    words = [w for w in words if w]
+    expected = f"{', '.join(RESOURCE_KINDS)}, 'all' or 'none'"
+    if not words:
+        raise SettingsError(f"{where}: expected {expected}, got {value!r}")
+    if "all" in words or "none" in words:
+        if len(words) > 1:
+            raise SettingsError(
+                f"{where}: 'all' and 'none' stand alone, got {value!r}; expected {expected}"
+            )
+        return RESOURCE_KINDS if words[0] == "all" else ()
+    unknown = [w for w in words if w not in RESOURCE_KINDS]
+    if unknown:
+        raise SettingsError(f"{where}: unknown resource kind {unknown[0]!r}; expected {expected}")
+    return tuple(kind for kind in RESOURCE_KINDS if kind in words)
+
+
 def _as_path(value: object, where: str) -> str:
     text = str(value).strip()
     if os.path.isdir(text):
@@ -225,6 +255,7 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak_runs": lambda v, w: _as_count(v, w, 2, MAX_RUNS),
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
+    "refleak_resources": _as_resources,
     "refleak_graphs": _as_directory,
     "refleak_report": _as_path,
     "refleak_baseline": _as_path,
@@ -280,7 +311,15 @@ def resolve(
         baseline=_optional_text(values["refleak_baseline"]),
         baseline_update=bool(values["refleak_baseline_update"]),
         strict=bool(values["refleak_strict"]),
+        resources=_resource_kinds(values["refleak_resources"]),
     )
+
+
+def _resource_kinds(value: object) -> tuple[str, ...]:
+    """The parsed kinds, or the default's (a string, not parsed)."""
+    if isinstance(value, tuple):
+        return tuple(str(kind) for kind in value)
+    return _as_resources(value, "default")
 
 
 def _optional_text(value: object) -> str | None:

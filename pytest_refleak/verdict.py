@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pytest_refleak.cycles import CycleGroup
 from pytest_refleak.measure import CYCLE_OTHER, CYCLE_PROJECT, CYCLE_UNDETERMINED, Reading
+from pytest_refleak.resources import Found
 from pytest_refleak.settings import Limits
 
 
@@ -115,6 +116,8 @@ class Verdict:
     note: str | None = None
     #: Pictures of what keeps the leak alive, when asked for.
     graphs: tuple[str, ...] = ()
+    #: Resources that grew on the first run and every re-run, as the last re-run left them.
+    resources: tuple[Found, ...] = ()
 
     @property
     def failed(self) -> bool:

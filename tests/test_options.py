@@ -185,8 +185,12 @@ def test_command_line_wins_over_ini(leaky: pytest.Pytester) -> None:
         ([], "refleak = maybe\n", "*ini option refleak: *'maybe'*"),
         (["--refleak"], "refleak_allow_objects = -1\n",
          "*ini option refleak_allow_objects: must be at least 0, got -1*"),
+        (["--refleak", "--refleak-resources=sockets"], "",
+         "*--refleak-resources: unknown resource kind 'sockets'; expected threads, fds, *"),
+        (["--refleak"], "refleak_resources = all,none\n",
+         "*ini option refleak_resources: 'all' and 'none' stand alone*"),
     ],
-    ids=["cycles", "runs", "memory", "ini-bool", "ini-negative"],
+    ids=["cycles", "runs", "memory", "ini-bool", "ini-negative", "resources", "ini-resources"],
 )
 def test_nonsense_option_values(
     pytester: pytest.Pytester, args: list[str], ini: str, message: str
@@ -211,10 +215,11 @@ def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
             "*--refleak-runs=N*",
             "*--refleak-allow-objects=N*",
             "*--refleak-allow-memory=SIZE*",
+            "*--refleak-resources=KINDS*",
         ]
     )
     for name in ("refleak ", "refleak_cycles", "refleak_runs", "refleak_allow_objects",
-                 "refleak_allow_memory"):
+                 "refleak_allow_memory", "refleak_resources"):
         result.stdout.fnmatch_lines([f"  {name}*"])
     # Each ini setting shows its type: a switch is a bool, a count an int (pytest
     # 8.4 and newer know int ini settings; older ones show it as a string).

@@ -1,0 +1,128 @@
+"""Holders the garbage collector does not show: before blaming native code, look there.
+
+``gc.get_referrers`` finds only containers the collector tracks.  An object can
+also be held, from Python code, by places it does not walk: the frames a thread
+is running now (their locals and the method being called), the signal module's
+table of handlers, a thread's running event loop.  An object nothing the
+collector knows refers to is blamed on native code (a missing ``Py_DECREF``)
+only after these are searched.  Never imports pytest.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import types
+from collections.abc import Callable
+
+# signal.getsignal converts each handler to an enum where it can; the C function
+# answers the same question without.
+_getsignal: Callable[[int], object] = getattr(
+    sys.modules.get("_signal"), "getsignal", signal.getsignal
+)
+
+
+def unseen_holder(obj: object) -> str | None:
+    """What holds ``obj`` out of the collector's sight, as text, or ``None``."""
+    return _in_running_frames(obj) or _signal_handler(obj) or _running_loop(obj)
+
+
+def running_at(site: tuple[str, int]) -> str | None:
+    """The thread running a frame at ``site`` (file, line), which holds memory allocated
+    there (Python 3.10 allocates each frame: its memory stays while the call runs)."""
+    me = threading.get_ident()
+    names = _thread_names()
+    frames = sys._current_frames()
+    try:
+        for ident, top in frames.items():
+            frame: types.FrameType | None = top
+            while ident != me and frame is not None:
+                if (frame.f_code.co_filename, frame.f_lineno) == site:
+                    return f"the running thread {names.get(ident, str(ident))!r}"
+                frame = frame.f_back
+    finally:
+        frames.clear()
+    return None
+
+
+def _thread_names() -> dict[int, str]:
+    return {t.ident: t.name for t in threading.enumerate() if t.ident is not None}
+
+
+def _in_running_frames(obj: object) -> str | None:
+    """A local of a frame some thread is running, or the method it is running."""
+    me = threading.get_ident()
+    names = _thread_names()
+    method = obj if isinstance(obj, types.MethodType) else None
+    frames = sys._current_frames()
+    try:
+        for ident, top in frames.items():
+            if ident == me:
+                continue
+            thread = names.get(ident, f"thread {ident}")
+            frame: types.FrameType | None = top
+            while frame is not None:
+                code = frame.f_code
+                # A bound method being called is on its caller's stack, out of sight.
+                if (
+                    method is not None
+                    and code is getattr(method.__func__, "__code__", None)
+                    and _local(frame, "self") is method.__self__
+                ):
+                    return f"the running thread {thread!r}"
+                name = _local_name(frame, obj)
+                if name is not None:
+                    return f"the running thread {thread!r}: local {name!r} of {code.co_name}()"
+                frame = frame.f_back
+    finally:
+        frames.clear()
+    return None
+
+
+def _local(frame: types.FrameType, name: str) -> object:
+    try:
+        return frame.f_locals.get(name)
+    except Exception:  # noqa: BLE001 - a frame whose locals cannot be read
+        return None
+
+
+def _local_name(frame: types.FrameType, obj: object) -> str | None:
+    try:
+        items = list(frame.f_locals.items())
+    except Exception:  # noqa: BLE001
+        return None
+    for name, value in items:
+        if value is obj:
+            return str(name)
+    return None
+
+
+def _signal_handler(obj: object) -> str | None:
+    if not callable(obj):
+        return None
+    for number in signal.valid_signals():
+        try:
+            handler = _getsignal(number)
+        except (ValueError, OSError):
+            continue
+        if handler is obj:
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {int(number)}"
+            return f"the handler of {name} (signal.signal)"
+    return None
+
+
+def _running_loop(obj: object) -> str | None:
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not isinstance(obj, asyncio.AbstractEventLoop):
+        return None
+    try:
+        running = obj.is_running()
+    except Exception:  # noqa: BLE001
+        return None
+    if running:
+        return "a thread running this event loop (asyncio keeps it in the thread's state)"
+    return None
