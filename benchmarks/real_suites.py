@@ -567,8 +567,9 @@ def report(name: str, spec: dict, res: dict, show_lines: int, list_limit: int) -
         for e in mode_runs[-1]["tests"].values():
             if e.get("verdict"):
                 verdicts[e["verdict"]] = verdicts.get(e["verdict"], 0) + 1
-        log(f"  verdicts ({mode_runs[-1]['tag']}): {verdicts}; tests run more than once: "
-            f"{sum(1 for n in reruns if n and n > 1)}, runs in all: {sum(n or 1 for n in reruns)}")
+        # a record's "runs" counts the re-runs, not the first run
+        log(f"  verdicts ({mode_runs[-1]['tag']}): {verdicts}; tests re-run: "
+            f"{sum(1 for n in reruns if n)}, runs in all: {sum(1 + (n or 0) for n in reruns)}")
         section = mode_runs[-1]["section"]
         if c["missing"]:
             log(f"  tests missing from these runs (present plain): {len(c['missing'])}: "
