@@ -29,6 +29,11 @@ SHORT_SEARCH = 0.05
 #: The session's allowance: this much, plus this share of the time it has run.
 FREE_SECONDS = 10.0
 SESSION_SHARE = 0.1
+#: Objects a full search looks at before its time can run out: a small program's
+#: whole heap (a fresh pytest process holds some 45,000 objects, 7,000 of them
+#: dicts, lists and sets), so that what is found there does not depend on the
+#: machine's load.
+SURE_CONTAINERS = 100_000
 
 
 def search_seconds(spent: float, elapsed: float) -> float:
@@ -107,7 +112,8 @@ def explain_alive(verdict: Verdict, request: Request, *, unfreeze: bool) -> Expl
 
 
 def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], str | None]:
-    budget = Budget(seconds=request.budget_seconds)
+    full = request.budget_seconds >= FULL_SEARCH
+    budget = Budget(seconds=request.budget_seconds, at_least=SURE_CONTAINERS if full else 0)
     followed = list(detail.by_type[: request.types])
     # The summary is named after this type (report.headline_growth): explain it too.
     telling = headline_growth(detail.by_type) if detail.by_type else None

@@ -57,12 +57,17 @@ class Budget:
     """How much explaining one test may cost.
 
     Time is counted in this process's CPU time: a busy machine slows the search
-    down but does not make it give up sooner.
+    down but does not make it give up sooner.  Still, a loaded machine gets less
+    done in a CPU second (two processes on one core share its caches), so time
+    alone would make the same search finish on one machine and not on another:
+    the first ``at_least`` objects are looked at whatever the clock says, and a
+    search that small gives the same answer everywhere.
     """
 
     seconds: float = 1.5
     depth: int = 16
     breadth: int = 2000
+    at_least: int = 0
     started: float = field(default_factory=time.process_time)
     _asked: int = field(default=0, repr=False)
     _over: bool = field(default=False, repr=False)
@@ -71,7 +76,7 @@ class Budget:
         # Asked once per container searched: reading the clock each time would
         # cost a good part of the search.
         self._asked += 1
-        if not self._over and (now or self._asked % 32 == 1):
+        if not self._over and self._asked > self.at_least and (now or self._asked % 32 == 1):
             self._over = time.process_time() - self.started > self.seconds
         return self._over
 

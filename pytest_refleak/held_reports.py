@@ -2,8 +2,8 @@
 
 pytest's reports are bookkeeping, not the test's: while the first run is measured
 they must neither reach other plugins (which keep them) nor count as memory the
-test left behind.  :class:`HeldReports` holds back the reports a test logs from
-inside its call (subtests); :func:`pack_reports` turns the test's own reports into
+test left behind.  :class:`HeldReports` holds back every report logged for the
+test (each attempt's, its subtests'); :func:`pack_reports` turns the test's own reports into
 one bytes object for the closing reading, and :func:`unpack_reports` makes them
 again, costing what pytest's own did.
 """
@@ -26,20 +26,26 @@ from pytest_refleak.pytest_internals import (
 
 
 class HeldReports:
-    """Holds back the reports a test logs while it runs (subtests), as ``log=False`` does
-    for the test's own.
+    """Holds back the reports of a checked test while it is in our hands.
 
-    Subtests, pytest's and unittest's, log a report per subtest from inside the
-    test's call, through the item's hook proxy.  The real run's are logged with the
-    test's own reports once it is measured, in the order pytest would have logged
-    them, so that their memory is pytest's and not the test's; a re-run's are
-    dropped, so that re-running does not report its subtests again.
+    Whoever runs the test's protocol (pytest's runner, or pytest-rerunfailures'
+    loop of attempts) logs its reports through the item's hook proxy, as do
+    subtests, pytest's and unittest's, from inside the test's call.  The real
+    run's reports are held and logged once the test is measured, in the order
+    they came, with the verdict on them, so that their memory is pytest's and not
+    the test's; a re-run's are dropped, so that re-running reports nothing.
+
+    The checker logs the test's start itself, before measuring, and its finish
+    after the reports: the start and finish an attempt logs are dropped.
     """
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
         self.keep = True
-        self.held: list[pytest.TestReport] = []
+        # Made on the first report, inside the measured window, as pytest's own list
+        # of a run's reports is: a list made before it and filled inside would be
+        # storage the window cannot account for.
+        self.held: list[pytest.TestReport] | None = None
         self._session = item.session
 
     def install(self) -> None:
@@ -54,28 +60,34 @@ class HeldReports:
     def uninstall(self) -> None:
         unshadow_hook_proxy(self._session)
 
+    def own(self, nodeid: object) -> bool:
+        return nodeid == self.item.nodeid
+
     def take(self, report: pytest.TestReport) -> bool:
         """Hold back ``report`` if it is the test's own; say whether it was."""
-        if getattr(report, "nodeid", None) != self.item.nodeid:
+        if not self.own(getattr(report, "nodeid", None)):
             return False
         if self.keep:
+            if self.held is None:
+                self.held = []
             self.held.append(report)
         return True
 
-    def merge(self, reports: list[pytest.TestReport]) -> list[pytest.TestReport]:
-        """The test's reports with those held back, where pytest would have logged them."""
-        if not self.held:
-            return reports
-        merged: list[pytest.TestReport] = []
-        for report in reports:
-            if report.when in ("call", "teardown") and self.held:
-                merged.extend(self.held)
-                self.held.clear()
-            merged.append(report)
-        merged.extend(self.held)
-        self.held.clear()
-        reports.clear()
-        return merged
+    def reports(self) -> list[pytest.TestReport]:
+        """The reports held so far, in the order they were logged, no longer held."""
+        held = self.held if self.held is not None else []
+        self.held = None
+        return held
+
+
+def last_attempt(reports: list[pytest.TestReport]) -> int:
+    """Where the test's last attempt starts among its reports: its last setup report.
+
+    A plugin that runs a failing test again (pytest-rerunfailures) logs each
+    attempt's reports; the attempt that counts is the last.
+    """
+    starts = [i for i, report in enumerate(reports) if report.when == "setup"]
+    return starts[-1] if starts else 0
 
 
 class _Relay:
@@ -91,6 +103,14 @@ class _Relay:
     def pytest_runtest_logreport(self, *, report: pytest.TestReport) -> None:
         if not self._held.take(report):
             self._hooks.pytest_runtest_logreport(report=report)
+
+    def pytest_runtest_logstart(self, *, nodeid: str, location: Any) -> None:
+        if not self._held.own(nodeid):
+            self._hooks.pytest_runtest_logstart(nodeid=nodeid, location=location)
+
+    def pytest_runtest_logfinish(self, *, nodeid: str, location: Any) -> None:
+        if not self._held.own(nodeid):
+            self._hooks.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
 
 def pack_reports(reports: list[pytest.TestReport]) -> bytes | None:

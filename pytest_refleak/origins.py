@@ -39,14 +39,17 @@ def _package_dir(module_name: str) -> str | None:
 
 
 def _tooling_dirs() -> list[str]:
-    """Directories of the test tooling itself: pytest, pluggy, this plugin, and
-    pytest-xdist with its messaging library when tests run in its workers."""
+    """Directories (and files) of the test tooling itself: pytest, pluggy, this
+    plugin, pytest-xdist with its messaging library, the pytest plugins loaded,
+    and the code tracing or profiling the interpreter."""
     tooling = ("_pytest", "pluggy", "pytest_refleak", "xdist", "execnet")
     dirs = {_package_dir(name) for name in tooling}
     pytest_module = sys.modules.get("pytest")
     pytest_file = getattr(pytest_module, "__file__", None)
     if pytest_file:
         dirs.add(_norm(os.path.dirname(pytest_file)))
+    dirs.update(_plugin_paths())
+    dirs.update(_tracer_paths())
     return sorted(d for d in dirs if d)
 
 
@@ -79,6 +82,59 @@ def plugin_package_paths() -> list[str]:
         except Exception:  # noqa: BLE001 - one odd distribution does not stop the rest
             continue
     return sorted(paths)
+
+
+def _code_path(module_name: str, *, whole_package: bool) -> str | None:
+    """Where a loaded module's code is: its top-level package's directory, or its file."""
+    if whole_package:
+        top = sys.modules.get(module_name.partition(".")[0])
+        top_file = getattr(top, "__file__", None)
+        if getattr(top, "__path__", None) is not None and isinstance(top_file, str):
+            return _norm(os.path.dirname(top_file))
+    path = getattr(sys.modules.get(module_name), "__file__", None)
+    return _norm(path) if isinstance(path, str) else None
+
+
+def _plugin_paths() -> set[str]:
+    """The code of the pytest plugins installed and loaded.
+
+    A plugin keeps records of its own for every test (pytest-rerunfailures' per
+    run state, pytest-benchmark's results): memory its code allocates is the
+    tooling's.  A project whose whole package is a plugin (named ``pytest_*``, by
+    pytest's convention) is tooling whole; a library that ships a plugin module
+    (anyio, hypothesis) has only that module counted, its library code being what
+    tests call.
+    """
+    from importlib.metadata import entry_points
+
+    paths = set()
+    try:
+        plugins = list(entry_points(group="pytest11"))
+    except Exception:  # noqa: BLE001 - broken metadata of some distribution: no plugins
+        return set()
+    for plugin in plugins:
+        name = plugin.module
+        if name not in sys.modules:
+            continue
+        path = _code_path(name, whole_package=name.startswith("pytest_"))
+        if path:
+            paths.add(path)
+    return paths
+
+
+def _tracer_paths() -> set[str]:
+    """The code tracing or profiling the interpreter (coverage's Python tracer, say):
+    it runs on every line, on no one's behalf, and what it allocates is its own."""
+    paths = set()
+    for hook in (sys.gettrace(), sys.getprofile()):
+        if hook is None:
+            continue
+        module = getattr(hook, "__module__", None) or type(hook).__module__
+        if isinstance(module, str) and module not in ("builtins", "sys"):
+            path = _code_path(module, whole_package=True)
+            if path:
+                paths.add(path)
+    return paths
 
 
 def _stdlib_dirs() -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_refleak import __version__, hookspecs
 from pytest_refleak.baseline import BaselineError
+from pytest_refleak.companions import note_timer
 from pytest_refleak.gate import Gate
 from pytest_refleak.protocol import Checker
 from pytest_refleak.record import CYCLES, KNOWN, LEAKED, USAGE_ERROR, unchecked_record
@@ -164,14 +165,24 @@ class RefleakPlugin:
         #: whatever return code pytest.exit chose.
         self.interrupted = False
 
-    @pytest.hookimpl(tryfirst=True)
+    # A wrapper, not a protocol of our own: whoever runs the test's protocol
+    # (pytest's runner, pytest-rerunfailures) runs its real run, and the plugins
+    # wrapping it (pytest-timeout) see it as without us.  The outermost wrapper:
+    # re-runs come after all of them.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> bool | None:
+    ) -> Generator[None, object, object]:
         limits = item.stash.get(limits_key, None)
         if limits is None:
-            return None
-        return self.checker.run(item, nextitem, limits)
+            return (yield)
+        return (yield from self.checker.run(item, nextitem, limits))
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: object) -> None:
+        """pytest-timeout's timer for a test: noted, for the test's re-runs."""
+        if limits_key in item.stash:
+            note_timer(item, settings)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

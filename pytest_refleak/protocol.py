@@ -22,7 +22,7 @@ import time
 import traceback
 import tracemalloc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import pytest
 
 from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
 from pytest_refleak.bound import Bound
+from pytest_refleak.companions import replaying, timed, timer_key
 from pytest_refleak.exclusions import (
     Exclusions,
     bounded_caches,
@@ -42,10 +43,11 @@ from pytest_refleak.first_run import FirstRun, failure_note
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
-from pytest_refleak.held_reports import HeldReports, all_passed, sample_report
+from pytest_refleak.held_reports import HeldReports, all_passed, last_attempt, sample_report
 from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_type
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
+    doctest_globals,
     fixture_finalizers,
     report_sections,
     runtestprotocol,
@@ -69,6 +71,9 @@ from pytest_refleak.verdict import Kind, Verdict, judge, looks_leaky, settling, 
 
 #: Frames kept per allocation while tracing: enough to get past library code.
 TRACE_FRAMES = 24
+
+#: A doctest's globals, and the copy each re-run starts from.
+Globals = tuple[dict[str, Any], dict[str, Any]]
 
 
 class HookError(Exception):
@@ -172,19 +177,30 @@ class Checker:
 
     # -- running a checked test ------------------------------------------------------
 
-    def run(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> bool:
-        """Run a checked test in place of pytest's protocol, reporting it as pytest does."""
+    def run(
+        self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits
+    ) -> Generator[None, object, object]:
+        """Measure a checked test around whoever runs its protocol, then report it.
+
+        A hook wrapper's body: the first run is whatever the inner implementations
+        of ``pytest_runtest_protocol`` do (pytest's runner, or pytest-rerunfailures'
+        attempts), and plugins that wrap the protocol (pytest-timeout's limit)
+        apply to it as they would without us.  Re-runs come after, outside them.
+        """
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         first = FirstRun(self, item, limits)
         set_up_before = set_up_nodes(item)
+        # A doctest's run empties its globals: each re-run gets a fresh copy.
+        globs = doctest_globals(item)
+        doctest = (globs, dict(globs)) if globs is not None else None
         held = HeldReports(item)
         held.install()
         try:
             first.open()
             try:
-                made = runtestprotocol(item, log=False, nextitem=nextitem)
-                reports = first.close(held.merge(made))
+                result = yield
+                reports = first.close(held.reports())
             finally:
                 first.abandon()
             _stop_test_timer(item)
@@ -199,12 +215,23 @@ class Checker:
                 set_up_before is None or id(node) in set_up_before for node in torn_down
             )
             del chain, torn_down
+            # Earlier attempts (pytest-rerunfailures) are reported as they are; the
+            # last is the one judged, and a window that held several attempts
+            # cannot clear the test on its own.
+            start = last_attempt(reports)
+            final = reports[start:]
             held.keep = False
             verdict: Verdict | None
             self._hook_error = None
             try:
                 verdict = self._second_look(
-                    item, nextitem, limits, first.reading, reports, tore_down
+                    item,
+                    nextitem,
+                    limits,
+                    first.reading,
+                    final,
+                    tore_down or start > 0,
+                    doctest,
                 )
             except pytest.exit.Exception:
                 raise
@@ -220,11 +247,14 @@ class Checker:
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=first.failure)
         finally:
             held.uninstall()
-        self._conclude(item, reports, verdict, limits)
+            if timer_key in item.stash:
+                del item.stash[timer_key]
+        if final:
+            self._conclude(item, final, verdict, limits)
         for report in reports:
             ihook.pytest_runtest_logreport(report=report)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-        return True
+        return result
 
     # -- re-runs ------------------------------------------------------------------
 
@@ -236,19 +266,27 @@ class Checker:
         reading: Reading | None,
         reports: list[pytest.TestReport],
         tore_down: bool,
+        doctest: Globals | None,
     ) -> Verdict | None:
-        if reading is None or not all_passed(reports):
+        if reading is None or not reports or not all_passed(reports):
             return None
         if not tore_down and not looks_leaky(reading, limits):
             return None
         started = time.perf_counter()
         self.rerun += 1
         try:
-            return self._rerun(item, nextitem, limits)
+            with replaying(item):
+                return self._rerun(item, nextitem, limits, doctest)
         finally:
             self.seconds += time.perf_counter() - started
 
-    def _rerun(self, item: pytest.Item, nextitem: pytest.Item | None, limits: Limits) -> Verdict:
+    def _rerun(
+        self,
+        item: pytest.Item,
+        nextitem: pytest.Item | None,
+        limits: Limits,
+        doctest: Globals | None,
+    ) -> Verdict:
         """Re-run the test unreported; the last planned re-run traces allocations.
 
         The first re-runs are cheap and clear most tests, those warming up over a
@@ -310,6 +348,7 @@ class Checker:
                         since=since,
                         previous=kept,
                         bound=bound,
+                        doctest=doctest,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -432,6 +471,7 @@ class Checker:
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
+        doctest: Globals | None = None,
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None]:
         """The re-run's reading (``None`` if it did not pass), and the traces where it
         ended when it traced."""
@@ -453,8 +493,10 @@ class Checker:
 
         def exclusions() -> Exclusions:
             # What bounded caches gained is theirs to drop later.
+            # The item itself: what a run leaves on pytest's node (another plugin's
+            # per-run records, a timer's handle) is pytest's.
             return Exclusions(
-                holders=[item.stash, *tooling_holders(config), *fixture_finalizers(item)],
+                holders=[item, item.stash, *tooling_holders(config), *fixture_finalizers(item)],
                 ignored=ignored,
                 ignored_types=ignored_types,
                 caches=caches,
@@ -464,7 +506,11 @@ class Checker:
         window.open()
         passed = False
         try:
-            with warnings.catch_warnings(record=True):
+            if doctest is not None:
+                # Inside the window: the run empties the dict again.
+                globs, fresh = doctest
+                globs.update(fresh)
+            with warnings.catch_warnings(record=True), timed(item):
                 if bound is not None:
                     bound.test_starts()
                 reports = runtestprotocol(item, log=False, nextitem=nextitem)

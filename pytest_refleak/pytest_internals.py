@@ -30,6 +30,7 @@ from _pytest.runner import runtestprotocol
 __all__ = [
     "REPORT_SHARED_ATTRIBUTES",
     "containers_of",
+    "doctest_globals",
     "fixture_finalizers",
     "fixture_request",
     "item_containers",
@@ -123,26 +124,47 @@ def containers_of(owner: object) -> list[tuple[object, object, str, int]]:
 
 
 def fixture_finalizers(item: pytest.Item) -> list[list[object]]:
-    """The finalizer lists of the fixtures an item uses.
+    """The finalizer lists of the session's fixture definitions.
 
     Setting up a fixture registers its teardown with each fixture it depends on;
     when those are of wider scope (``tmp_path`` on the session's
     ``tmp_path_factory``), pytest keeps the registration until that wider fixture
-    is torn down.  That growth is pytest's, not the test's.
+    is torn down.  That growth is pytest's, not the test's, whichever fixtures the
+    test named and whichever it or a plugin asked for while running
+    (``request.getfixturevalue``, as pytest-asyncio does for its runner).
     """
-    # ``Function._fixtureinfo.name2fixturedefs`` maps names to ``FixtureDef``s, each
-    # with its ``_finalizers`` list.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
-    info = getattr(item, "_fixtureinfo", None)
-    definitions = getattr(info, "name2fixturedefs", None)
-    if not isinstance(definitions, dict):
-        return []
     lists: list[list[object]] = []
-    for chain in definitions.values():
-        for definition in chain:
-            finalizers = getattr(definition, "_finalizers", None)
-            if isinstance(finalizers, list):
-                lists.append(finalizers)
+    seen: set[int] = set()
+    for definition in _fixture_definitions(item):
+        # ``FixtureDef._finalizers``.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+        finalizers = getattr(definition, "_finalizers", None)
+        if isinstance(finalizers, list) and id(finalizers) not in seen:
+            seen.add(id(finalizers))
+            lists.append(finalizers)
     return lists
+
+
+def _fixture_definitions(item: pytest.Item) -> list[object]:
+    """Every ``FixtureDef`` the item names, and every one the session knows of."""
+    found: list[object] = []
+    # ``Function._fixtureinfo.name2fixturedefs`` maps names to ``FixtureDef``s.
+    # Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", None)
+    if isinstance(definitions, dict):
+        for chain in definitions.values():
+            found.extend(chain)
+    manager = getattr(item.session, "_fixturemanager", None)
+    # ``FixtureManager._get_all_fixture_defs()`` on pytest 9.2.0; before it, the
+    # ``_arg2fixturedefs`` dict of name to list (pytest 8.0.0 and 8.3.5).
+    every = getattr(manager, "_get_all_fixture_defs", None)
+    if callable(every):
+        found.extend(every())
+    else:
+        by_name = getattr(manager, "_arg2fixturedefs", None)
+        if isinstance(by_name, dict):
+            for chain in by_name.values():
+                found.extend(chain)
+    return found
 
 
 def settle_log_handler(config: pytest.Config) -> None:
@@ -169,8 +191,20 @@ def _report_handler(config: pytest.Config) -> object:
 
 
 def tooling_holders(config: pytest.Config) -> list[object]:
-    """Objects of pytest's own plugins that swap in fresh buffers for every test phase."""
+    """Objects of the test tooling that keep records of each test.
+
+    pytest's own plugins swap in fresh buffers for every test phase; other
+    plugins keep what they report on at the end (pytest-benchmark's results).
+    Every plugin *object* registered with pytest is tooling, and what it holds is
+    its records; plugin *modules* are code, the project's conftest files among
+    them, and what a module holds is whoever's code put it there.
+    """
     holders: list[object] = [config.stash]
+    holders.extend(
+        plugin
+        for plugin in config.pluginmanager.get_plugins()
+        if not isinstance(plugin, (types.ModuleType, type))
+    )
     # The logging plugin's handler attributes.  Checked on pytest 8.0.0, 8.3.5, 9.2.0.
     logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
     for name in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler"):
@@ -179,6 +213,17 @@ def tooling_holders(config: pytest.Config) -> list[object]:
             holders.append(handler)
     return holders
 
+
+
+def doctest_globals(item: pytest.Item) -> dict[str, Any] | None:
+    """The globals a doctest item runs its examples in (None: not a doctest).
+
+    ``DoctestItem.dtest`` is the example's ``doctest.DocTest``; doctest's runner
+    empties its ``globs`` after every run (``clear_globs``), so a re-run must
+    start from a copy.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    """
+    globs = getattr(getattr(item, "dtest", None), "globs", None)
+    return globs if type(globs) is dict else None
 
 
 def report_sections(item: pytest.Item) -> list[Any] | None:

@@ -167,6 +167,12 @@ def leaky(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """Run pytest in a fresh process: measuring shares the heap with nothing else."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+def run(pytester: pytest.Pytester, *args: str, randomly: bool = False) -> pytest.RunResult:
+    """Run pytest in a fresh process: measuring shares the heap with nothing else.
+
+    pytest-randomly, installed with the test extras, would shuffle every generated
+    suite; only the tests that say ``randomly=True`` get it, so that the others
+    see their tests in the order they wrote them.
+    """
+    order = () if randomly else ("-p", "no:randomly")
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *order, *args)

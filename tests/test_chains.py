@@ -101,6 +101,15 @@ def test_budget_exhausted_says_so(clean: None) -> None:
     assert chain.text.startswith("no root found within the depth budget")
 
 
+def test_budget_searches_its_least_whatever_the_clock() -> None:
+    """Time runs out only after the first ``at_least`` containers: on a loaded machine,
+    a small search still finishes; without that floor, time alone decides."""
+    floor = Budget(seconds=0.0, at_least=100, started=-1e9)
+    assert not any(floor.spent(now=True) for _ in range(100))
+    assert floor.spent(now=True)
+    assert Budget(seconds=0.0, started=-1e9).spent(now=True)
+
+
 def test_holders_of_untracked_memory(clean: None) -> None:
     tracemalloc.start(4)
     try:

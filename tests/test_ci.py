@@ -146,8 +146,8 @@ def test_report_written_on_ctrl_c(leaky: pytest.Pytester) -> None:
             time.sleep(120)
         """
     )
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--refleak",
-               "--refleak-report=refleak.json"]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "--refleak", "--refleak-report=refleak.json"]
     # A shell without job control starts background jobs with SIGINT ignored, and
     # Python keeps it ignored: give the child the default so that Ctrl-C reaches it.
     process = leaky.popen(
