@@ -567,8 +567,9 @@ def report(name: str, spec: dict, res: dict, show_lines: int, list_limit: int) -
         for e in mode_runs[-1]["tests"].values():
             if e.get("verdict"):
                 verdicts[e["verdict"]] = verdicts.get(e["verdict"], 0) + 1
-        log(f"  verdicts ({mode_runs[-1]['tag']}): {verdicts}; tests run more than once: "
-            f"{sum(1 for n in reruns if n and n > 1)}, runs in all: {sum(n or 1 for n in reruns)}")
+        # a record's "runs" counts the re-runs, not the first run
+        log(f"  verdicts ({mode_runs[-1]['tag']}): {verdicts}; tests re-run: "
+            f"{sum(1 for n in reruns if n)}, runs in all: {sum(1 + (n or 0) for n in reruns)}")
         section = mode_runs[-1]["section"]
         if c["missing"]:
             log(f"  tests missing from these runs (present plain): {len(c['missing'])}: "
@@ -594,17 +595,20 @@ def report(name: str, spec: dict, res: dict, show_lines: int, list_limit: int) -
 
 
 def git_commit(repo: Path) -> str:
-    """The commit of ``main`` whose plugin code is measured: the newest commit of main
-    merged into the checkout (the checkout itself when there is no main branch)."""
-    proc = subprocess.run(["git", "-C", str(repo), "merge-base", "HEAD", "main"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
-                              capture_output=True, text=True)
-    proc.stdout = proc.stdout.strip()[:7]
-    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "pytest_refleak"],
-                           capture_output=True, text=True).stdout.strip()
-    return proc.stdout.strip() + ("+dirty" if dirty else "") if proc.returncode == 0 else "?"
+    """The commit of ``main`` whose plugin code is measured: the newest commit on main's
+    first-parent line that the checkout contains (so a main that has merged this
+    branch back still names its own commit, not this branch's), or the checkout's
+    own commit when there is no main branch."""
+
+    def git(*args: str) -> list[str]:
+        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        return proc.stdout.split() if proc.returncode == 0 else []
+
+    mine = set(git("rev-list", "HEAD"))
+    commit = next((c for c in git("rev-list", "--first-parent", "main") if c in mine), None)
+    commit = commit or next(iter(git("rev-parse", "HEAD")), "?")
+    dirty = git("status", "--porcelain", "pytest_refleak")
+    return commit[:7] + ("+dirty" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,6 +172,15 @@ def attrs() -> None:
     garbage_per_call("attrs", call)
 
 
+@case
+def more_itertools() -> None:
+    """A cycle: ``set_partitions`` defines a recursive inner generator function,
+    ``set_partitions_helper``, that reaches itself through its own closure cell."""
+    from more_itertools import set_partitions
+
+    garbage_per_call("more-itertools", lambda: list(set_partitions("abc", 2)))
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "--list"):
         print(__doc__)

@@ -43,6 +43,7 @@ from pytest_refleak.text import (
     allocation_site,
     class_module,
     class_namespace,
+    instance_dict,
     is_a,
     object_frames,
     safe_repr,
@@ -370,7 +371,7 @@ def _loop_path(start: int, members: set[int], objects: list[object], edges: list
     while i < len(steps):
         a, b = steps[i]
         source, target = objects[a], objects[b]
-        if i + 1 < len(steps) and _instance_dict(source) is target:
+        if i + 1 < len(steps) and instance_dict(source) is target:
             # Python 3.10 keeps attributes in a separate dict: show `Node.parent`,
             # not `Node.__dict__ → dict['parent']`.
             key = _via_dict(target, objects[steps[i + 1][1]])
@@ -465,11 +466,11 @@ def _via_attributes(source: object, target: object) -> str | None:
                 return f".{attr}"
             if type(value) is tuple and any(v is target for v in value):
                 return f".{attr}"
-    instance_dict = _instance_dict(source)
-    if instance_dict is not None:
-        if instance_dict is target:
+    attributes = instance_dict(source)
+    if attributes is not None:
+        if attributes is target:
             return ".__dict__"
-        for name, value in instance_dict.items():
+        for name, value in attributes.items():
             if value is target:
                 return f".{name}"
             if type(value) in (list, tuple, dict):
@@ -488,11 +489,3 @@ def _stored(obj: object, name: str) -> object:
             return descriptor.__get__(obj, cls)  # type: ignore[attr-defined]
     return None
 
-
-def _instance_dict(obj: object) -> dict[str, object] | None:
-    """An instance's attribute dict, read without running ``__getattr__`` hooks."""
-    try:
-        value = object.__getattribute__(obj, "__dict__")
-    except Exception:  # noqa: BLE001
-        return None
-    return value if type(value) is dict else None

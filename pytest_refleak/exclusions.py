@@ -588,10 +588,11 @@ def tooling_state(origins: Origins) -> list[object]:
     if _tooling[0] != len(sys.modules):
         found: list[object] = []
         for module in sys.modules.copy().values():
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
+            # Read without asking the module: a lazily loaded one would load.
+            namespace = module_namespace(module)
+            if namespace is None:
                 continue
-            if not origins.of_plugin(namespace.get("__file__")):
+            if not origins.of_plugin(namespace.get("__file__")):  # type: ignore[arg-type]
                 continue
             found.extend(
                 value

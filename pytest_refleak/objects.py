@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pytest_refleak.text import is_a, object_frames
+from pytest_refleak.text import instance_dict, is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
 _EMPTY_SIZES: dict[type, int] = {
@@ -267,9 +267,9 @@ def estimated_blocks(
             total += 1 + _hidden_blocks(obj)
             continue
         total += base
-        instance_dict = _instance_dict(obj)
-        if instance_dict is not None:
-            skip_dicts.add(id(instance_dict))
+        attributes = instance_dict(obj)
+        if attributes is not None:
+            skip_dicts.add(id(attributes))
     total -= sum(1 + _hidden_blocks(o) for o in objects if id(o) in skip_dicts)
     counted: dict[int, object] = {id(o): o for o in extra_untracked}
     total += sum(1 + _hidden_blocks(o) for o in extra_untracked)
@@ -303,10 +303,3 @@ def _untracked_referents(
             fresh[key] = ref
     return fresh
 
-
-def _instance_dict(obj: object) -> dict[str, object] | None:
-    try:
-        value = object.__getattribute__(obj, "__dict__")
-    except Exception:  # noqa: BLE001
-        return None
-    return value if type(value) is dict else None

@@ -50,9 +50,11 @@ from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
     doctest_globals,
     fixture_finalizers,
+    keeping_wider_scopes,
     report_sections,
     runtestprotocol,
     set_up_nodes,
+    tear_down_for,
     tooling_holders,
 )
 from pytest_refleak.record import (
@@ -326,6 +328,9 @@ class Checker:
             with replaying(item):
                 return self._rerun(item, nextitem, limits, doctest, evidence, first_state)
         finally:
+            # Outside the windows: what the real run tore down after the test goes
+            # again, once, after all re-runs.
+            tear_down_for(item, nextitem)
             self.seconds += time.perf_counter() - started
 
     def _rerun(
@@ -344,9 +349,12 @@ class Checker:
         allocation sites and the memory held by strings and numbers is counted;
         any after it are cheap again.  A test leaks only if every re-run grew.
 
-        Re-runs tear down what the real next test would not need, as the real run
-        did: after the last test of a module, its module fixtures are set up and
-        torn down again by each re-run.
+        Re-runs keep fixtures of wider scope set up: after the last test of a
+        module, the first re-run sets its module fixtures up again, the later ones
+        find them ready, as a next test of the module would, and they are torn
+        down once after the re-runs.  A session fixture that starts a server is
+        started once more, not once per re-run, and what the first re-run sets
+        up is not counted against the later ones.
 
         Resources the first run left (``evidence``) are read around each re-run
         too, and re-running goes on while they grow, memory clean or not.  Process
@@ -600,7 +608,9 @@ class Checker:
                 with warnings.catch_warnings(record=True), timed(item):
                     if bound is not None:
                         bound.test_starts()
-                    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+                    reports = runtestprotocol(
+                        item, log=False, nextitem=keeping_wider_scopes(item)
+                    )
                     if bound is not None:
                         bound.test_ends()
                 passed = all_passed(reports)

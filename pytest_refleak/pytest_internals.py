@@ -34,12 +34,14 @@ __all__ = [
     "fixture_finalizers",
     "fixture_request",
     "item_containers",
+    "keeping_wider_scopes",
     "node_setup_records",
     "report_sections",
     "runtestprotocol",
     "set_up_nodes",
     "settle_log_handler",
     "shadow_hook_proxy",
+    "tear_down_for",
     "tooling_holders",
     "unshadow_hook_proxy",
 ]
@@ -95,6 +97,31 @@ def node_setup_records(item: pytest.Item) -> list[object]:
             if type(f) is types.MethodType and f.__self__ is node
         )
     return records
+
+
+def keeping_wider_scopes(item: pytest.Item) -> pytest.Item | None:
+    """What to give ``runtestprotocol`` as the next item so that its teardown ends
+    with the test's own fixtures, keeping those of wider scope set up."""
+    # ``SetupState.teardown_exact`` only reads the next item's ``listchain()``,
+    # and the item's parent has the chain of every item beside it; the item
+    # itself would keep its own fixtures too.  The ``pytest_runtest_teardown``
+    # hooks of plugins get it as ``nextitem``: pytest-rerunfailures keeps it for
+    # its own attempts only.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    return item.parent  # type: ignore[return-value]
+
+
+def tear_down_for(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Tear down what ``nextitem`` does not need, as pytest's runner does after a test.
+
+    Re-runs keep fixtures of wider scope set up from one re-run to the next (see
+    :func:`keeping_wider_scopes`); this puts pytest's setup state back where the
+    real run left it.
+    """
+    # ``SetupState.teardown_exact(nextitem)`` is what ``pytest_runtest_teardown``
+    # calls.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+    setupstate = getattr(item.session, "_setupstate", None)
+    if setupstate is not None:
+        setupstate.teardown_exact(nextitem)
 
 
 def item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:

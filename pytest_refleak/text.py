@@ -102,6 +102,15 @@ def module_namespace(obj: object) -> dict[str, object] | None:
     return namespace if type(namespace) is dict else None
 
 
+def instance_dict(obj: object) -> dict[str, object] | None:
+    """An instance's attribute dict, read without running ``__getattr__`` hooks."""
+    try:
+        value = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return None
+    return value if type(value) is dict else None
+
+
 def module_name(obj: object) -> str | None:
     namespace = module_namespace(obj)
     name = namespace.get("__name__") if namespace is not None else None
