@@ -53,6 +53,19 @@ def grew(reading: Reading) -> bool:
     return reading.malloc is not None and reading.malloc > MALLOC_SLACK
 
 
+def disturbed(reading: Reading, limits: Limits) -> bool:
+    """Whether a re-run's block count fell while more new objects than allowed
+    stayed alive.
+
+    Something older than the re-run was freed during it (what an earlier re-run
+    set up for wider scopes, another tool's buffers), and the freed blocks hide
+    what the test kept: such a run says nothing either way about growth.  A test
+    whose objects only replace older ones of the same type leaves no new objects
+    (they are counted net of what they replaced), so it is not disturbed.
+    """
+    return reading.blocks_exact and reading.blocks < 0 and reading.objects > limits.allow_objects
+
+
 def looks_leaky(reading: Reading, limits: Limits) -> bool:
     """Whether a run left anything that a re-run must look at."""
     if reading.problem:
@@ -79,7 +92,7 @@ def still_leaky(reading: Reading, limits: Limits) -> bool:
             return True
         if reading.cycles.counted(limits.cycles):
             return True
-    grown = grew(reading) or not reading.blocks_exact
+    grown = grew(reading) or not reading.blocks_exact or disturbed(reading, limits)
     if reading.untracked is None:
         return grown
     objects = reading.objects > limits.allow_objects
@@ -133,7 +146,8 @@ def judge(
     was counted from where the traced one ended: its untracked memory is the net
     growth of one run, and it is what the memory verdict uses.
 
-    Memory must grow on every re-run, by at least one allocator block or by bytes
+    Memory must grow on every re-run (but a disturbed one, see :func:`disturbed`),
+    by at least one allocator block or by bytes
     held through ``malloc`` (the traced one counts when describing cycles did not
     disturb its reading; it reads no malloc bytes, and the bytes traced at the same
     lines in it and the next run stand for them): new
@@ -164,7 +178,11 @@ def judge(
         traced_run = reading.malloc is None and reading.untracked is not None
         return traced_run and net is not None and untracked > 0
 
-    grows = all(run_grew(r) for r in runs if r.blocks_exact)
+    exact = [r for r in runs if r.blocks_exact]
+    # Disturbed re-runs are left out while others can decide; when every re-run was
+    # disturbed, their falling block counts say the heap did not grow.
+    steady = [r for r in exact if not disturbed(r, limits)]
+    grows = all(run_grew(r) for r in (steady or exact))
     leaked_objects = grows and all(n > limits.allow_objects for n in objects)
     leaked_memory = grows and untracked > limits.allow_memory
     cycles: tuple[CycleGroup, ...] = ()
