@@ -37,6 +37,7 @@ from pytest_refleak.exclusions import (
     clear_caches,
     library_caches,
     saved_caches,
+    tooling_namespaces,
     tooling_state,
 )
 from pytest_refleak.first_run import FirstRun, failure_note
@@ -322,6 +323,8 @@ class Checker:
         try:
             with saved_caches():
                 caches = [*bounded_caches(), *tooling_state(self.origins)]
+                # The item's own attributes: another plugin's per-run record there.
+                slots = [*tooling_namespaces(self.origins), item.__dict__]
                 library_caches()  # looked for now, outside the measured windows
                 number = 0
                 # Memory the traced re-run kept in strings and numbers is counted
@@ -353,6 +356,7 @@ class Checker:
                         ignored,
                         ignored_types,
                         caches,
+                        slots=slots,
                         since=since,
                         previous=kept,
                         bound=bound,
@@ -476,6 +480,7 @@ class Checker:
         ignored: list[object],
         ignored_types: tuple[type, ...],
         caches: list[object],
+        slots: list[object] | None = None,
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
@@ -508,6 +513,7 @@ class Checker:
                 ignored=ignored,
                 ignored_types=ignored_types,
                 caches=caches,
+                slots=slots or (),
             )
 
         self._clear_caches(config)
