@@ -121,6 +121,9 @@ class Exclusions:
     extra_bytes: int = 0
     #: Tooling objects that are bookkeeping themselves, but not what they refer to.
     exact: Sequence[object] = ()
+    #: Namespaces and instance dicts of the tooling (its modules', a test item's):
+    #: the strings and numbers they hold directly are the tooling's memory.
+    slots: Sequence[object] = ()
 
 
 # -- before a window opens -----------------------------------------------------------
@@ -572,7 +575,7 @@ def _add_if_bounded(value: object, found: dict[int, object]) -> None:
 
 
 _TOOLING_CONTAINERS = (dict, list, set)
-_tooling: tuple[int, list[object]] = (-1, [])
+_tooling: tuple[int, list[object], list[object]] = (-1, [], [])
 
 
 def tooling_state(origins: Origins) -> list[object]:
@@ -584,9 +587,21 @@ def tooling_state(origins: Origins) -> list[object]:
     own module, stays the test's.  Looked up again only when modules were
     imported since the last look, and never from inside a measured window.
     """
+    return _tooling_modules(origins)[0]
+
+
+def tooling_namespaces(origins: Origins) -> list[object]:
+    """The namespaces of the same modules.  A number or string one of them holds
+    directly is the tooling's (hypothesis adds each collection's time to a module
+    global float): see :func:`untracked_entries`."""
+    return _tooling_modules(origins)[1]
+
+
+def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
     global _tooling
     if _tooling[0] != len(sys.modules):
         found: list[object] = []
+        namespaces: list[object] = []
         for module in sys.modules.copy().values():
             # Read without asking the module: a lazily loaded one would load.
             namespace = module_namespace(module)
@@ -594,13 +609,14 @@ def tooling_state(origins: Origins) -> list[object]:
                 continue
             if not origins.of_plugin(namespace.get("__file__")):  # type: ignore[arg-type]
                 continue
+            namespaces.append(namespace)
             found.extend(
                 value
                 for value in dict.copy(namespace).values()
                 if type(value) in _TOOLING_CONTAINERS
             )
-        _tooling = (len(sys.modules), found)
-    return _tooling[1]
+        _tooling = (len(sys.modules), found, namespaces)
+    return _tooling[1], _tooling[2]
 
 
 _ATOMS = (int, float, complex, str, bytes)
@@ -609,7 +625,12 @@ _ATOMS = (int, float, complex, str, bytes)
 def untracked_entries(caches: Sequence[object]) -> list[object]:
     """The strings and numbers that plain dict, list and set caches hold as keys or
     values: the collector does not track them, so only their allocation sites tell
-    their memory apart (``Window`` skips memory allocated where these were)."""
+    their memory apart (``Window`` skips memory allocated where these were).
+
+    The same goes for the tooling's namespaces and instance dicts
+    (``Exclusions.slots``): what the tooling rebinds a name of its own to is its own,
+    however the previous value was freed.
+    """
     found: list[object] = []
     for cache in caches:
         if type(cache) is dict:

@@ -38,6 +38,7 @@ from pytest_refleak.exclusions import (
     clear_caches,
     library_caches,
     saved_caches,
+    tooling_namespaces,
     tooling_state,
 )
 from pytest_refleak.first_run import FirstRun, failure_note
@@ -383,6 +384,8 @@ class Checker:
         try:
             with saved_caches():
                 caches = [*bounded_caches(), *tooling_state(self.origins)]
+                # The item's own attributes: another plugin's per-run record there.
+                slots = [*tooling_namespaces(self.origins), item.__dict__]
                 library_caches()  # looked for now, outside the measured windows
                 number = 0
                 # Memory the traced re-run kept in strings and numbers is counted
@@ -416,6 +419,7 @@ class Checker:
                         ignored,
                         ignored_types,
                         caches,
+                        slots=slots,
                         since=since,
                         previous=kept,
                         bound=bound,
@@ -561,6 +565,7 @@ class Checker:
         ignored: list[object],
         ignored_types: tuple[type, ...],
         caches: list[object],
+        slots: list[object] | None = None,
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
@@ -593,6 +598,7 @@ class Checker:
                 ignored=ignored,
                 ignored_types=ignored_types,
                 caches=caches,
+                slots=slots or (),
             )
 
         self._clear_caches(config)
