@@ -577,7 +577,9 @@ class Checker:
         sections = report_sections(item)
         sections_before = len(sections) if sections is not None else 0
         properties_before = len(item.user_properties)
-        registrations = [(lst, len(lst)) for lst in fixture_finalizers(item)]
+        # Only of fixtures set up now: one the re-run sets up (after the real run
+        # tore it down) registers its own teardown, which must stay.
+        registrations = [(lst, len(lst)) for lst in fixture_finalizers(item, set_up_only=True)]
         # Re-runs do not freeze the heap again: what earlier runs of this test made
         # stays collectable, so a structure rebuilt on every run and dropped by
         # the next one is freed, as it would be without the plugin.

@@ -150,8 +150,9 @@ def containers_of(owner: object) -> list[tuple[object, object, str, int]]:
     ]
 
 
-def fixture_finalizers(item: pytest.Item) -> list[list[object]]:
-    """The finalizer lists of the session's fixture definitions.
+def fixture_finalizers(item: pytest.Item, *, set_up_only: bool = False) -> list[list[object]]:
+    """The finalizer lists of the session's fixture definitions (``set_up_only``: of
+    those that hold a value now).
 
     Setting up a fixture registers its teardown with each fixture it depends on;
     when those are of wider scope (``tmp_path`` on the session's
@@ -165,6 +166,10 @@ def fixture_finalizers(item: pytest.Item) -> list[list[object]]:
     for definition in _fixture_definitions(item):
         # ``FixtureDef._finalizers``.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
         finalizers = getattr(definition, "_finalizers", None)
+        # ``FixtureDef.cached_result`` is None until set up and again after teardown.
+        # Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
+        if set_up_only and getattr(definition, "cached_result", None) is None:
+            continue
         if isinstance(finalizers, list) and id(finalizers) not in seen:
             seen.add(id(finalizers))
             lists.append(finalizers)

@@ -169,6 +169,54 @@ def test_leak_in_last_test_of_module(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *"])
 
 
+def test_reruns_of_the_last_test_set_wider_fixtures_up_once(leaky: pytest.Pytester) -> None:
+    """The last test of the session tears its session and module fixtures down; its
+    re-runs set them up once more and keep them for one another, as a next test of
+    the module would, so a fixture that starts a server starts twice in all, not
+    once per re-run.  Its leak is still caught, and a clean last test still passes."""
+    leaky.makeconftest(
+        """
+        import pytest
+        EVENTS = []
+        @pytest.fixture(scope="session", autouse=True)
+        def server():
+            EVENTS.append("session up")
+            yield
+            EVENTS.append("session down")
+        def pytest_unconfigure(config):
+            print("EVENTS", ",".join(EVENTS))
+        """
+    )
+    leaky.makepyfile(
+        test_it="""
+        import pytest, leakylib
+        @pytest.fixture(scope="module")
+        def table():
+            import conftest
+            conftest.EVENTS.append("module up")
+            yield {}
+            conftest.EVENTS.append("module down")
+        def test_first(table):
+            pass
+        def test_last(table):
+            leakylib.append_thing()
+        """
+    )
+    result = run(leaky, "--refleak", "-s")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_last - *"])
+    events = [line for line in result.stdout.lines if line.startswith("EVENTS ")]
+    assert events == [
+        "EVENTS session up,module up,module down,session down,"
+        "session up,module up,module down,session down"
+    ], result.stdout.str()
+    # The clean side: the same suite, the last test keeping nothing.
+    leaky.makepyfile(test_it=(leaky.path / "test_it.py").read_text().replace(
+        "leakylib.append_thing()", "pass"))
+    result = run(leaky, "--refleak", "-s")
+    result.assert_outcomes(passed=2)
+
+
 def test_leak_after_a_failed_test(leaky: pytest.Pytester) -> None:
     """The traceback a failed test leaves behind is freed before the next test is measured."""
     leaky.makepyfile(
