@@ -769,8 +769,12 @@ def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
     marker = ["users"]
     gc.garbage.append(marker)
     try:
-        # As a re-run's window: only what is made from now on is looked at.
-        old_ids = {id(o) for o in gc.get_objects()}
+        # As a re-run's window: only what is made from now on is looked at, after a
+        # collection, with the old objects held so that no new object can take the
+        # address of an old one freed meanwhile (Window.open does the same).
+        gc.collect()
+        existing = gc.get_objects()
+        old_ids = {id(o) for o in existing}
         catcher.start(
             old_ids=old_ids,
             describe=lambda doomed: [(frozenset([id(o)]), type(o).__name__) for o in doomed],
@@ -783,6 +787,7 @@ def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
         _KeepsItsCycle()
         gc.collect()
         catcher.stop()
+        del existing
         saved = sorted(type(o).__name__ for o in catcher.saved)
     finally:
         catcher.close()
