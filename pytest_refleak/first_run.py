@@ -22,7 +22,9 @@ from pytest_refleak.exclusions import Exclusions, bounded_caches, bounded_dict_c
 from pytest_refleak.heap import malloc_chunk
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
+from pytest_refleak.objects import hidden_blocks
 from pytest_refleak.pytest_internals import (
+    RunningHookCall,
     containers_of,
     fixture_finalizers,
     fixture_request,
@@ -63,6 +65,7 @@ class FirstRun:
         self.reports: Sequence[pytest.TestReport] = ()
         self.caches = [*bounded_caches(), *bounded_dict_caches()]
         self.exclusions = self._exclusions
+        self.hook_call: RunningHookCall | None = None
 
     def open(self) -> None:
         item = self.item
@@ -74,6 +77,7 @@ class FirstRun:
         # Values pytest computes once per item when it first reports on it.
         item.location  # noqa: B018
         getattr(item, "id", None)
+        self.hook_call = RunningHookCall.find()
         self.state = "open"
         self.window.open()
 
@@ -109,6 +113,7 @@ class FirstRun:
                 self.window.close()
         self.containers = []
         self.request = None
+        self._forget_hook_call()
         if packed is None:
             return reports
         return unpack_reports(packed, item)
@@ -166,18 +171,55 @@ class FirstRun:
         current = [c for owner in (item, self.request) for _, c, _, _ in containers_of(owner)]
         # The stash's storage: new entries there (tmp_path's results, say) are pytest's.
         current.extend(r for r in gc.get_referents(item.stash) if type(r) is dict)
+        call = self.hook_call
+        extra_blocks = self.extra_blocks + self._new_untracked_containers(current)
+        if call is not None:
+            extra_blocks += call.grown_from_empty()
         return Exclusions(
-            bookkeeping=[self.reports, *self.reports, item.stash, *fixture_finalizers(item)],
+            bookkeeping=[
+                self.reports,
+                *self.reports,
+                item.stash,
+                *fixture_finalizers(item),
+                *(call.roots() if call is not None else ()),
+            ],
             owned=current,
             holders=tooling_holders(item.config),
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
-            extra_blocks=self.extra_blocks,
+            extra_blocks=extra_blocks,
             extra_bytes=self.extra_bytes[0],
-            exact=node_setup_records(item),
+            exact=[*node_setup_records(item), *(call.iterators() if call is not None else ())],
         )
 
+    def _new_untracked_containers(self, current: list[object]) -> int:
+        """Blocks of the lists and dicts put on the item in the window that the
+        collector does not see.
+
+        A new container among the item's attributes is the tooling's (see
+        ``owned`` in :class:`~pytest_refleak.exclusions.Exclusions`), but one holding
+        only strings and numbers (pytest-rerunfailures' dicts of each phase's
+        outcome, made afresh for every test) is not tracked, so it is not among the
+        new objects whose blocks are taken off.  Counted here, when the item's
+        attribute is its only holder, which is how a new one looks.
+        """
+        before = {id(c) for _, c, _, _ in self.containers}
+        blocks = 0
+        for container in current:
+            if id(container) in before or gc.is_tracked(container):
+                continue
+            # Ours: ``current``, ``container`` and getrefcount's argument.
+            if sys.getrefcount(container) - 3 == 1:
+                blocks += 1 + hidden_blocks(container)
+        return blocks
+
+    def _forget_hook_call(self) -> None:
+        if self.hook_call is not None:
+            self.hook_call.forget()
+            self.hook_call = None
+
     def abandon(self) -> None:
+        self._forget_hook_call()
         if self.state == "open":
             self.state = "closed"
             self.window.close()

@@ -233,7 +233,7 @@ def _attribute_values_block(obj: object) -> int:
     return 1 if header == 0 and values != 0 else 0
 
 
-def _hidden_blocks(obj: object) -> int:
+def hidden_blocks(obj: object) -> int:
     """Allocations an object owns besides its own block: a dict's table, a list's array."""
     empty = _EMPTY_SIZES.get(type(obj))
     if empty is None:
@@ -264,15 +264,15 @@ def estimated_blocks(
     for obj in objects:
         base = calibration.get(type(obj))
         if base is None:
-            total += 1 + _hidden_blocks(obj)
+            total += 1 + hidden_blocks(obj)
             continue
         total += base
         attributes = instance_dict(obj)
         if attributes is not None:
             skip_dicts.add(id(attributes))
-    total -= sum(1 + _hidden_blocks(o) for o in objects if id(o) in skip_dicts)
+    total -= sum(1 + hidden_blocks(o) for o in objects if id(o) in skip_dicts)
     counted: dict[int, object] = {id(o): o for o in extra_untracked}
-    total += sum(1 + _hidden_blocks(o) for o in extra_untracked)
+    total += sum(1 + hidden_blocks(o) for o in extra_untracked)
     # Untracked contents, looking inside tuples and dicts of them.
     holders: list[object] = [*objects, *extra_untracked]
     found: dict[int, object] = {}
@@ -285,7 +285,7 @@ def estimated_blocks(
         for key in list(found):
             # Ours: ``found`` and getrefcount's argument (see exclusive_contents).
             if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
-                total += 1 + _hidden_blocks(found[key])
+                total += 1 + hidden_blocks(found[key])
     return total
 
 

@@ -14,6 +14,7 @@ measuring modules never import pytest.
 
 from __future__ import annotations
 
+import gc
 import sys
 import types
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from _pytest.runner import runtestprotocol
 
 __all__ = [
     "REPORT_SHARED_ATTRIBUTES",
+    "RunningHookCall",
     "containers_of",
     "doctest_globals",
     "fixture_finalizers",
@@ -278,3 +280,93 @@ def shadow_hook_proxy(session: pytest.Session, proxy: Callable[[Any], Any]) -> N
 
 def unshadow_hook_proxy(session: pytest.Session) -> None:
     session.__dict__.pop("gethookproxy", None)
+
+
+# -- pluggy's running hook call ---------------------------------------------------------
+
+#: The local names of pluggy's ``_multicall`` (checked on pluggy 1.5.0, 1.6.0 and
+#: 1.7.0) that hold what the call makes while running its implementations: the
+#: started wrappers, the results, the arguments and the generator of the last one.
+_CALL_LISTS = ("teardowns", "results")
+_CALL_LOCALS = ("args", "kwargs", "function_gen")
+
+
+def _multicall_code() -> types.CodeType | None:
+    try:
+        from pluggy import _callers
+    except ImportError:  # pragma: no cover - pluggy comes with pytest
+        return None
+    function = getattr(_callers, "_multicall", None)
+    return getattr(function, "__code__", None)
+
+
+class RunningHookCall:
+    """pluggy's state of the hook call the caller runs inside, read before a window.
+
+    The first run is measured from inside the call of ``pytest_runtest_protocol``
+    (from the outermost wrapper), and that call is still running when the window
+    closes: the generators of the wrappers it started inside the window (logging's,
+    warnings', other plugins'), its results, the arguments it made for the last
+    implementation and its iterator over the wrappers are alive until it returns,
+    right after the window.  They are pluggy's, not the test's.  Only this one
+    call's state is read: nothing else a running frame holds is taken off.
+    """
+
+    def __init__(self, frame: types.FrameType) -> None:
+        self._frame: types.FrameType | None = frame
+        names = frame.f_locals
+        self._lists: list[list[object]] = [
+            value for value in (names.get(n) for n in _CALL_LISTS) if type(value) is list
+        ]
+        #: Whether each list had storage when the window opened.
+        self._sizes = [sys.getsizeof(value) for value in self._lists]
+
+    @classmethod
+    def find(cls) -> RunningHookCall | None:
+        """The innermost pluggy hook call running below the caller (None: not found)."""
+        code = _multicall_code()
+        frame = sys._getframe(1)
+        while code is not None and frame is not None:
+            if frame.f_code is code:
+                try:
+                    return cls(frame)
+                except Exception:  # noqa: BLE001 - locals that cannot be read
+                    return None
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
+
+    def roots(self) -> list[object]:
+        """What the call holds now: the new objects these reach are pluggy's."""
+        found: list[object] = list(self._lists)
+        frame = self._frame
+        if frame is not None:
+            try:
+                names = frame.f_locals
+                found.extend(names.get(n) for n in _CALL_LOCALS)
+            except Exception:  # noqa: BLE001 - locals that cannot be read
+                pass
+        return [value for value in found if value is not None]
+
+    def iterators(self) -> list[object]:
+        """The call's iterators over its own lists, which only its frame's stack holds."""
+        found = []
+        for value in self._lists:
+            found.extend(r for r in gc.get_referrers(value) if type(r) in _LIST_ITERATORS)
+        return found
+
+    def grown_from_empty(self) -> int:
+        """Blocks the lists allocated for their contents in the window."""
+        empty = sys.getsizeof([])
+        return sum(
+            1
+            for value, size in zip(self._lists, self._sizes, strict=True)
+            if size == empty and sys.getsizeof(value) > empty
+        )
+
+    def forget(self) -> None:
+        self._frame = None
+        self._lists = []
+        self._sizes = []
+
+
+_LIST_ITERATORS = (type(iter([])), type(reversed([])))
