@@ -349,7 +349,7 @@ class RunningHookCall:
 
     def iterators(self) -> list[object]:
         """The call's iterators over its own lists, which only its frame's stack holds."""
-        found = []
+        found: list[object] = []
         for value in self._lists:
             found.extend(r for r in gc.get_referrers(value) if type(r) in _LIST_ITERATORS)
         return found
@@ -369,4 +369,4 @@ class RunningHookCall:
         self._sizes = []
 
 
-_LIST_ITERATORS = (type(iter([])), type(reversed([])))
+_LIST_ITERATORS: tuple[type, ...] = (type(iter([])), type(reversed([])))
