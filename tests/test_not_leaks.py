@@ -367,7 +367,12 @@ def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -
     )
 
 
-@pytest.mark.xfail(reason="stop 16's first-look changes: two leaks beside a bounded lru_cache missed in this suite; not yet found why", strict=False)
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 10),
+    reason="3.10: 42-43 tests re-run where 16 are allowed; first looks there keep 1-3 KB more "
+    "through malloc with no new object (not yet found what)",
+    strict=False,
+)
 def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
     """A project's ``lru_cache(maxsize=...)``, on a function or on a method, fills up to
     its size and no further: what it keeps is no leak, even when every run adds an
@@ -468,7 +473,13 @@ def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_all - *"])
 
 
-@pytest.mark.xfail(reason="stop 16's first-look changes re-run more tests than this bound allows; the cost is to be brought back down", strict=False)
+@pytest.mark.xfail(
+    sys.version_info[:2] in ((3, 10), (3, 12)),
+    reason="3.10 re-runs 21, 3.12 10: each first look of a test keeping a traceback keeps "
+    "about 1 KB more through malloc while its block count falls by one (also with glibc's "
+    "per-thread cache off); not yet found what holds it",
+    strict=False,
+)
 def test_tracebacks_kept_in_a_local_cost_no_re_run(leaky: pytest.Pytester) -> None:
     """A caught exception kept in a local holds the test's frame in a cycle until the
     collector frees it; meanwhile Python 3.11+ makes frame objects for every caller
@@ -573,7 +584,11 @@ def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) 
     assert reran <= 6, reran
 
 
-@pytest.mark.xfail(reason="stop 16's first-look changes re-run more tests than this bound allows; the cost is to be brought back down", strict=False)
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 12),
+    reason="3.12 re-runs 12 where 8 are allowed (not yet read which)",
+    strict=False,
+)
 def test_first_runs_that_only_fill_interpreter_records_need_no_re_run(
     leaky: pytest.Pytester,
 ) -> None:
