@@ -315,6 +315,10 @@ class RunningHookCall:
     def __init__(self, frame: types.FrameType) -> None:
         self._frame: types.FrameType | None = frame
         names = frame.f_locals
+        # What the call's locals hold now (the arguments it made for our own
+        # wrapper) is held until the window is read: replaced inside it, it would be
+        # freed there, and its blocks would go against the new ones counted below.
+        self._held: list[object] = list(names.values())
         self._lists: list[list[object]] = [
             value for value in (names.get(n) for n in _CALL_LISTS) if type(value) is list
         ]
@@ -365,6 +369,7 @@ class RunningHookCall:
 
     def forget(self) -> None:
         self._frame = None
+        self._held = []
         self._lists = []
         self._sizes = []
 
