@@ -364,11 +364,14 @@ class Window:
         bookkeeping = new_reachable([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
-        held = new_reachable(exclusions.holders, young_ids)
+        # What bookkeeping reaches it reaches whole (the walk follows new objects), so
+        # the other walks look only for the rest, and stop once they have it all.
+        rest = young_ids - bookkeeping
+        held = new_reachable(exclusions.holders, rest)
         ignored_types = exclusions.ignored_types
         # By the real type: isinstance would ask each object for its __class__.
         typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
-        ignored = new_reachable([*exclusions.ignored, *typed], young_ids)
+        ignored = new_reachable([*exclusions.ignored, *typed], rest)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0
         if not young_ids <= bookkeeping | held | ignored:

@@ -133,12 +133,18 @@ def new_reachable(roots: Iterable[object], young_ids: set[int], old_depth: int =
     plugin object does not drag in the whole heap.
     """
     found: set[int] = set()
+    if not young_ids:
+        # Nothing new to find: the walk through old containers is skipped.
+        return found
     visited_old: set[int] = set()
     pending: list[tuple[object, int]] = [(root, 0) for root in roots]
     for root in roots:
         if id(root) in young_ids:
             found.add(id(root))
+    wanted = len(young_ids)
     while pending:
+        if len(found) >= wanted:
+            break
         obj, depth = pending.pop()
         for ref in gc.get_referents(obj):
             key = id(ref)
