@@ -66,30 +66,22 @@ def disturbed(reading: Reading, limits: Limits) -> bool:
     return reading.blocks_exact and reading.blocks < 0 and reading.objects > limits.allow_objects
 
 
-#: The first run's block count of a clean test: pytest's own records churn between
-#: the two readings in a way the exclusions cannot follow block by block (a dict
-#: table one of its records takes from the allocator's free list, fed by an older
-#: one), and a clean test reads one block fewer than it allocated: -1 on every
-#: Python from 3.10 to 3.13 with pytest 9.2, whatever the plugins installed.
-#: A first run that reads this level, or less, is clean; one that reads more,
-#: a single small string or number kept among them, is re-run.
-FIRST_RUN_LEVEL = -1
-
-
 def looks_leaky(reading: Reading, limits: Limits) -> bool:
-    """Whether a test's first run left anything that a re-run must look at.
+    """Whether a test's first run leaves a re-run to be made: always, for now.
 
-    More blocks than a clean first run reads (:data:`FIRST_RUN_LEVEL`) are
-    enough: a re-run costs less than a missed leak of one string.
+    A first run's block count is not exact.  Between its two readings pytest's
+    own records and, with cycles caught, the plugin's cycle catcher free a few
+    blocks that were allocated before the window and that no exclusion follows:
+    clean first runs read -1 block on 3.10 to 3.13 with cycles off, and -3 or -4
+    in the held-out corpus with cycles caught.  A test that keeps one to four
+    small strings or numbers per call reads the same.  Clearing on a level missed
+    two such leaks of the corpus (a 60-byte key kept in a module's set, a warning
+    text kept once per call), so every checked test gets at least one re-run,
+    which holds everything older while it measures.  ``reading`` and ``limits``
+    still say what the re-runs must look for.
     """
-    if reading.problem:
-        return True
-    return bool(
-        reading.objects > limits.allow_objects
-        or reading.blocks > FIRST_RUN_LEVEL
-        or grew(reading)
-        or reading.cycle_flags & _cycle_bits(limits.cycles)
-    )
+    del reading, limits
+    return True
 
 
 def still_leaky(reading: Reading, limits: Limits) -> bool:

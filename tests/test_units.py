@@ -461,9 +461,10 @@ def test_judge_requires_growth_on_every_run() -> None:
     second = Reading(blocks=3, objects=5, traced=200, untracked=0)
     assert judge([leak, second, leak], second, limits).objects == (1, 5, 1)
     assert looks_leaky(leak, limits)
-    # A first run reads one block fewer than it allocated when clean: level with
-    # that, it is done; one block over it may be a kept string, and is re-run.
-    assert not looks_leaky(Reading(blocks=-1, objects=0), limits)
+    # A first run's count moves by a few blocks of pytest's and the catcher's: one
+    # that reads like a clean run may still keep a string per call, and is re-run.
+    assert looks_leaky(Reading(blocks=-1, objects=0), limits)
+    assert looks_leaky(Reading(blocks=-4, objects=0), limits)
     assert looks_leaky(clean, limits)
     odd = Reading(0, 0, problem="odd")
     assert judge([odd, traced], traced, limits).kind is Kind.INCONCLUSIVE
