@@ -319,6 +319,13 @@ class RunningHookCall:
         # wrapper) is held until the window is read: replaced inside it, it would be
         # freed there, and its blocks would go against the new ones counted below.
         self._held: list[object] = list(names.values())
+        # So is its iterator over the implementations, which only the frame's stack
+        # holds: it runs out, and is freed, inside the window.
+        impls = [value for value in self._held if type(value) is list]
+        if impls:
+            self._held.extend(
+                r for r in gc.get_referrers(*impls) if type(r) in _LIST_ITERATORS
+            )
         self._lists: list[list[object]] = [
             value for value in (names.get(n) for n in _CALL_LISTS) if type(value) is list
         ]
