@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_refleak import graphs
-from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
+from pytest_refleak.chains import (
+    Budget,
+    Chain,
+    chains_to,
+    describe_holding,
+    held_step,
+    holders_of,
+)
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
 from pytest_refleak.report import headline_growth
-from pytest_refleak.text import class_name, type_name
+from pytest_refleak.text import class_name, format_size, safe_repr, size_of, type_name
 from pytest_refleak.unseen import running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
@@ -144,17 +151,32 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
     by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
     by_type = tuple(_with_chain(g, by_id) for g in detail.by_type)
+    # The containers holding a sample of the strings and bytes, to draw them from
+    # (a dict does not show the collector its string keys: the picture goes up from
+    # the container), and a text for each held object: only when pictures are
+    # asked for, and only until they are drawn.
+    holding: list[object] | None = [] if request.graphs_dir is not None else None
+    held: list[tuple[int, str, str]] = []
+    mine.add(id(holding))
     memory = tuple(
-        _with_holders(m, budget, mine) if i < request.sites else m
+        _with_holders(m, budget, mine, holding, held) if i < request.sites else m
         for i, m in enumerate(detail.memory)
     )
     files: list[Path] = []
     problem = None
-    if request.graphs_dir is not None and targets:
+    if request.graphs_dir is not None and (targets or holding):
         try:
-            files = graphs.draw(targets, request.graphs_dir, request.stem, ignore=mine)
+            files = graphs.draw(
+                [*targets, *(holding or ())],
+                request.graphs_dir,
+                request.stem,
+                ignore=mine,
+                held=held,
+            )
         except OSError as error:
             problem = f"explaining it failed: {type(error).__name__}: {error}"
+    if holding is not None:
+        holding.clear()
     targets.clear()
     found.clear()
     return dataclasses.replace(detail, by_type=by_type, memory=memory), files, problem
@@ -165,7 +187,16 @@ def _with_chain(growth: TypeGrowth, chains: dict[int, Chain]) -> TypeGrowth:
     return dataclasses.replace(growth, chains=texts) if texts else growth
 
 
-def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> MemoryGrowth:
+def _with_holders(
+    growth: MemoryGrowth,
+    budget: Budget,
+    mine: set[int],
+    holding: list[object] | None = None,
+    held: list[tuple[int, str, str]] | None = None,
+) -> MemoryGrowth:
+    """``growth`` with what holds its memory.  For the picture, the first container
+    found is added to ``holding`` and what it holds described in ``held``: (id of
+    the container, the object's type and repr, how the container holds it)."""
     if not growth.untracked or growth.innermost is None or budget.spent():
         return growth
     pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
@@ -177,6 +208,13 @@ def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> Memor
             why = NOT_HELD if complete else "no holder found within the time budget"
         return dataclasses.replace(growth, holders=(why,))
     containers = [c for c, _ in pairs]
+    if holding is not None and held is not None:
+        container, item = pairs[0]
+        holding.append(container)
+        size = format_size(size_of(item))
+        label = f"{type_name(item)} ({size})\n{safe_repr(item, 60)}"
+        held.append((id(container), label, held_step(container, item)))
+        del container, item
     chains = chains_to(containers, ignore=mine | {id(pairs), id(containers)}, budget=budget)
     texts = tuple(
         f"held by {describe_holding(container, item, chain)}"
@@ -214,3 +252,4 @@ def atexit_callbacks() -> Callable[[], int] | None:
 
     count = getattr(atexit, "_ncallbacks", None)
     return count if callable(count) else None
+

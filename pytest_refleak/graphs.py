@@ -40,13 +40,23 @@ def file_stem(nodeid: str) -> str:
 
 
 def draw(
-    objects: Sequence[object], directory: Path, stem: str, ignore: Iterable[int] = ()
+    objects: Sequence[object],
+    directory: Path,
+    stem: str,
+    ignore: Iterable[int] = (),
+    held: Sequence[tuple[int, str, str]] = (),
 ) -> list[Path]:
     """Write ``stem.dot`` (and ``stem.svg`` if Graphviz's ``dot`` is installed).
+
+    ``held``: objects the collector cannot find the referrers of (a dict does not
+    show it its string keys), each drawn as a box under the drawn container that
+    holds it, as (id of the container, label, label of the edge).
 
     Returns the files written.  Failing to render the picture loses the picture,
     never the report: problems are written into the list as missing files.
     """
+    import io
+
     import objgraph  # only when pictures are asked for
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -59,17 +69,26 @@ def draw(
     skip.add(id(objects))
     targets = list(objects)
     skip.add(id(targets))
-    # objgraph writes reprs and names, which may hold lone surrogates.
-    with dot_file.open("w", encoding="utf-8", errors="backslashreplace") as output:
-        skip.add(id(output))
-        objgraph.show_backrefs(
-            targets,
-            max_depth=MAX_DEPTH,
-            too_many=TOO_MANY,
-            extra_ignore=tuple(skip),
-            output=output,
-        )
+    output = io.StringIO()
+    skip.add(id(output))
+    objgraph.show_backrefs(
+        targets,
+        max_depth=MAX_DEPTH,
+        too_many=TOO_MANY,
+        extra_ignore=tuple(skip),
+        output=output,
+    )
     targets.clear()
+    text = output.getvalue()
+    if held:
+        # objgraph names a node ``o`` and the object's id.
+        lines = []
+        for n, (holder, label, step) in enumerate(held):
+            lines.append(f"  held{n} [label={quoted(label)}, fontcolor=red];")
+            lines.append(f"  o{holder} -> held{n} [label={quoted(step)}];")
+        text = text.rstrip().removesuffix("}") + "\n".join(lines) + "\n}\n"
+    # objgraph writes reprs and names, which may hold lone surrogates.
+    dot_file.write_text(text, encoding="utf-8", errors="backslashreplace")
     return _rendered(dot_file)
 
 
