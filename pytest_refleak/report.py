@@ -60,7 +60,7 @@ def explain(
 ) -> str:
     """The report section for a leaking test; ``verbosity`` as pytest's ``-v``/``-q``."""
     if verbosity < 0:
-        return _brief(verdict)
+        return _brief(verdict, root)
     runs = verdict.runs
     lines: list[str] = []
     detail = verdict.detail
@@ -221,7 +221,7 @@ def _container(chain: str) -> str:
     return chain[: min(ends)] if ends else chain
 
 
-def _brief(verdict: Verdict) -> str:
+def _brief(verdict: Verdict, root: str | None) -> str:
     """The report for ``-q``: the headline and what keeps each type alive."""
     lines = [f"refleak: {_headline(verdict)}"]
     detail = verdict.detail
@@ -236,6 +236,10 @@ def _brief(verdict: Verdict) -> str:
         lines.append(f"  cycle: {group.path}")
     for found in verdict.resources:
         lines.append(f"  {found.sentence()}")
+    # The Graphviz files only: their renderings sit next to them.
+    for path in verdict.graphs:
+        if path.endswith(".dot"):
+            lines.append(f"  picture: {_relative(path, root)}")
     if verdict.note:
         lines.append(f"  ({verdict.note})")
     return "\n".join(lines)

@@ -233,6 +233,25 @@ def test_graphs_drawn_for_memory_held_in_strings_and_bytes(leaky: pytest.Pyteste
     assert record["graphs"][0] == f"pictures/{name}"
 
 
+def test_leak_with_nothing_to_draw_gets_a_note(leaky: pytest.Pytester) -> None:
+    """Bytes that no container holds (a reference count leaked in native code) have no
+    holders to draw: the test's picture is a note saying what leaked and why."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.lose_bytes()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    result.assert_outcomes(failed=1)
+    name = "test_it.py_test_it-889b5006.dot"
+    result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{name}"])
+    text = (leaky.path / "pictures" / name).read_text()
+    assert text.startswith("digraph refleak {")
+    assert 'note [label="LEAKED test_it.py::test_it - ' in text
+    assert re.search(r"allocated at \S*leakylib.py:\d+", text)
+    assert "no container holds it" in text
+    assert "nothing that holds it was found to draw" in text
+    # -q names the picture too.
+    quiet = run(leaky, "--refleak", "--refleak-graphs=pictures", "-q")
+    quiet.stdout.fnmatch_lines([f"  picture: pictures/{name}"])
+
+
 def test_clean_tests_draw_nothing(leaky: pytest.Pytester) -> None:
     """Tests that leak nothing write no picture, and no directory for them."""
     leaky.makepyfile(
