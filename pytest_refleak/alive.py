@@ -212,7 +212,9 @@ def _with_holders(
     containers = [c for c, _ in pairs]
     if holding is not None and held is not None:
         container, item = pairs[0]
-        holding.append(container)
+        # Two sites' memory is often in one container (a dict's keys and values).
+        if not any(c is container for c in holding):
+            holding.append(container)
         size = format_size(size_of(item))
         label = f"{type_name(item)} ({size})\n{safe_repr(item, 60)}"
         held.append((id(container), label, held_step(container, item)))
