@@ -9,11 +9,13 @@ which also writes a note for a leak with nothing to draw.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -76,6 +78,7 @@ def draw(
         max_depth=MAX_DEPTH,
         too_many=TOO_MANY,
         extra_ignore=tuple(skip),
+        filter=_worth_drawing,
         output=output,
     )
     targets.clear()
@@ -90,6 +93,26 @@ def draw(
     # objgraph writes reprs and names, which may hold lone surrogates.
     dot_file.write_text(text, encoding="utf-8", errors="backslashreplace")
     return _rendered(dot_file)
+
+
+def _worth_drawing(referrer: object) -> bool:
+    """Leave out functions that hold nothing but their module's globals.
+
+    Every function of a module refers to the module's namespace: drawn, they fill
+    the picture and, past ``TOO_MANY`` referrers, crowd out the module itself.  A
+    function with no closure, defaults, attributes or annotations can refer to
+    nothing else.  (Its attributes are looked for among its referents: asking for
+    ``__dict__`` would give it one.)
+    """
+    if type(referrer) is not types.FunctionType:
+        return True
+    if referrer.__closure__ or referrer.__defaults__ or referrer.__kwdefaults__:
+        return True
+    namespaces = (referrer.__globals__, getattr(referrer, "__builtins__", None))
+    return any(
+        type(r) in (dict, tuple) and not any(r is n for n in namespaces)
+        for r in gc.get_referents(referrer)
+    )
 
 
 def _rendered(dot_file: Path) -> list[Path]:

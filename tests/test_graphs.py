@@ -90,3 +90,31 @@ def test_note_and_save(tmp_path: Path) -> None:
     written = graphs.save(text, tmp_path / "new", "stem.fds")
     assert written[0] == tmp_path / "new" / "stem.fds.dot"
     assert written[0].read_text(encoding="utf-8") == text
+
+
+def test_functions_that_only_reach_their_globals_are_not_drawn() -> None:
+    """A plain function refers only to its module's namespace, which the module shows;
+    one with a closure, defaults, attributes or annotations may hold the leak, and is
+    drawn.  Looking does not give a function an attribute dict."""
+
+    namespace: dict[str, object] = {}
+    exec("def plain():\n    pass\n", namespace)  # no annotations: they are kept too
+    plain = namespace["plain"]
+
+    def with_closure() -> object:
+        return plain
+
+    def with_defaults(x: object = None) -> None:
+        pass
+
+    def with_attributes() -> None:
+        pass
+
+    with_attributes.cache = {}  # type: ignore[attr-defined]
+    referents = len(gc.get_referents(plain))
+    assert not graphs._worth_drawing(plain)
+    assert len(gc.get_referents(plain)) == referents
+    assert graphs._worth_drawing(with_closure)
+    assert graphs._worth_drawing(with_defaults)
+    assert graphs._worth_drawing(with_attributes)
+    assert graphs._worth_drawing([])
