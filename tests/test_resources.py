@@ -380,6 +380,24 @@ def test_asyncio_tasks(pytester: pytest.Pytester, plugin: str) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_pending - *", "LEAKED test_it.py::test_kept - *"])
 
 
+def test_asyncio_tasks_drawn(pytester: pytest.Pytester) -> None:
+    """A task kept in a module's set is drawn from its holders; tasks cancelled when
+    their loop shut down have none left, and their picture says so."""
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(test_it=ASYNC_TESTS.format(mark="asyncio"))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = run(pytester, "--refleak", "-p", "no:randomly", "--refleak-graphs=pictures")
+    result.assert_outcomes(passed=1, failed=2)
+    pictures = pytester.path / "pictures"
+    kept = next(pictures.glob("test_it.py_test_kept-*.tasks.dot")).read_text()
+    assert 'label="Task' in kept or 'label="_asyncio.Task' in kept
+    assert '[label="kept"' in kept
+    result.stdout.fnmatch_lines(["*picture of what holds the leaked tasks: pictures/*.tasks.dot"])
+    pending = next(pictures.glob("test_it.py_test_pending-*.pending-tasks.dot")).read_text()
+    assert "still pending when their event loop was shut down" in pending
+    assert not list(pictures.glob("test_it.py_test_awaited*"))
+
+
 # -- the switch ----------------------------------------------------------------------------
 
 
