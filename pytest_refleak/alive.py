@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_refleak import graphs
-from pytest_refleak.chains import Budget, Chain, chains_to, describe_holding, holders_of
+from pytest_refleak.chains import (
+    Budget,
+    Chain,
+    chains_to,
+    describe_holding,
+    held_step,
+    holders_of,
+)
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
-from pytest_refleak.report import headline_growth
-from pytest_refleak.text import class_name, type_name
+from pytest_refleak.report import headline_growth, one_line
+from pytest_refleak.resources import Found as Resource
+from pytest_refleak.resources import owners
+from pytest_refleak.text import class_name, format_size, is_a, safe_repr, size_of, type_name
 from pytest_refleak.unseen import running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
@@ -144,17 +153,32 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
     by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
     by_type = tuple(_with_chain(g, by_id) for g in detail.by_type)
+    # The containers holding a sample of the strings and bytes, to draw them from
+    # (a dict does not show the collector its string keys: the picture goes up from
+    # the container), and a text for each held object: only when pictures are
+    # asked for, and only until they are drawn.
+    holding: list[object] | None = [] if request.graphs_dir is not None else None
+    held: list[tuple[int, str, str]] = []
+    mine.add(id(holding))
     memory = tuple(
-        _with_holders(m, budget, mine) if i < request.sites else m
+        _with_holders(m, budget, mine, holding, held) if i < request.sites else m
         for i, m in enumerate(detail.memory)
     )
     files: list[Path] = []
     problem = None
-    if request.graphs_dir is not None and targets:
+    if request.graphs_dir is not None and (targets or holding):
         try:
-            files = graphs.draw(targets, request.graphs_dir, request.stem, ignore=mine)
+            files = graphs.draw(
+                [*targets, *(holding or ())],
+                request.graphs_dir,
+                request.stem,
+                ignore=mine,
+                held=held,
+            )
         except OSError as error:
             problem = f"explaining it failed: {type(error).__name__}: {error}"
+    if holding is not None:
+        holding.clear()
     targets.clear()
     found.clear()
     return dataclasses.replace(detail, by_type=by_type, memory=memory), files, problem
@@ -165,7 +189,16 @@ def _with_chain(growth: TypeGrowth, chains: dict[int, Chain]) -> TypeGrowth:
     return dataclasses.replace(growth, chains=texts) if texts else growth
 
 
-def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> MemoryGrowth:
+def _with_holders(
+    growth: MemoryGrowth,
+    budget: Budget,
+    mine: set[int],
+    holding: list[object] | None = None,
+    held: list[tuple[int, str, str]] | None = None,
+) -> MemoryGrowth:
+    """``growth`` with what holds its memory.  For the picture, the first container
+    found is added to ``holding`` and what it holds described in ``held``: (id of
+    the container, the object's type and repr, how the container holds it)."""
     if not growth.untracked or growth.innermost is None or budget.spent():
         return growth
     pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
@@ -177,6 +210,15 @@ def _with_holders(growth: MemoryGrowth, budget: Budget, mine: set[int]) -> Memor
             why = NOT_HELD if complete else "no holder found within the time budget"
         return dataclasses.replace(growth, holders=(why,))
     containers = [c for c, _ in pairs]
+    if holding is not None and held is not None:
+        container, item = pairs[0]
+        # Two sites' memory is often in one container (a dict's keys and values).
+        if not any(c is container for c in holding):
+            holding.append(container)
+        size = format_size(size_of(item))
+        label = f"{type_name(item)} ({size})\n{safe_repr(item, 60)}"
+        held.append((id(container), label, held_step(container, item)))
+        del container, item
     chains = chains_to(containers, ignore=mine | {id(pairs), id(containers)}, budget=budget)
     texts = tuple(
         f"held by {describe_holding(container, item, chain)}"
@@ -214,3 +256,112 @@ def atexit_callbacks() -> Callable[[], int] | None:
 
     count = getattr(atexit, "_ncallbacks", None)
     return count if callable(count) else None
+
+
+def draw_the_rest(
+    verdict: Verdict, directory: Path, nodeid: str, stem: str, *, unfreeze: bool
+) -> Explained:
+    """``verdict`` with pictures of its cycles and of what owns its leaked resources,
+    and, for a leak that got no picture at all, one saying what leaked.
+
+    Cycles are drawn from the loops their verdict recorded (their objects were
+    freed long ago); resources from their owning objects, found again by number
+    while the last re-run's threads, files and tasks are still there.  A failure to
+    draw is noted and loses nothing else.
+    """
+    started = time.perf_counter()
+    files = [Path(p) for p in verdict.graphs]
+    problem = None
+    try:
+        if verdict.cycles:
+            text = graphs.cycles_dot(f"{nodeid}: reference cycles", verdict.cycles)
+            files += graphs.save(text, directory, f"{stem}.cycles")
+        for found in verdict.resources:
+            files += _draw_resource(found, directory, nodeid, stem, unfreeze=unfreeze)
+        if not files:
+            files += graphs.save(
+                graphs.note_dot(nodeid, _nothing_drawn(verdict, nodeid)), directory, stem
+            )
+    except Exception as error:  # noqa: BLE001 - a picture must never lose the verdict
+        problem = f"drawing it failed: {type(error).__name__}: {error}"
+    return Explained(
+        dataclasses.replace(verdict, graphs=tuple(map(str, files))),
+        seconds=time.perf_counter() - started,
+        problem=problem,
+    )
+
+
+def _draw_resource(
+    found: Resource, directory: Path, nodeid: str, stem: str, *, unfreeze: bool
+) -> list[Path]:
+    name = f"{stem}.{found.kind.replace(' ', '-')}"
+    title = f"{nodeid}: {found.sentence()}"
+    enabled = gc.isenabled()
+    gc.disable()
+    if unfreeze:
+        gc.unfreeze()
+    owned: list[object] = []
+    try:
+        owned = owners(found)
+        if owned:
+            # The thread's own running frames and threading's registry of threads
+            # hold every thread: what is drawn is what else does.
+            ignore = {id(owned), *_threads_own(owned)}
+            return graphs.draw(owned, directory, name, ignore=ignore)
+    finally:
+        owned.clear()
+        if unfreeze:
+            gc.collect()
+            gc.freeze()
+        if enabled:
+            gc.enable()
+    why = NO_OWNER.get(found.kind, "no Python object owning it was found")
+    return graphs.save(graphs.note_dot(title, [found.sentence(), why]), directory, name)
+
+
+#: Why a leaked resource has no picture of holders.
+NO_OWNER = {
+    "fds": "no file or socket object owns it: nothing in Python holds it\n"
+    "(opened with os.open, or detached from the object that opened it)",
+    "processes": "no subprocess.Popen object owns it: nothing in Python holds it",
+    "state": "process state is held by the interpreter itself",
+    "pending tasks": "the tasks were still pending when their event loop was shut down",
+}
+
+
+def _threads_own(owned: list[object]) -> set[int]:
+    """Ids of what holds every running thread: threading's registries and the frames
+    the thread is running."""
+    import sys
+    import threading
+
+    ids = {id(getattr(threading, name, None)) for name in ("_active", "_limbo")}
+    frames = sys._current_frames()
+    for obj in owned:
+        ident = obj.ident if is_a(obj, threading.Thread) else None  # type: ignore[attr-defined]
+        frame = frames.get(ident) if ident is not None else None
+        while frame is not None:
+            ids.add(id(frame))
+            # Up to 3.12 a frame's locals, once asked for (the referrer search asks),
+            # are a dict the frame keeps: it holds the thread as ``self`` too.
+            local_names = frame.f_locals
+            if type(local_names) is dict:
+                ids.add(id(local_names))
+            frame = frame.f_back
+    frames.clear()
+    return ids
+
+
+def _nothing_drawn(verdict: Verdict, nodeid: str) -> list[str]:
+    """What a leak with no picture of its own leaked, and why there is none."""
+    lines = [one_line(nodeid, verdict)]
+    detail = verdict.detail
+    for growth in detail.memory[:5] if detail is not None else ():
+        site = growth.innermost or (growth.frames[-1] if growth.frames else None)
+        where = f"{site[0]}:{site[1]}" if site is not None else "an unknown place"
+        lines.append(f"+{format_size(growth.size)} allocated at {where}")
+        lines.extend(f"  {holder}" for holder in growth.holders)
+    if verdict.note:
+        lines.append(f"({verdict.note})")
+    lines.append("nothing that holds it was found to draw")
+    return lines

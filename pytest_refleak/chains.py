@@ -536,6 +536,18 @@ def _installed(namespace: dict[str, object]) -> bool:
     return filename.startswith(_STDLIB) or "-packages" in filename
 
 
+def held_step(container: object, item: object) -> str:
+    """How ``container`` holds ``item``: ``(key)``, ``['name']``, ``[3]``, ``.attr``."""
+    if type(container) is dict:
+        for key, value in list(container.items()):
+            if key is item:
+                return "(key)"
+            if value is item:
+                return f"[{safe_repr(key, 40)}]"
+    step, _ = _step(container, item, None)
+    return step.removeprefix(" → ") or "(refers to)"
+
+
 def describe_holding(container: object, item: object, chain: Chain) -> str:
     """``chain`` to ``container``, then the step from it to ``item``."""
     if type(container) is dict:

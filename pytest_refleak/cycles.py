@@ -72,6 +72,10 @@ class CycleGroup:
     origin: Origin | None
     path: str
     sites: tuple[str, ...]
+    #: The loop ``path`` names, as data for drawing it: the type it starts from,
+    #: then each step round as (how the previous member refers to the next, the
+    #: next's type); the last step's member is the first again.
+    loop: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
 
 
 @dataclass(frozen=True)
@@ -222,12 +226,14 @@ def _describe(
         name = type_name(objects[i])
         counts[name] = counts.get(name, 0) + 1
     start = _representative(component, objects, origins)
+    loop = _loop(start, members, objects, edges)
     return CycleGroup(
         size=len(component),
         types=tuple(sorted(counts.items(), key=lambda kv: -kv[1])),
         origin=origin,
-        path=_loop_path(start, members, objects, edges),
+        path=_join_path(loop),
         sites=tuple(dict.fromkeys(sites))[:5],
+        loop=loop,
     )
 
 
@@ -341,8 +347,11 @@ def _representative(component: list[int], objects: list[object], origins: Origin
     return min(component, key=rank)
 
 
-def _loop_path(start: int, members: set[int], objects: list[object], edges: list[list[int]]) -> str:
-    """Shortest way round the cycle from ``start``, as ``Node.parent → Node.children[0] → Node``."""
+def _loop(
+    start: int, members: set[int], objects: list[object], edges: list[list[int]]
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Shortest way round the cycle from ``start``: its type, then each step as
+    (reference, type), as in ``Node.parent → Node.children[0] → Node``."""
     previous: dict[int, int] = {}
     queue = collections.deque([start])
     seen = {start}
@@ -360,13 +369,13 @@ def _loop_path(start: int, members: set[int], objects: list[object], edges: list
                 previous[child] = node
                 queue.append(child)
     if end is None:
-        return type_name(objects[start])
+        return type_name(objects[start]), ()
     chain = [end]
     while chain[-1] != start:
         chain.append(previous[chain[-1]])
     chain.reverse()
     steps = list(zip(chain, [*chain[1:], start], strict=True))
-    parts = [type_name(objects[start])]
+    parts: list[tuple[str, str]] = []
     i = 0
     while i < len(steps):
         a, b = steps[i]
@@ -376,30 +385,25 @@ def _loop_path(start: int, members: set[int], objects: list[object], edges: list
             # not `Node.__dict__ → dict['parent']`.
             key = _via_dict(target, objects[steps[i + 1][1]])
             if key and key.startswith("['") and key.endswith("']") and key[2:-2].isidentifier():
-                parts.append(f".{key[2:-2]} → {type_name(objects[steps[i + 1][1]])}")
+                parts.append((f".{key[2:-2]}", type_name(objects[steps[i + 1][1]])))
                 i += 2
                 continue
-        parts.append(_edge_label(source, target))
+        parts.append((_reference_name(source, target), type_name(target)))
         i += 1
-    return _join_path(parts)
+    return type_name(objects[start]), tuple(parts)
 
 
-def _join_path(parts: list[str]) -> str:
+def _join_path(loop: tuple[str, tuple[tuple[str, str], ...]]) -> str:
     """Glue ``Type`` and ``.attr``/``[key]`` steps: ``Node.parent → Node``."""
-    out = parts[0]
-    for part in parts[1:]:
-        if part.startswith((".", "[")):
-            out += part
+    out, steps = loop
+    for step, name in steps:
+        if not step:
+            out += " → " + name
+        elif step.startswith((".", "[")):
+            out += f"{step} → {name}"
         else:
-            out += " → " + part
+            out += f" → {step} → {name}"
     return out
-
-
-def _edge_label(source: object, target: object) -> str:
-    """How ``source`` refers to ``target``, followed by ``target``'s type."""
-    name = type_name(target)
-    step = _reference_name(source, target)
-    return f"{step} → {name}" if step else name
 
 
 def _reference_name(source: object, target: object) -> str:
@@ -488,4 +492,3 @@ def _stored(obj: object, name: str) -> object:
         if type(descriptor) in (types.GetSetDescriptorType, types.MemberDescriptorType):
             return descriptor.__get__(obj, cls)  # type: ignore[attr-defined]
     return None
-

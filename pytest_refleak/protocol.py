@@ -29,7 +29,13 @@ from typing import Any
 
 import pytest
 
-from pytest_refleak.alive import Request, atexit_callbacks, explain_alive, search_seconds
+from pytest_refleak.alive import (
+    Request,
+    atexit_callbacks,
+    draw_the_rest,
+    explain_alive,
+    search_seconds,
+)
 from pytest_refleak.bound import Bound
 from pytest_refleak.companions import replaying, timed, timer_key
 from pytest_refleak.exclusions import (
@@ -486,6 +492,8 @@ class Checker:
                     bound.cut.append("what keeps it alive was not looked for")
                 else:
                     verdict = self._explain(item, verdict, atexit_grew=grew, bound=bound)
+            if verdict.failed and self.settings.graphs_dir is not None:
+                verdict = self._draw(item, verdict)
             note = bound.note()
             if note is not None and verdict.kind is not Kind.INCONCLUSIVE:
                 verdict = dataclasses.replace(
@@ -554,6 +562,29 @@ class Checker:
             verdict = dataclasses.replace(verdict, graphs=tuple(map(str, explained.graphs)))
         if explained.problem:
             verdict = dataclasses.replace(verdict, note=explained.problem)
+        return verdict
+
+    def _draw(self, item: pytest.Item, verdict: Verdict) -> Verdict:
+        """Pictures of the cycles and resources, and of any leak still without one."""
+        assert self.settings.graphs_dir is not None
+        # Only finding the owners of resources looks at the heap.
+        unfreeze = self.heap.frozen and any(found.keys for found in verdict.resources)
+        if unfreeze:
+            self.heap.notice_user_freeze()
+        drawn = draw_the_rest(
+            verdict,
+            Path(self.settings.graphs_dir),
+            item.nodeid,
+            file_stem(item.nodeid),
+            unfreeze=unfreeze,
+        )
+        if unfreeze:
+            self.heap.refrozen()
+        self.explain_seconds += drawn.seconds
+        verdict = drawn.verdict
+        if drawn.problem:
+            note = f"{verdict.note}; {drawn.problem}" if verdict.note else drawn.problem
+            verdict = dataclasses.replace(verdict, note=note)
         return verdict
 
     def _measure_rerun(

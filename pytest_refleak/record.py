@@ -57,6 +57,7 @@ _DEFAULTS: dict[str, Any] = {
     "baseline": None,
     "growth": [],
     "resources": [],
+    "graphs": [],
 }
 
 
@@ -155,6 +156,8 @@ def verdict_record(
             {"kind": found.kind, "per_run": found.grew, "items": list(found.items)}
             for found in verdict.resources
         ],
+        # Pictures, as the report names them: relative to the root where they can be.
+        "graphs": [_relative(path, root) for path in verdict.graphs],
         "summary": one_line(nodeid, verdict),
         "text": explain(verdict, limits, root=root, verbosity=verbosity),
         "baseline": None,

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from pytest_refleak.measure import TypeGrowth
+from pytest_refleak.resources import KINDS, PENDING
 from pytest_refleak.settings import Limits
 from pytest_refleak.text import PLAIN_TYPES, format_size
 from pytest_refleak.verdict import Kind, Verdict
@@ -59,7 +60,7 @@ def explain(
 ) -> str:
     """The report section for a leaking test; ``verbosity`` as pytest's ``-v``/``-q``."""
     if verbosity < 0:
-        return _brief(verdict)
+        return _brief(verdict, root)
     runs = verdict.runs
     lines: list[str] = []
     detail = verdict.detail
@@ -106,8 +107,6 @@ def explain(
                 lines.extend(_frames(growth.frames, root, "      "))
         for found in verdict.resources:
             lines.append(f"  {found.sentence()}")
-        for path in verdict.graphs:
-            lines.append(f"  picture of what keeps it alive: {_relative(path, root)}")
         if verdict.note:
             lines.append(f"  ({verdict.note})")
     if verdict.cycles:
@@ -132,7 +131,22 @@ def explain(
             lines.append(f"    ... and {len(verdict.cycles) - 5} more cycles")
         if verdict.kind is Kind.CYCLES and verdict.note:
             lines.append(f"  ({verdict.note})")
+    for path in verdict.graphs:
+        lines.append(f"  {_picture_of(path)}: {_relative(path, root)}")
     return "\n".join(lines)
+
+
+def _picture_of(path: str) -> str:
+    """What a picture shows, from the name ``graphs`` gave it (``stem.cycles.dot``)."""
+    name = os.path.basename(path)
+    for suffix in (".dot", ".svg"):
+        name = name.removesuffix(suffix)
+    part = name.rpartition(".")[2] if "." in name else ""
+    if part == "cycles":
+        return "picture of the reference cycles"
+    if part.replace("-", " ") in (*KINDS, PENDING):
+        return f"picture of what holds the leaked {part.replace('-', ' ')}"
+    return "picture of what keeps it alive"
 
 
 def _mode_words(mode: str) -> str:
@@ -207,7 +221,7 @@ def _container(chain: str) -> str:
     return chain[: min(ends)] if ends else chain
 
 
-def _brief(verdict: Verdict) -> str:
+def _brief(verdict: Verdict, root: str | None) -> str:
     """The report for ``-q``: the headline and what keeps each type alive."""
     lines = [f"refleak: {_headline(verdict)}"]
     detail = verdict.detail
@@ -222,6 +236,10 @@ def _brief(verdict: Verdict) -> str:
         lines.append(f"  cycle: {group.path}")
     for found in verdict.resources:
         lines.append(f"  {found.sentence()}")
+    # The Graphviz files only: their renderings sit next to them.
+    for path in verdict.graphs:
+        if path.endswith(".dot"):
+            lines.append(f"  picture: {_relative(path, root)}")
     if verdict.note:
         lines.append(f"  ({verdict.note})")
     return "\n".join(lines)

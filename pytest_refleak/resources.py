@@ -15,7 +15,10 @@ module never imports pytest.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
+import gc
+import io
 import ipaddress
 import os
 import signal
@@ -91,6 +94,9 @@ class Found:
     kind: str
     grew: int
     items: tuple[str, ...] = ()
+    #: The numbers of the first few new ones (thread idents, descriptors, task ids,
+    #: pids): enough to find the objects owning them again for a picture.
+    keys: tuple[int, ...] = field(default=(), compare=False)
 
     def short(self) -> str:
         """``1 thread left running``: for the one-line summary."""
@@ -213,15 +219,17 @@ class Watch:
             else:
                 grew = len(after.threads) - len(before.threads)
             if grew > 0:
-                found.append(Found(THREADS, grew, _describe_threads(new)))
+                found.append(Found(THREADS, grew, _describe_threads(new), _first(new)))
         if before.fds is not None and after.fds is not None:
             grew = len(after.fds) - len(before.fds)
             if grew > 0:
-                found.append(Found(FDS, grew, _describe_fds(after.fds - before.fds)))
+                new = after.fds - before.fds
+                found.append(Found(FDS, grew, _describe_fds(new), _first(new)))
         if before.tasks is not None and after.tasks is not None:
             grew = len(after.tasks) - len(before.tasks)
             if grew > 0:
-                found.append(Found(TASKS, grew, _describe_tasks(after.tasks - before.tasks)))
+                new = after.tasks - before.tasks
+                found.append(Found(TASKS, grew, _describe_tasks(new), _first(new)))
         if before.pending is not None and after.pending is not None and self._shutdowns:
             grew = after.pending - before.pending
             if grew > 0:
@@ -230,7 +238,9 @@ class Watch:
             grew = len(after.processes) - len(before.processes)
             if grew > 0:
                 new_pids = after.processes - before.processes
-                found.append(Found(PROCESSES, grew, _describe_processes(new_pids)))
+                found.append(
+                    Found(PROCESSES, grew, _describe_processes(new_pids), _first(new_pids))
+                )
         if before.state is not None and after.state is not None:
             changed = [
                 f"{label}: {_hook_name(old)} → {_hook_name(new_value)}"
@@ -279,6 +289,80 @@ class Watch:
             except (ValueError, TypeError, OSError, RuntimeError):
                 failed.append(labels[position])
         return failed
+
+
+def _first(numbers: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(numbers)[:DESCRIBED])
+
+
+def owners(found: Found) -> list[object]:
+    """The Python objects that own what ``found`` names, while it still exists: the
+    ``Thread``, the file or socket object of a descriptor, the ``Task``, the
+    ``Popen``.  Empty for what no Python object owns (a descriptor from
+    ``os.open``, process state).  Object types are checked with ``type()`` and the
+    numbers read through the base classes' own methods: no code of the test's runs.
+    """
+    wanted = set(found.keys)
+    if not wanted:
+        return []
+    if found.kind == THREADS:
+        return [t for t in threading.enumerate() if t.ident in wanted]
+    if found.kind == TASKS:
+        return [t for t in list(_task_registry() or ()) if id(t) in wanted]
+    if found.kind == FDS:
+        return _objects_owning(wanted, _descriptor_of)
+    if found.kind == PROCESSES:
+        return _objects_owning(wanted, _pid_of)
+    return []
+
+
+def _objects_owning(
+    wanted: set[int], number_of: Callable[[type], Callable[[object], object] | None]
+) -> list[object]:
+    found: list[object] = []
+    everything = gc.get_objects()
+    try:
+        readers: dict[type, Callable[[object], object] | None] = {}
+        for obj in everything:
+            cls = type(obj)
+            if cls not in readers:
+                readers[cls] = number_of(cls)
+            read = readers[cls]
+            if read is None:
+                continue
+            try:
+                number = read(obj)
+            except Exception:  # noqa: BLE001 - closed, or half made
+                continue
+            if number in wanted:
+                found.append(obj)
+                if len(found) >= DESCRIBED:
+                    break
+    finally:
+        everything.clear()
+    return found
+
+
+def _descriptor_of(cls: type) -> Callable[[object], object] | None:
+    """How to read the descriptor of an instance of ``cls``: the files and sockets'
+    own ``fileno``, never a subclass's."""
+    if issubclass(cls, io.FileIO):
+        return io.FileIO.fileno  # type: ignore[return-value]
+    if issubclass(cls, socket.socket):
+        return _socket.socket.fileno  # type: ignore[return-value]
+    return None
+
+
+def _pid_of(cls: type) -> Callable[[object], object] | None:
+    subprocess = sys.modules.get("subprocess")
+    if subprocess is None or not issubclass(cls, subprocess.Popen):
+        return None
+    return _popen_pid
+
+
+def _popen_pid(obj: object) -> object:
+    namespace = object.__getattribute__(obj, "__dict__")
+    return namespace.get("pid") if isinstance(namespace, dict) else None
 
 
 def same_kinds(found: Sequence[Found]) -> frozenset[str]:

@@ -92,8 +92,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "refleak_graphs",
-        "write a Graphviz picture of what keeps each leak alive into DIR "
-        "(.dot, and .svg when Graphviz's dot is installed)",
+        "write Graphviz pictures of each leak into DIR: what holds its objects, "
+        "strings and resources, and its cycles (.dot, and .svg when Graphviz's "
+        "dot is installed)",
         default=None,
         metavar="DIR",
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import run
 
@@ -302,3 +304,19 @@ def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
     pytester.makepyfile(test_it=f"import ownership\ndef test_it():\n    {body}\n")
     result = run(pytester, "--refleak")
     assert_cycles(result, path)
+
+
+def test_cycles_drawn_with_labelled_edges(leaky: pytest.Pytester) -> None:
+    """A cycle verdict gets a picture of the loop itself, each edge named by the
+    reference it stands for, and the report names it."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.make_tree()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    assert_cycles(result)
+    name = "test_it.py_test_it-889b5006.cycles.dot"
+    result.stdout.fnmatch_lines([f"*picture of the reference cycles: pictures/{name}"])
+    text = (leaky.path / "pictures" / name).read_text()
+    assert 'label="test_it.py::test_it: reference cycles"' in text
+    assert 'label="cycle of ' in text
+    edges = re.findall(r'-> \w+ \[label="(.*)"\]', text)
+    assert sorted(edges) == [".children", ".parent", "[0]"]
+    assert [p.name for p in (leaky.path / "pictures").iterdir() if p.suffix == ".dot"] == [name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -206,6 +207,60 @@ def test_graphs_rendered_as_svg(leaky: pytest.Pytester) -> None:
     svg = leaky.path / "pictures" / "test_it.py_test_it-889b5006.svg"
     result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.svg"])
     assert "<svg" in svg.read_text()
+
+
+def test_graphs_drawn_for_memory_held_in_strings_and_bytes(leaky: pytest.Pytester) -> None:
+    """Memory kept in bytes (which the collector does not track) gets a picture of the
+    containers holding a sample of it: the module's ``_cache`` dict, then the module;
+    the report and the JSON report name it."""
+    import json
+
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.cache_bytes(4096)\n")
+    result = run(
+        leaky, "--refleak", "--refleak-graphs=pictures", "--refleak-report=report.json"
+    )
+    result.assert_outcomes(failed=1)
+    name = "test_it.py_test_it-889b5006.dot"
+    result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{name}"])
+    text = (leaky.path / "pictures" / name).read_text()
+    # The dict holding them, reached from the module's namespace as _cache; under it
+    # the first leaked object found (the string key, allocated on the same line).
+    assert 'label="module\\nleakylib"' in text
+    assert '[label="_cache"' in text
+    assert re.search(r'held0 \[label="str \(\d+ B\)\\n\'key-\d+\'", fontcolor=red\];', text)
+    assert re.search(r'o\d+ -> held0 \[label="\(key\)"\];', text)
+    record = json.loads((leaky.path / "report.json").read_text())["tests"][0]
+    assert record["graphs"][0] == f"pictures/{name}"
+
+
+def test_leak_with_nothing_to_draw_gets_a_note(leaky: pytest.Pytester) -> None:
+    """Bytes that no container holds (a reference count leaked in native code) have no
+    holders to draw: the test's picture is a note saying what leaked and why."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.lose_bytes()\n")
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures")
+    result.assert_outcomes(failed=1)
+    name = "test_it.py_test_it-889b5006.dot"
+    result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{name}"])
+    text = (leaky.path / "pictures" / name).read_text()
+    assert text.startswith("digraph refleak {")
+    assert 'note [label="LEAKED test_it.py::test_it - ' in text
+    assert re.search(r"allocated at \S*leakylib.py:\d+", text)
+    assert "no container holds it" in text
+    assert "nothing that holds it was found to draw" in text
+    # -q names the picture too.
+    quiet = run(leaky, "--refleak", "--refleak-graphs=pictures", "-q")
+    quiet.stdout.fnmatch_lines([f"  picture: pictures/{name}"])
+
+
+def test_clean_tests_draw_nothing(leaky: pytest.Pytester) -> None:
+    """Tests that leak nothing write no picture, and no directory for them."""
+    leaky.makepyfile(
+        test_it="import leakylib\ndef test_it(): leakylib.make_tree()\ndef test_two(): pass\n"
+    )
+    result = run(leaky, "--refleak", "--refleak-graphs=pictures", "--refleak-cycles=off")
+    result.assert_outcomes(passed=2)
+    assert not (leaky.path / "pictures").exists()
+    result.stdout.no_fnmatch_line("*picture*")
 
 
 def test_graph_directory_that_cannot_be_made(leaky: pytest.Pytester) -> None:

@@ -97,6 +97,13 @@ RESLIB = textwrap.dedent(
         if not _installed:
             signal.signal(signal.SIGUSR2, on_signal)
             _installed = True
+
+
+    WORKERS = []
+
+
+    def keep_worker():
+        WORKERS.append(start_worker())
     '''
 )
 
@@ -373,6 +380,24 @@ def test_asyncio_tasks(pytester: pytest.Pytester, plugin: str) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_pending - *", "LEAKED test_it.py::test_kept - *"])
 
 
+def test_asyncio_tasks_drawn(pytester: pytest.Pytester) -> None:
+    """A task kept in a module's set is drawn from its holders; tasks cancelled when
+    their loop shut down have none left, and their picture says so."""
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(test_it=ASYNC_TESTS.format(mark="asyncio"))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = run(pytester, "--refleak", "-p", "no:randomly", "--refleak-graphs=pictures")
+    result.assert_outcomes(passed=1, failed=2)
+    pictures = pytester.path / "pictures"
+    kept = next(pictures.glob("test_it.py_test_kept-*.tasks.dot")).read_text()
+    assert 'label="Task' in kept or 'label="_asyncio.Task' in kept
+    assert '[label="kept"' in kept
+    result.stdout.fnmatch_lines(["*picture of what holds the leaked tasks: pictures/*.tasks.dot"])
+    pending = next(pictures.glob("test_it.py_test_pending-*.pending-tasks.dot")).read_text()
+    assert "still pending when their event loop was shut down" in pending
+    assert not list(pictures.glob("test_it.py_test_awaited*"))
+
+
 # -- the switch ----------------------------------------------------------------------------
 
 
@@ -485,3 +510,49 @@ def test_holders_out_of_the_collectors_sight_are_named(pytester: pytest.Pytester
         ["*kept alive by the handler of SIGUSR1 (signal.signal) → remember.<locals>.handler()*"]
     )
     result.stdout.no_fnmatch_line("*Py_DECREF*")
+
+
+# -- pictures ------------------------------------------------------------------------------
+
+
+def test_thread_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
+    """A leaked thread gets a picture of what holds its Thread object (here a module's
+    list), not of threading's own registry or the frames it runs."""
+    reslib.makepyfile(test_it="import reslib\ndef test_it():\n    reslib.keep_worker()\n")
+    result = run(reslib, "--refleak", "--refleak-graphs=pictures")
+    assert_resource_leak(result, "test_it")
+    name = "test_it.py_test_it-889b5006.threads.dot"
+    result.stdout.fnmatch_lines([f"*picture of what holds the leaked threads: pictures/{name}"])
+    text = (reslib.path / "pictures" / name).read_text()
+    assert 'label="Thread\\n' in text
+    assert '[label="WORKERS"' in text
+    assert 'label="module\\nreslib"' in text
+    assert "_active" not in text
+
+
+@linux_only
+def test_descriptor_without_an_owner_gets_a_note(reslib: pytest.Pytester) -> None:
+    """A descriptor no Python object owns has nothing to draw: its picture says so."""
+    reslib.makepyfile(
+        test_it="import reslib\ndef test_it():\n    reslib.open_descriptor(reslib.__file__)\n"
+    )
+    result = run(reslib, "--refleak", "--refleak-graphs=pictures")
+    assert_resource_leak(result, "test_it")
+    name = "test_it.py_test_it-889b5006.fds.dot"
+    result.stdout.fnmatch_lines([f"*picture of what holds the leaked fds: pictures/{name}"])
+    text = (reslib.path / "pictures" / name).read_text()
+    assert "1 file descriptor left open: fd " in text
+    assert "no file or socket object owns it" in text
+
+
+@linux_only
+def test_file_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
+    """A file kept open in a module's list is drawn from its FileIO up to the list."""
+    reslib.makepyfile(
+        test_it="import reslib\ndef test_it(tmp_path):\n    reslib.keep_file(tmp_path / 'kept.txt')\n"
+    )
+    result = run(reslib, "--refleak", "--refleak-graphs=pictures")
+    assert_resource_leak(result, "test_it")
+    text = (reslib.path / "pictures" / "test_it.py_test_it-889b5006.fds.dot").read_text()
+    assert 'label="FileIO' in text
+    assert '[label="_files"' in text

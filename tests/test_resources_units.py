@@ -404,3 +404,39 @@ def test_unseen_holders_running_thread_and_signal_handler() -> None:
         signal.signal(signal.SIGUSR1, old)
         stop.set()
         thread.join()
+
+
+# -- the objects owning what was left, for pictures ------------------------------------------
+
+
+@linux_only
+def test_owners_found_again_by_number(watch: Watch, tmp_path: os.PathLike[str]) -> None:
+    """What a run left is found again by the numbers its Found keeps: the Thread, the
+    file object of a descriptor, the Popen of a child; a raw descriptor has none."""
+    stop = threading.Event()
+    before = watch.snapshot()
+    thread = threading.Thread(target=stop.wait, args=(10,), daemon=True)
+    thread.start()
+    kept = open(os.path.join(tmp_path, "kept.txt"), "w")  # noqa: SIM115 - kept open on purpose
+    raw = os.open(os.path.join(tmp_path, "kept.txt"), os.O_RDONLY)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)"])
+    try:
+        found = {f.kind: f for f in watch.compare(before, watch.snapshot())}
+        assert resources.owners(found["threads"]) == [thread]
+        owned = resources.owners(found["fds"])
+        assert [type(o).__name__ for o in owned] == ["FileIO"]
+        assert owned[0] is kept.buffer.raw
+        assert found["fds"].keys == tuple(sorted((kept.fileno(), raw)))
+        if "processes" in found:
+            assert resources.owners(found["processes"]) == [child]
+        del owned
+    finally:
+        stop.set()
+        thread.join()
+        kept.close()
+        os.close(raw)
+        child.kill()
+        child.wait()
+    # The numbers are not part of what a Found is: runs compare by kind, count, text.
+    assert Found("fds", 1, ("f",), (3,)) == Found("fds", 1, ("f",), (4,))
+    assert resources.owners(Found("state", 1, ("x",))) == []
