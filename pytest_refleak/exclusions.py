@@ -51,7 +51,9 @@ Applied by :class:`pytest_refleak.measure.Window`:
   caches link their new keys and values with (:func:`new_cache_links`), weak
   references to excluded objects (:func:`weakrefs_to`), ``io.StringIO``'s hidden
   lists before Python 3.12 (:func:`without_stringio_internals`), objects made by
-  pytest-xdist's messaging thread (:func:`transport_made`);
+  pytest-xdist's messaging thread (:func:`transport_made`), what the threads
+  already running when the window opened hold from their running frames, and the
+  memory of the strings and numbers they hold (:func:`other_threads_holdings`);
 - reading memory: what the test tooling allocated, file names the import system
   joined, names the standard library interned on Python 3.12
   (:func:`tooling_made`), and the interned-string table's growth on 3.12
