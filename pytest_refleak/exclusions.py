@@ -232,7 +232,8 @@ def other_threads_holdings(
         return found, []
     current = threading.get_ident()
     frames = sys._current_frames()
-    namespaces = {id(m.__dict__) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
+    # Read without asking the modules: a lazily loaded one would load.
+    namespaces = {id(module_namespace(m)) for m in list(sys.modules.values())}
     pending: list[tuple[object, int]] = []
     for ident, top in frames.items():
         if ident == current or ident not in threads:
