@@ -556,3 +556,28 @@ def test_file_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
     text = (reslib.path / "pictures" / "test_it.py_test_it-889b5006.fds.dot").read_text()
     assert 'label="FileIO' in text
     assert '[label="_files"' in text
+
+
+@linux_only
+def test_child_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
+    """A child never waited for is drawn from its Popen object up to the module list
+    that keeps it."""
+    reslib.makeconftest(
+        """
+        import reslib
+        def pytest_unconfigure(config):
+            for child in reslib.children:
+                child.kill()
+                child.wait()
+        """
+    )
+    reslib.makepyfile(
+        test_it="import reslib\ndef test_it():\n    reslib.children.append(reslib.spawn_sleeper())\n"
+    )
+    result = run(reslib, "--refleak", "--refleak-graphs=pictures")
+    assert_resource_leak(result, "test_it")
+    name = "test_it.py_test_it-889b5006.processes.dot"
+    result.stdout.fnmatch_lines([f"*picture of what holds the leaked processes: pictures/{name}"])
+    text = (reslib.path / "pictures" / name).read_text()
+    assert 'label="Popen' in text
+    assert '[label="children"' in text
