@@ -11,7 +11,7 @@ The plugin runs in its default mode (cycles: project) in a subprocess, with
 
 Usage::
 
-    python corpus/score.py [--python PATH] [--xdist N] [--order file|reversed|shuffled]
+    python corpus/score.py [--python PATH] [--xdist N] [--order file|reversed|shuffled|randomly]
                            [--seed N] [--known-wrong FILE] [--json OUT]
 
 Exit status: without ``--known-wrong``, 0 if every case got its expected verdict.
@@ -55,8 +55,14 @@ def run_pytest(
 ) -> tuple[str, float, float]:
     command = [
         args.python, "-m", "pytest", "--refleak", f"--refleak-report={report}",
-        "-p", "no:randomly", "-p", "_order", "-q", "--tb=line", "-rN", "--color=no",
+        "-q", "--tb=line", "-rN", "--color=no",
     ]  # fmt: skip
+    if args.order == "randomly":
+        # pytest-randomly's own shuffling (and its reseeding before every test), as
+        # suites that use it run.
+        command += ["-p", "randomly", f"--randomly-seed={args.seed}"]
+    else:
+        command += ["-p", "no:randomly", "-p", "_order"]
     if args.xdist:
         command += ["-n", str(args.xdist)]
     if skip_async:
@@ -136,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="the Python that runs pytest")
     parser.add_argument("--xdist", type=int, default=0, metavar="N", help="run with -n N")
-    parser.add_argument("--order", choices=("file", "reversed", "shuffled"), default="file")
-    parser.add_argument("--seed", type=int, default=1, help="the seed of --order=shuffled")
+    parser.add_argument(
+        "--order", choices=("file", "reversed", "shuffled", "randomly"), default="file"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="the seed of --order=shuffled or randomly"
+    )
     parser.add_argument("--known-wrong", type=Path, help="cases the plugin is known to get wrong")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
     args = parser.parse_args(argv)
@@ -159,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     unexpected = sorted(set(records) - {c.nodeid for c in cases})
 
     mode = "serial" if not args.xdist else f"-n {args.xdist}"
-    order = args.order + (f" (seed {args.seed})" if args.order == "shuffled" else "")
+    order = args.order + (f" (seed {args.seed})" if args.order in ("shuffled", "randomly") else "")
     print(
         f"pytest-refleak on the corpus: Python {report['python']}, {mode}, {order}, "
         f"cycles={report['settings']['cycles']}, {elapsed:.0f} s wall, {cpu:.0f} s CPU"

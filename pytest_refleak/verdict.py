@@ -69,11 +69,11 @@ def disturbed(reading: Reading, limits: Limits) -> bool:
 def looks_leaky(reading: Reading, limits: Limits) -> bool:
     """Whether a test's first run leaves a re-run to be made: always, for now.
 
-    A first run's block count is not exact.  Between its two readings pytest's
-    own records and, with cycles caught, the plugin's cycle catcher free a few
-    blocks that were allocated before the window and that no exclusion follows:
-    clean first runs read -1 block on 3.10 to 3.13 with cycles off, and -3 or -4
-    in the held-out corpus with cycles caught.  A test that keeps one to four
+    A first run's block count is not exact yet.  Between its two readings a few
+    blocks allocated before the window are freed that no exclusion follows: on a
+    plain suite a clean first run now reads 0 (pluggy's iterator and the item's
+    attribute table are accounted for), but clean first runs of the held-out
+    corpus still read -1 to -3 with nothing collected.  A test that keeps one to four
     small strings or numbers per call reads the same.  Clearing on a level missed
     two such leaks of the corpus (a 60-byte key kept in a module's set, a warning
     text kept once per call), so every checked test gets at least one re-run,
