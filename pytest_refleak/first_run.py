@@ -22,7 +22,7 @@ from pytest_refleak.exclusions import Exclusions, bounded_caches, bounded_dict_c
 from pytest_refleak.heap import malloc_chunk
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
-from pytest_refleak.objects import hidden_blocks, storage_change
+from pytest_refleak.objects import hidden_blocks
 from pytest_refleak.pytest_internals import (
     RunningHookCall,
     containers_of,
@@ -57,7 +57,6 @@ class FirstRun:
         self.failure: str | None = None
         self.state = "idle"
         self.containers: list[tuple[object, object, str, int]] = []
-        self.tables: list[tuple[object, int]] = []
         self.request: object = None
         # Made now, not while the window is open: anything created between the
         # window's two readings would count as the test's.
@@ -74,13 +73,6 @@ class FirstRun:
         # teardown; holding them keeps their memory from counting as freed.
         self.request = fixture_request(item)
         self.containers = item_containers(item)
-        # The item's and the request's attribute tables: another plugin adding
-        # attributes in the window moves them to new storage and frees the old.
-        self.tables = [
-            (table, sys.getsizeof(table))
-            for owner in (item, self.request)
-            if type(table := getattr(owner, "__dict__", None)) is dict
-        ]
         settle_log_handler(item.config)
         # Values pytest computes once per item when it first reports on it.
         item.location  # noqa: B018
@@ -120,7 +112,6 @@ class FirstRun:
             with contextlib.suppress(Exception):
                 self.window.close()
         self.containers = []
-        self.tables = []
         self.request = None
         self._forget_hook_call()
         if packed is None:
@@ -181,11 +172,7 @@ class FirstRun:
         # The stash's storage: new entries there (tmp_path's results, say) are pytest's.
         current.extend(r for r in gc.get_referents(item.stash) if type(r) is dict)
         call = self.hook_call
-        extra_blocks = (
-            self.extra_blocks
-            + self._new_untracked_containers(current)
-            + storage_change(self.tables)
-        )
+        extra_blocks = self.extra_blocks + self._new_untracked_containers(current)
         if call is not None:
             extra_blocks += call.grown_from_empty()
         return Exclusions(

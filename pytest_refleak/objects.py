@@ -239,29 +239,6 @@ def _attribute_values_block(obj: object) -> int:
     return 1 if header == 0 and values != 0 else 0
 
 
-#: Requests up to this many bytes are served by CPython's small-object allocator,
-#: one block each; larger ones by ``malloc``, which the block count does not see.
-SMALL_REQUEST = 512
-
-
-def storage_blocks(obj: object, size: int) -> int:
-    """Blocks of a list's, dict's or set's storage when ``sys.getsizeof(obj)`` read
-    ``size``: none while it is empty or once its storage is served by ``malloc``."""
-    empty = _EMPTY_SIZES.get(type(obj))
-    if empty is None or size <= empty:
-        return 0
-    return 1 if size - empty <= SMALL_REQUEST else 0
-
-
-def storage_change(sized: Sequence[tuple[object, int]]) -> int:
-    """Blocks gained (or lost, below zero) by the storage of containers that were
-    each ``size`` long before, now that they may have grown, shrunk or moved it."""
-    return sum(
-        storage_blocks(obj, sys.getsizeof(obj)) - storage_blocks(obj, size)
-        for obj, size in sized
-    )
-
-
 def hidden_blocks(obj: object) -> int:
     """Allocations an object owns besides its own block: a dict's table, a list's array."""
     empty = _EMPTY_SIZES.get(type(obj))

@@ -71,9 +71,9 @@ def looks_leaky(reading: Reading, limits: Limits) -> bool:
 
     A first run's block count is not exact yet.  Between its two readings a few
     blocks allocated before the window are freed that no exclusion follows: on a
-    plain suite a clean first run now reads 0 (pluggy's iterator and the item's
-    attribute table are accounted for), but clean first runs of the held-out
-    corpus still read -1 to -3 with nothing collected.  A test that keeps one to four
+    plain suite a clean first run now reads 0 (pluggy's iterator is held), but
+    clean first runs of the held-out corpus still read -1 to -3 with nothing
+    collected.  A test that keeps one to four
     small strings or numbers per call reads the same.  Clearing on a level missed
     two such leaks of the corpus (a 60-byte key kept in a module's set, a warning
     text kept once per call), so every checked test gets at least one re-run,

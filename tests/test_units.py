@@ -803,22 +803,3 @@ def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
     assert gc.get_debug() == debug
     assert gc.garbage == []
     assert next(alive.gen, None) is None
-
-
-def test_storage_change_counts_small_tables_moved_to_malloc_and_back() -> None:
-    from pytest_refleak.objects import SMALL_REQUEST, storage_blocks, storage_change
-
-    empty: dict[int, int] = {}
-    assert storage_blocks(empty, sys.getsizeof(empty)) == 0
-    small = dict.fromkeys(range(5))
-    assert storage_blocks(small, sys.getsizeof(small)) == 1
-    before = sys.getsizeof(small)
-    small.update(dict.fromkeys(range(5, 200)))  # its table is now malloc's
-    assert sys.getsizeof(small) - sys.getsizeof({}) > SMALL_REQUEST
-    assert storage_change([(small, before)]) == -1
-    grown: list[int] = []
-    size = sys.getsizeof(grown)
-    grown.append(1)
-    assert storage_change([(grown, size)]) == 1
-    # Not a container whose storage can be told from its size: nothing counted.
-    assert storage_change([(object(), 16)]) == 0
