@@ -97,7 +97,7 @@ def test_thread_growing_a_list_leaves_clean_tests_clean(
     result.stdout.no_fnmatch_line("*LEAKED*")
 
 
-#: Seen once in `.ci/run` (3.10.13, under -n 2, 5c3c6b8's code): ``test_object`` passed
+#: Seen once in `.ci/run` (3.10.13, under -n 2, 695f255's code): ``test_object`` passed
 #: while the thread churned a deque of ``object()``; it passed in four runs before.
 #: Python 3.10 needs one more re-run to grow (a frame kept per function makes single
 #: readings noisier), and the churning thread's frees of old objects can hide one
