@@ -51,9 +51,7 @@ Applied by :class:`pytest_refleak.measure.Window`:
   caches link their new keys and values with (:func:`new_cache_links`), weak
   references to excluded objects (:func:`weakrefs_to`), ``io.StringIO``'s hidden
   lists before Python 3.12 (:func:`without_stringio_internals`), objects made by
-  pytest-xdist's messaging thread (:func:`transport_made`), what the threads
-  already running when the window opened hold from their running frames, and the
-  memory of the strings and numbers they hold (:func:`other_threads_holdings`);
+  pytest-xdist's messaging thread (:func:`transport_made`);
 - reading memory: what the test tooling allocated, file names the import system
   joined, names the standard library interned on Python 3.12
   (:func:`tooling_made`), and the interned-string table's growth on 3.12
@@ -77,11 +75,9 @@ import contextlib
 import ctypes
 import functools
 import gc
-import inspect
 import io
 import linecache
 import sys
-import threading
 import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -172,115 +168,6 @@ def frame_objects_of_callers() -> list[types.FrameType]:
 
 
 # -- reading a window's new objects ---------------------------------------------------
-
-
-def running_threads() -> frozenset[int]:
-    """Idents of the threads other than this one that run now: read when a window
-    opens, so that its reading knows which threads were there before the test."""
-    current = threading.get_ident()
-    idents = {t.ident for t in threading.enumerate() if t.ident is not None}
-    # Threads started outside ``threading`` (by native code) have a frame but no
-    # Thread object.
-    idents.update(sys._current_frames())
-    idents.discard(current)
-    return frozenset(idents)
-
-
-#: Old objects a walk from another thread's frames does not look through: they lead
-#: to the whole program (a function's globals, a module, a class), not to what the
-#: thread's running code holds.
-_NOT_THROUGH = (
-    types.ModuleType,
-    type,
-    types.FunctionType,
-    types.MethodType,
-    types.BuiltinFunctionType,
-    types.CodeType,
-    types.FrameType,
-)
-
-#: Old objects looked through between a thread's frame and what it holds: its
-#: ``self``, that object's attribute dict, and a deque or list in it.
-_THREAD_DEPTH = 3
-
-
-def other_threads_holdings(
-    threads: frozenset[int], young_ids: set[int]
-) -> tuple[set[int], list[object]]:
-    """What the other threads that ran before the window opened hold from the frames
-    they are running: the ids of such new objects (the frames too, if new), and the
-    strings and numbers they hold, whose memory only their allocation sites tell apart.
-
-    The principle: what another thread's running code holds is that thread's.  A
-    session fixture's thread that fills a ``deque(maxlen=200)`` while a test runs
-    leaves new objects in it that outlive the test like a leak would, and neither
-    the allocator's block count nor tracemalloc says which thread made them.  The
-    thread holds them, through its frames' locals and what those refer to (a
-    closure's cell, ``self`` and its attributes), and the test does not.
-
-    Narrow on purpose: only threads already running when the window opened count
-    (a thread the test starts is the test's, and one left running is reported
-    with the resources), a frame's globals and builtins are not followed, and no
-    old module, class, function or code object is looked through, so that a
-    thread's frame does not reach the test's module through its globals.  What a
-    test hands to such a thread to keep (a list the thread's loop holds) is the
-    thread's too: the limit of this rule (``docs/hostile-input.md``).
-    """
-    found: set[int] = set()
-    atoms: dict[int, object] = {}
-    if not threads:
-        return found, []
-    current = threading.get_ident()
-    frames = sys._current_frames()
-    # Read without asking the modules: a lazily loaded one would load.
-    namespaces = {id(module_namespace(m)) for m in list(sys.modules.values())}
-    pending: list[tuple[object, int]] = []
-    for ident, top in frames.items():
-        if ident == current or ident not in threads:
-            continue
-        frame: types.FrameType | None = top
-        while frame is not None:
-            if id(frame) in young_ids:
-                found.add(id(frame))
-            pending.extend((value, 0) for value in _frame_locals(frame))
-            frame = frame.f_back
-    del frames
-    visited: set[int] = set()
-    while pending:
-        obj, depth = pending.pop()
-        key = id(obj)
-        if key in visited or key in namespaces:
-            continue
-        if not gc.is_tracked(obj):
-            # Strings, numbers, plain ``object()`` instances: the collector does not
-            # list them as new, so only their allocation sites tell their memory apart.
-            atoms[key] = obj
-        if key in young_ids:
-            found.add(key)
-            depth = 0
-        elif depth > _THREAD_DEPTH or issubclass(type(obj), _NOT_THROUGH) or len(visited) > 10_000:
-            continue
-        visited.add(key)
-        pending.extend((ref, depth + 1) for ref in gc.get_referents(obj))
-    return found, list(atoms.values())
-
-
-def _frame_locals(frame: types.FrameType) -> list[object]:
-    """The values a running frame's locals (and closure cells) hold.
-
-    Read through ``f_locals``: the collector's traversal of a frame another thread
-    is running shows nothing from Python 3.11 on, as the thread, not the frame
-    object, owns its locals then.  A module-level frame's locals are its globals,
-    which lead everywhere.
-    """
-    if frame.f_code.co_flags & inspect.CO_OPTIMIZED == 0:
-        return []
-    try:
-        values = list(frame.f_locals.values())
-    except Exception:  # noqa: BLE001 - a frame ending meanwhile must not end the reading
-        return []
-    return [v for v in values if not issubclass(type(v), _NOT_THROUGH)]
-
 
 
 def current_frames() -> list[types.FrameType]:

@@ -39,8 +39,6 @@ from pytest_refleak.exclusions import (
     frame_objects_of_callers,
     interned_size,
     new_cache_links,
-    other_threads_holdings,
-    running_threads,
     tooling_made,
     transport_made,
     untracked_entries,
@@ -200,8 +198,6 @@ class Window:
         self._findings: cycles_mod.CycleFindings = cycles_mod.NO_CYCLES
         self._snapshot: tracemalloc.Snapshot | None = None
         self._callback: object = None
-        #: The other threads running when the window opened: what they hold is theirs.
-        self._threads: frozenset[int] = frozenset()
 
     def open(self) -> None:
         """Start measuring.
@@ -211,7 +207,6 @@ class Window:
         collection and the reading, or it would sit in a free list and count.
         """
         forget_last_failure()
-        self._threads = running_threads()
         self._frames = frame_objects_of_callers()
         if self.freeze:
             self.heap.settle()
@@ -378,8 +373,6 @@ class Window:
         typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
         ignored = new_reachable([*exclusions.ignored, *typed], rest)
         ignored |= abc_cache_entries(young, young_ids)
-        threads_held, thread_atoms = other_threads_holdings(self._threads, rest - ignored)
-        ignored |= threads_held
         links = 0
         if not young_ids <= bookkeeping | held | ignored:
             # Only new objects nothing else accounts for can be a cache's new entries;
@@ -431,14 +424,12 @@ class Window:
             tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
             # Strings and numbers the caches hold are theirs as well: a cache's keys.
             atoms = untracked_entries([*exclusions.caches, *exclusions.slots])
-            atoms.extend(thread_atoms)
             traced_bytes, lines, memory = self._memory_growth(
                 traced, [*ignored_objects, *tooling, *atoms], candidates
             )
             del atoms
             untracked_bytes = sum(size for _, size in lines)
             del tooling
-        del thread_atoms
         by_type = summarise(candidates, self.origins, detailed=self.detailed)
         return Reading(
             blocks=blocks,
