@@ -321,11 +321,7 @@ class RunningHookCall:
         self._held: list[object] = list(names.values())
         # So is its iterator over the implementations, which only the frame's stack
         # holds: it runs out, and is freed, inside the window.
-        impls = [value for value in self._held if type(value) is list]
-        if impls:
-            self._held.extend(
-                r for r in gc.get_referrers(*impls) if type(r) in _LIST_ITERATORS
-            )
+        self._held.extend(_iterators_over([v for v in self._held if type(v) is list]))
         self._lists: list[list[object]] = [
             value for value in (names.get(n) for n in _CALL_LISTS) if type(value) is list
         ]
@@ -360,10 +356,7 @@ class RunningHookCall:
 
     def iterators(self) -> list[object]:
         """The call's iterators over its own lists, which only its frame's stack holds."""
-        found: list[object] = []
-        for value in self._lists:
-            found.extend(r for r in gc.get_referrers(value) if type(r) in _LIST_ITERATORS)
-        return found
+        return _iterators_over(self._lists)
 
     def grown_from_empty(self) -> int:
         """Blocks the lists allocated for their contents in the window."""
@@ -382,3 +375,10 @@ class RunningHookCall:
 
 
 _LIST_ITERATORS: tuple[type, ...] = (type(iter([])), type(reversed([])))
+
+
+def _iterators_over(lists: list[list[object]]) -> list[object]:
+    """The iterators over any of ``lists`` that are alive now."""
+    if not lists:
+        return []
+    return [r for r in gc.get_referrers(*lists) if type(r) in _LIST_ITERATORS]

@@ -244,10 +244,9 @@ def test_closed_files_captured_output_and_fixture_files_are_not_leaks(
 # -- child processes ---------------------------------------------------------------------
 
 
-@linux_only
-def test_child_never_waited_for(reslib: pytest.Pytester) -> None:
-    """A child process started on every run and never waited for is named by pid, state
-    and command line."""
+def _keep_a_sleeper_per_run(reslib: pytest.Pytester) -> None:
+    """A test that starts a child on every run and keeps it in a module list; the
+    children are killed when the session ends."""
     reslib.makeconftest(
         """
         import reslib
@@ -260,6 +259,13 @@ def test_child_never_waited_for(reslib: pytest.Pytester) -> None:
     reslib.makepyfile(
         test_it="import reslib\ndef test_it():\n    reslib.children.append(reslib.spawn_sleeper())\n"
     )
+
+
+@linux_only
+def test_child_never_waited_for(reslib: pytest.Pytester) -> None:
+    """A child process started on every run and never waited for is named by pid, state
+    and command line."""
+    _keep_a_sleeper_per_run(reslib)
     result = run(reslib, "--refleak")
     assert_resource_leak(
         result,
@@ -562,18 +568,7 @@ def test_file_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
 def test_child_drawn_from_its_holders(reslib: pytest.Pytester) -> None:
     """A child never waited for is drawn from its Popen object up to the module list
     that keeps it."""
-    reslib.makeconftest(
-        """
-        import reslib
-        def pytest_unconfigure(config):
-            for child in reslib.children:
-                child.kill()
-                child.wait()
-        """
-    )
-    reslib.makepyfile(
-        test_it="import reslib\ndef test_it():\n    reslib.children.append(reslib.spawn_sleeper())\n"
-    )
+    _keep_a_sleeper_per_run(reslib)
     result = run(reslib, "--refleak", "--refleak-graphs=pictures")
     assert_resource_leak(result, "test_it")
     name = "test_it.py_test_it-889b5006.processes.dot"
