@@ -782,3 +782,54 @@ def test_last():
     # window), the first (first calls of the session) and one more on 3.12; before
     # pluggy's call was looked at, all 15.
     assert reran <= 6, reran
+
+
+def test_a_small_hand_written_lru_that_evicts_as_it_stores_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    """A project's own least-recently-used map of size 2, fed a fresh key of strings
+    and numbers on every call, frees the entry of two runs before as it stores this
+    run's: the traced re-runs see new strings, the block count sees nothing grow.
+    The same map without its bound keeps every entry, and leaks."""
+    pytester.makepyfile(
+        compiled="""
+        import itertools
+        from collections import OrderedDict
+
+        class LRU:
+            def __init__(self, maxsize):
+                self.maxsize = maxsize
+                self.data = OrderedDict()
+
+            def get(self, key, compute):
+                if key in self.data:
+                    self.data.move_to_end(key)
+                    return self.data[key]
+                value = self.data[key] = compute(key)
+                if self.maxsize is not None and len(self.data) > self.maxsize:
+                    self.data.popitem(last=False)
+                return value
+
+        BOUNDED = LRU(maxsize=2)
+        UNBOUNDED = LRU(maxsize=None)
+        _ids = itertools.count()
+
+        def compile_query(cache, table):
+            key = (table, next(_ids))
+            return cache.get(key, lambda k: f"SELECT * FROM {k[0]} /* {k[1]} */")
+        """,
+        test_it="""
+        import compiled
+        def test_bounded():
+            assert compiled.compile_query(compiled.BOUNDED, "orders").startswith("SELECT")
+        def test_unbounded():
+            assert compiled.compile_query(compiled.UNBOUNDED, "orders").startswith("SELECT")
+        """,
+    )
+    for seed in (None, "1"):
+        if seed is None:
+            result = run(pytester, "--refleak")
+        else:
+            result = run(pytester, "--refleak", f"--randomly-seed={seed}", randomly=True)
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unbounded - *"])
