@@ -75,16 +75,22 @@ Frames = tuple[tuple[str, int], ...]
 _SATURATED = 64
 
 
-def traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Frames]]:
-    """Allocation tracebacks of ``objects``, indexed by their innermost frame.
+#: An object's allocation traceback, and the files its constructor can run in.
+Sites = dict[tuple[str, int], dict[Frames, frozenset[str]]]
+
+
+def traceback_keys(objects: Iterable[object]) -> Sites:
+    """Allocation tracebacks of ``objects``, indexed by their innermost frame, each
+    with the files of the object's class and its bases (see :func:`made_by`).
 
     A leak of a hundred thousand objects is most often made at one line: once a
     type's last :data:`_SATURATED` lookups found only tracebacks already known, its
     remaining objects are not looked up (each lookup costs as much as running a
     line of the test), which bounds the cost for big leaks.
     """
-    keys: dict[tuple[str, int], set[Frames]] = {}
+    keys: Sites = {}
     unchanged: dict[type, int] = {}
+    files: dict[type, frozenset[str]] = {}
     for obj in objects:
         kind = type(obj)
         if unchanged.get(kind, 0) >= _SATURATED:
@@ -92,21 +98,40 @@ def traceback_keys(objects: Iterable[object]) -> dict[tuple[str, int], set[Frame
         frames = object_frames(obj)
         if not frames:
             continue
-        known = keys.setdefault(frames[-1], set())
+        known = keys.setdefault(frames[-1], {})
         if frames in known:
             unchanged[kind] = unchanged.get(kind, 0) + 1
         else:
-            known.add(frames)
+            if kind not in files:
+                files[kind] = _class_files(kind)
+            known[frames] = files[kind]
             unchanged[kind] = 0
     return keys
 
 
-def made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> bool:
-    """Whether an allocation happened where one of ``origins`` was made, or inside it.
+def _class_files(kind: type) -> frozenset[str]:
+    """The source files of a class and its bases: where its constructor runs."""
+    found = set()
+    for base in kind.__mro__:
+        module = sys.modules.get(getattr(base, "__module__", None) or "")
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str):
+            found.add(filename)
+    return frozenset(found)
+
+
+def made_by(frames: Frames, origins: Sites) -> bool:
+    """Whether an allocation happened where one of ``origins`` was made, or inside
+    its constructor.
 
     Memory allocated by an object's constructor (its attribute storage, say) has
-    the object's own allocation traceback as its outer part.  Tracebacks keep only
-    their innermost frames, so the two are compared over the frames both kept.
+    the object's own allocation traceback as its outer part, and runs in the file
+    of its class or a base (or in code generated for it, as ``dataclasses`` and
+    ``attrs`` make ``__init__``).  Other calls made from the line that made the
+    object are not its constructor: a doctest example ``f(text)[:9]`` makes its
+    slice at the example's line, and what ``f`` keeps is not the slice's memory.
+    Tracebacks keep only their innermost frames, so the two are compared over
+    the frames both kept.
     """
     if not origins:
         return False
@@ -114,7 +139,10 @@ def made_by(frames: Frames, origins: dict[tuple[str, int], set[Frames]]) -> bool
         found = origins.get(frames[end - 1])
         if not found:
             continue
-        for origin in found:
+        inner = frames[end][0] if end < len(frames) else None
+        for origin, files in found.items():
+            if inner is not None and inner not in files and not inner.startswith("<"):
+                continue
             shared = min(len(origin), end)
             if origin[-shared:] == frames[end - shared : end]:
                 return True

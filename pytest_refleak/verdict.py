@@ -140,7 +140,10 @@ def settling(readings: Sequence[Reading]) -> bool:
 
     Caches warming up over several calls grow by less each time until they stop;
     a leak grows by about as much every time.  The last exact reading below an
-    earlier one means the test has not settled yet.
+    earlier one means the test has not settled yet.  A steady leak that reads a
+    block more once (1, 1, 2, 1) is re-run again too, which costs re-runs but
+    decides nothing wrongly: a warm-up can end with as many calls growing by the
+    same block as a leak shows (an empty list kept on each of its last calls).
     """
     blocks = [r.blocks for r in readings if r.blocks_exact]
     return len(blocks) >= 2 and blocks[-1] < max(blocks[:-1])

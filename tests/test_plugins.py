@@ -408,6 +408,52 @@ def test_doctest_modules(leaky: pytest.Pytester) -> None:
     assert_checked(result, passed=1, leaked=["shapes.py::shapes.register"])
 
 
+def test_doctest_keeping_a_string_below_a_displayed_result(pytester: pytest.Pytester) -> None:
+    """A doctest example ``audited(text)[:9]`` displays a slice made at the example's
+    line, which the doctest machinery keeps; the audit line that ``audited`` keeps
+    is made in a call from that same line, but it is not the slice's memory: the
+    doctest leaks, in file order and shuffled.  The same function keeping nothing
+    passes."""
+    pytester.makepyfile(
+        docs='''
+        _AUDIT = []
+
+        def normalize(text):
+            """
+            >>> normalize("A  b")
+            'a b'
+            """
+            return " ".join(text.split()).lower()
+
+        def audited(text):
+            """
+            >>> audited("Fish " * 300)[:9]
+            'fish fish'
+            """
+            result = normalize(text)
+            _AUDIT.append(f"normalize({text!r}) -> {result!r}")
+            return result
+
+        def unaudited(text):
+            """
+            >>> unaudited("Fish " * 300)[:9]
+            'fish fish'
+            """
+            result = normalize(text)
+            line = f"normalize({text!r}) -> {result!r}"
+            return result
+        '''
+    )
+    for seed in (None, "1", "2"):
+        args = ("--refleak", "--doctest-modules", "docs.py")
+        if seed is None:
+            result = run(pytester, *args)
+        else:
+            result = run(pytester, *args, f"--randomly-seed={seed}", randomly=True)
+        result.assert_outcomes(passed=2, failed=1)
+        result.stdout.fnmatch_lines(["LEAKED docs.py::docs.audited - *KiB/run*docs._AUDIT*"])
+
+
 # -- plugins that already work, and must keep working ----------------------------------
 
 PLAIN_SUITE = """

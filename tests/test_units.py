@@ -19,6 +19,7 @@ from pytest_refleak import exclusions as caches
 from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count
 from pytest_refleak.measure import Reading, Window, calibrate_offset
+from pytest_refleak.objects import made_by
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr
@@ -596,6 +597,7 @@ def test_settling_growth_is_told_from_steady_growth() -> None:
     assert not settling(runs(2, 2, 2, 2))
     assert not settling(runs(1, 2, 3))
     assert not settling(runs(5))
+    assert settling(runs(3, 1))
     # A reading disturbed by describing cycles says nothing either way.
     assert not settling([*runs(4), Reading(blocks=1, objects=2, blocks_exact=False)])
 
@@ -844,3 +846,16 @@ def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
     assert gc.get_debug() == debug
     assert gc.garbage == []
     assert next(alive.gen, None) is None
+
+
+def test_memory_made_inside_an_object_is_its_constructors_only() -> None:
+    """Memory allocated beneath the line that made an object is that object's only
+    when it was allocated in the object's class or a base (its ``__init__``), or in
+    generated code; what another call from the same line allocates is not."""
+    site = (("test.py", 3), ("<doctest d[0]>", 1))
+    sites = {site[-1]: {site: frozenset({"/lib/shapes.py"})}}
+    assert made_by(site, sites)
+    assert made_by((*site, ("/lib/shapes.py", 12)), sites)
+    assert made_by((*site, ("<string>", 2)), sites)
+    assert not made_by((*site, ("/proj/docs.py", 28)), sites)
+    assert not made_by((("test.py", 4), ("/lib/shapes.py", 12)), sites)
