@@ -51,10 +51,10 @@ from pytest_refleak.objects import (
     exclusive_contents,
     function_parts,
     gone_by_type,
-    kept_ids,
     made_by,
     new_reachable,
     replaced,
+    still_kept,
     traceback_keys,
 )
 from pytest_refleak.origins import Origin, Origins
@@ -348,6 +348,7 @@ class Window:
             ours.update(id(f) for f in current_frames())
         problem = None
         gone = gone_by_type(self.previous, all_ids)
+        previous_alive = tuple(pair for pair in self.previous if pair[0] in all_ids)
         if self._old_ids is not None:
             all_ids -= self._old_ids
         young_ids = all_ids - ours
@@ -435,7 +436,7 @@ class Window:
             blocks=blocks,
             objects=len(candidates) - replaced(candidates, gone),
             # Only re-runs (windows that do not freeze) are compared with the run before.
-            kept=() if self.freeze else kept_ids(candidates),
+            kept=() if self.freeze else still_kept(previous_alive, candidates),
             by_type=by_type,
             traced=traced_bytes,
             untracked=untracked_bytes,

@@ -39,8 +39,21 @@ def kept_ids(candidates: list[object]) -> tuple[tuple[int, int], ...]:
 
 
 def gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
-    """Of what the previous run left alive, how many have died since, by type id."""
+    """Of what earlier runs left alive, how many have died since, by type id."""
     return Counter(type_id for object_id, type_id in previous if object_id not in alive)
+
+
+def still_kept(
+    previous_alive: tuple[tuple[int, int], ...], candidates: list[object]
+) -> tuple[tuple[int, int], ...]:
+    """What earlier runs left that is still alive, and what this run left.
+
+    A bounded structure (a ``deque(maxlen=2)``, a least-recently-used map) lets go
+    of the entry of two or more runs before as it stores this run's.  What died is
+    counted once, by the run it died in, and is not passed on, so that the same
+    death never stands for two new objects.
+    """
+    return (previous_alive + kept_ids(candidates))[-_KEPT_LIMIT:]
 
 
 def replaced(candidates: list[object], gone: dict[int, int]) -> int:

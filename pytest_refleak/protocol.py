@@ -388,7 +388,7 @@ class Checker:
         # The re-runs that did not set up a wider scope again: only they show
         # whether growth is settling (see ``_comparable``).
         comparable: list[Reading] = []
-        # What the last re-run left alive: the next tells replaced from kept by it.
+        # What the re-runs so far left alive: the next tells replaced from kept by it.
         # Not the first run's, which holds what is made once and freed later.
         kept: tuple[tuple[int, int], ...] = ()
         count_callbacks = atexit_callbacks()

@@ -833,3 +833,39 @@ def test_a_small_hand_written_lru_that_evicts_as_it_stores_passes(
             result = run(pytester, "--refleak", f"--randomly-seed={seed}", randomly=True)
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unbounded - *"])
+
+
+def test_a_short_deque_of_fresh_containers_passes(pytester: pytest.Pytester) -> None:
+    """A ``deque(maxlen=2)`` keeps each run's entry (a tuple, a dict and a list) for
+    two runs: every re-run leaves new objects and the block count stays level, but
+    what it lets go of is the entry of two runs before.  The same history without
+    its bound keeps everything, and leaks."""
+    pytester.makepyfile(
+        history="""
+        from collections import deque
+
+        class History:
+            def __init__(self, size):
+                self.events = deque(maxlen=size)
+
+            def record(self, name, **payload):
+                self.events.append((name, payload))
+
+        SHORT = History(size=2)
+        LONG = History(size=None)
+        """,
+        test_it="""
+        import history
+        def test_short():
+            history.SHORT.record("saved", pk=1, fields=["name", "price"])
+        def test_long():
+            history.LONG.record("saved", pk=1, fields=["name", "price"])
+        """,
+    )
+    for seed in (None, "1"):
+        if seed is None:
+            result = run(pytester, "--refleak")
+        else:
+            result = run(pytester, "--refleak", f"--randomly-seed={seed}", randomly=True)
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["LEAKED test_it.py::test_long - *"])

@@ -19,7 +19,7 @@ from pytest_refleak import exclusions as caches
 from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count
 from pytest_refleak.measure import Reading, Window, calibrate_offset
-from pytest_refleak.objects import made_by
+from pytest_refleak.objects import gone_by_type, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr
@@ -859,3 +859,22 @@ def test_memory_made_inside_an_object_is_its_constructors_only() -> None:
     assert made_by((*site, ("<string>", 2)), sites)
     assert not made_by((*site, ("/proj/docs.py", 28)), sites)
     assert not made_by((("test.py", 4), ("/lib/shapes.py", 12)), sites)
+
+
+def test_a_death_stands_for_one_new_object_only() -> None:
+    """What earlier re-runs left and is still alive is passed on to the next; what
+    died is counted by the run it died in and then dropped."""
+    class Entry:
+        pass
+
+    first, second, third = Entry(), Entry(), Entry()
+    kept = still_kept((), [first])
+    kept = still_kept(kept, [second])
+    assert [pair[0] for pair in kept] == [id(first), id(second)]
+    alive = {id(second), id(third)}
+    gone = gone_by_type(kept, alive)
+    assert replaced([third], gone) == 1
+    carried = tuple(pair for pair in kept if pair[0] in alive)
+    assert [pair[0] for pair in still_kept(carried, [third])] == [id(second), id(third)]
+    # The next run: the first's death is not counted again.
+    assert replaced([Entry()], gone_by_type(still_kept(carried, [third]), alive | {id(third)})) == 0
