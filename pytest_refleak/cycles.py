@@ -76,6 +76,8 @@ class CycleGroup:
     #: then each step round as (how the previous member refers to the next, the
     #: next's type); the last step's member is the first again.
     loop: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
+    #: The type of the member allocated at each of ``sites``, in the same order.
+    site_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def _describe(
     members = set(component)
     member_ids = {id(objects[i]) for i in component}
     found: list[Origin] = []
-    sites: list[str] = []
+    sites: dict[str, str] = {}
     for n, i in enumerate(component):
         # Where members were allocated is looked up for the first few only: a
         # parse tree with parent pointers makes groups of thousands, and the
@@ -219,7 +221,7 @@ def _describe(
         if origin is not None:
             found.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
-            sites.append(site)
+            sites.setdefault(site, type_name(objects[i]))
     origin = min(found, key=_PRECEDENCE.index) if found else None
     counts: dict[str, int] = {}
     for i in component:
@@ -232,7 +234,8 @@ def _describe(
         types=tuple(sorted(counts.items(), key=lambda kv: -kv[1])),
         origin=origin,
         path=_join_path(loop),
-        sites=tuple(dict.fromkeys(sites))[:5],
+        sites=tuple(sites)[:5],
+        site_types=tuple(sites.values())[:5],
         loop=loop,
     )
 

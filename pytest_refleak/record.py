@@ -149,6 +149,7 @@ def verdict_record(
                 "origin": group.origin.value if group.origin is not None else None,
                 "path": group.path,
                 "sites": [_site(site, root) for site in group.sites],
+                "site_types": list(group.site_types),
             }
             for group in verdict.cycles
         ],

@@ -24,10 +24,14 @@ def _where(filename: str, lineno: int, root: str | None) -> str:
     return f"{filename}:{lineno}"
 
 
-def _frames(frames: Sequence[tuple[str, int]], root: str | None, indent: str) -> list[str]:
+def _frames(
+    frames: Sequence[tuple[str, int]], root: str | None, indent: str, what: str = ""
+) -> list[str]:
     lines = []
     for i, (filename, lineno) in enumerate(reversed(frames)):
-        lead = "allocated at " if i == 0 else "called from "
+        lead = "called from "
+        if i == 0:
+            lead = f"{what} allocated at " if what else "allocated at "
         lines.append(f"{indent}{lead}{_where(filename, lineno, root)}")
         code = linecache.getline(filename, lineno).strip()
         if code:
@@ -124,9 +128,12 @@ def explain(
             kinds = ", ".join(f"{name} ×{n}" for name, n in group.types[:4])
             lines.append(f"    cycle of {group.size} objects ({kinds})")
             lines.append(f"      {group.path}")
-            for site in group.sites[:3]:
+            # Each site says which member it made: a cycle of a Shelf, its list
+            # and its Bins has one line for each.
+            members = (*group.site_types, *[""] * len(group.sites))
+            for site, member in zip(group.sites[:3], members, strict=False):
                 filename, _, lineno = site.rpartition(":")
-                lines.extend(_frames([(filename, int(lineno or 0))], root, "      "))
+                lines.extend(_frames([(filename, int(lineno or 0))], root, "      ", member))
         if len(verdict.cycles) > 5:
             lines.append(f"    ... and {len(verdict.cycles) - 5} more cycles")
         if verdict.kind is Kind.CYCLES and verdict.note:

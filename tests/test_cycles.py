@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -33,6 +34,20 @@ def test_project_cycles_fail(leaky: pytest.Pytester, call: str, path: str) -> No
     leaky.makepyfile(test_it=f"import leakylib\ndef test_it(): {call}\n")
     result = run(leaky, "--refleak")
     assert_cycles(result, path, "*allocated at leakylib.py:*", "*only the cyclic garbage collector*")
+
+
+def test_each_allocation_site_of_a_cycle_names_its_member(leaky: pytest.Pytester) -> None:
+    """A cycle of a parent, its child and the child list is made at three lines: each
+    says which member it made, and the JSON report has the same types."""
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.make_tree()\n")
+    result = run(leaky, "--refleak", "--refleak-report=report.json")
+    result.stdout.fnmatch_lines(["*Node allocated at leakylib.py:*"])
+    result.stdout.fnmatch_lines(["*list allocated at leakylib.py:*"])
+    report = json.loads((leaky.path / "report.json").read_text())
+    (record,) = [r for r in report["tests"] if r["nodeid"] == "test_it.py::test_it"]
+    (cycle,) = record["cycles"]
+    assert sorted(set(cycle["site_types"])) == ["Node", "list"]
+    assert len(cycle["site_types"]) == len(cycle["sites"])
 
 
 def test_cycles_collected_by_automatic_gc_still_count(leaky: pytest.Pytester) -> None:
