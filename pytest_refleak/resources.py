@@ -242,14 +242,16 @@ class Watch:
                     Found(PROCESSES, grew, _describe_processes(new_pids), _first(new_pids))
                 )
         if before.state is not None and after.state is not None:
-            changed = [
-                f"{label}: {_hook_name(old)} → {_hook_name(new_value)}"
-                for label, old, new_value in zip(
-                    self._state_labels(), before.state, after.state, strict=True
-                )
-                if old is not new_value and old != new_value
-            ]
-            if changed:
+            pairs = list(zip(before.state, after.state, strict=True))
+            differing = [i for i, (old, now) in enumerate(pairs) if old is not now and old != now]
+            if differing:
+                # Named only when something changed: naming every signal costs more
+                # than reading them all, on every test.
+                labels = self._state_labels()
+                changed = [
+                    f"{labels[i]}: {_hook_name(pairs[i][0])} → {_hook_name(pairs[i][1])}"
+                    for i in differing
+                ]
                 found.append(Found(STATE, len(changed), tuple(changed)))
         return tuple(found)
 
