@@ -386,7 +386,7 @@ class Checker:
         runs = limits.runs + (1 if sys.version_info < (3, 11) else 0)
         readings: list[Reading] = []
         # The re-runs that did not set up a wider scope again: only they show
-        # whether growth is settling (see ``_comparable``).
+        # whether growth is settling (see ``_sets_up_a_scope``).
         comparable: list[Reading] = []
         # What the re-runs so far left alive: the next tells replaced from kept by it.
         # Not the first run's, which holds what is made once and freed later.
