@@ -209,8 +209,10 @@ def test_reruns_of_the_last_test_set_wider_fixtures_up_once(leaky: pytest.Pytest
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_last - *"])
     # The first re-run's growth holds the scopes' setup: that it is bigger than the
     # next ones' is no sign of a cache warming up, so no extra re-runs are made.
-    planned = 3 + (1 if sys.version_info < (3, 11) else 0)
-    result.stdout.fnmatch_lines([f"*on every one of {planned} re-runs*"])
+    # Not on 3.10, whose single readings are noisier (a frame kept per function for
+    # reuse): a block more now and then asks for more re-runs there anyway.
+    if sys.version_info >= (3, 11):
+        result.stdout.fnmatch_lines(["*on every one of 3 re-runs*"])
     events = [line for line in result.stdout.lines if line.startswith("EVENTS ")]
     assert events == [
         "EVENTS session up,module up,module down,session down,"
