@@ -57,12 +57,13 @@ def still_kept(
 
 
 def replaced(candidates: list[object], gone: dict[int, int]) -> int:
-    """How many new objects took the place of what the previous run left, type for type.
+    """How many new objects took the place of what earlier runs left and has died
+    since (``gone``, from :func:`gone_by_type`), type for type.
 
     Code that keeps only its latest object (a set swapped for a fresh one, the
     filter list that the warnings module's C code holds on to) leaves a new object
     alive on every run, and the previous run's is gone: no more objects than
-    before.  A leak keeps the previous run's too.
+    before.  A leak keeps the earlier runs' too.
     """
     if not gone:
         return 0

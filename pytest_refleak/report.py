@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import os
 from collections.abc import Sequence
@@ -130,8 +131,9 @@ def explain(
             lines.append(f"      {group.path}")
             # Each site says which member it made: a cycle of a Shelf, its list
             # and its Bins has one line for each.
-            members = (*group.site_types, *[""] * len(group.sites))
-            for site, member in zip(group.sites[:3], members, strict=False):
+            for site, member in itertools.zip_longest(
+                group.sites[:3], group.site_types[:3], fillvalue=""
+            ):
                 filename, _, lineno = site.rpartition(":")
                 lines.extend(_frames([(filename, int(lineno or 0))], root, "      ", member))
         if len(verdict.cycles) > 5:

@@ -65,9 +65,10 @@ def disturbed(reading: Reading, limits: Limits) -> bool:
 
     A level count (0 blocks) under new objects is not taken as disturbed, though
     it can hide a kept object too (one served from a free list, or one block
-    freed beside it): on 3.10 ``mock.patch`` leaves a dict per run that its
-    next-but-one run frees (a class made per mock), and re-running on such
-    readings made it a false alarm, where the level reading clears it.
+    freed beside it): on 3.10 a test using ``mock.patch`` leaves one dict per
+    run alive under the plugin (not outside it; why is not found), its re-runs
+    read level and falling counts among growing ones, and re-running on the
+    level reading made it a false alarm, where that reading clears it.
     """
     return reading.blocks_exact and reading.blocks < 0 and reading.objects > limits.allow_objects
 

@@ -176,3 +176,15 @@ def run(pytester: pytest.Pytester, *args: str, randomly: bool = False) -> pytest
     """
     order = () if randomly else ("-p", "no:randomly")
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *order, *args)
+
+
+def run_in_orders(
+    pytester: pytest.Pytester, *args: str, seeds: tuple[str, ...] = ("1",)
+) -> list[pytest.RunResult]:
+    """The same run in file order, then under pytest-randomly with each of ``seeds``:
+    a verdict must not depend on the order."""
+    results = [run(pytester, *args)]
+    results.extend(
+        run(pytester, *args, f"--randomly-seed={seed}", randomly=True) for seed in seeds
+    )
+    return results

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import needs_subtests, run
+from conftest import needs_subtests, run, run_in_orders
 
 HARMLESS = {
     "first-import": "import colorsys\n    colorsys.rgb_to_hsv(1, 0, 0)",
@@ -826,11 +826,7 @@ def test_a_small_hand_written_lru_that_evicts_as_it_stores_passes(
             assert compiled.compile_query(compiled.UNBOUNDED, "orders").startswith("SELECT")
         """,
     )
-    for seed in (None, "1"):
-        if seed is None:
-            result = run(pytester, "--refleak")
-        else:
-            result = run(pytester, "--refleak", f"--randomly-seed={seed}", randomly=True)
+    for result in run_in_orders(pytester, "--refleak"):
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unbounded - *"])
 
@@ -862,10 +858,6 @@ def test_a_short_deque_of_fresh_containers_passes(pytester: pytest.Pytester) -> 
             history.LONG.record("saved", pk=1, fields=["name", "price"])
         """,
     )
-    for seed in (None, "1"):
-        if seed is None:
-            result = run(pytester, "--refleak")
-        else:
-            result = run(pytester, "--refleak", f"--randomly-seed={seed}", randomly=True)
+    for result in run_in_orders(pytester, "--refleak"):
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(["LEAKED test_it.py::test_long - *"])

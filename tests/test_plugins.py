@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import needs_subtests, run
+from conftest import needs_subtests, run, run_in_orders
 
 #: The verdict line of a caught leak whose headline names the leaked object first.
 LEAK_HEADLINE = "LEAKED {nodeid} - */run*: Thing ×*"
@@ -452,12 +452,9 @@ def test_doctest_keeping_a_string_below_a_displayed_result(pytester: pytest.Pyte
             return result
         '''
     )
-    for seed in (None, "1", "2"):
-        args = ("--refleak", "--doctest-modules", "docs.py")
-        if seed is None:
-            result = run(pytester, *args)
-        else:
-            result = run(pytester, *args, f"--randomly-seed={seed}", randomly=True)
+    for result in run_in_orders(
+        pytester, "--refleak", "--doctest-modules", "docs.py", seeds=("1", "2")
+    ):
         result.assert_outcomes(passed=2, failed=1)
         result.stdout.fnmatch_lines(["LEAKED docs.py::docs.audited - *KiB/run*docs._AUDIT*"])
 
