@@ -103,7 +103,7 @@ def _options_table() -> str:
         flag = option.cli if option.flag else f"{option.cli}={option.metavar}"
         if option.flag:
             default = "off"
-        elif option.default is None:
+        elif option.default in (None, ()):
             default = "none"
         else:
             default = str(option.default)

@@ -97,9 +97,7 @@ class Entry:
             bytes=int(record.get("bytes_per_run", 0)),
             cycles=len(record.get("cycles", ())),
             types=_type_counts(record),
-            resources={
-                str(r["kind"]): int(r["per_run"]) for r in record.get("resources") or ()
-            },
+            resources={str(r["kind"]): int(r["per_run"]) for r in record.get("resources") or ()},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -169,8 +167,7 @@ def load(path: str, *, missing_ok: bool = False, shown: str | None = None) -> di
         raise
     except Exception as error:  # noqa: BLE001 - whatever the file holds, one clear message
         raise BaselineError(
-            f"baseline {path} cannot be used ({type(error).__name__}); "
-            f"delete it and {how_to_write}"
+            f"baseline {path} cannot be used ({type(error).__name__}); delete it and {how_to_write}"
         ) from None
 
 

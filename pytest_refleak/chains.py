@@ -214,8 +214,7 @@ def _native_chain(path: list[object], name: str | None) -> Chain:
         if name is not None:
             return Chain(_render(path, f"{name} → {_describe(path[0])}"))
         return Chain(
-            f"{_render(path)}, held from native code "
-            f"(nothing refers to the {type_name(path[0])})",
+            f"{_render(path)}, held from native code (nothing refers to the {type_name(path[0])})",
             kind="native",
         )
     finally:

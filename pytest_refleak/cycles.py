@@ -32,7 +32,10 @@ project method then links up, is the test's.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gc
+import importlib
+import re
 import tracemalloc
 import types
 from collections.abc import Callable, Sequence
@@ -42,6 +45,7 @@ from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_site,
     class_module,
+    class_mro,
     class_namespace,
     instance_dict,
     is_a,
@@ -78,6 +82,8 @@ class CycleGroup:
     loop: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
     #: The type of the member allocated at each of ``sites``, in the same order.
     site_types: tuple[str, ...] = ()
+    #: The ``refleak_accept_cycles`` name that accepts this cycle, if one does.
+    accepted: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,14 +95,16 @@ class CycleFindings:
     def counted(self, mode: str) -> tuple[CycleGroup, ...]:
         """The cycles that fail a test in ``mode`` (``project`` or ``all``)."""
         if mode == "project":
-            return tuple(g for g in self.groups if g.origin is Origin.PROJECT)
+            return tuple(g for g in self.groups if g.origin is Origin.PROJECT and not g.accepted)
         if mode == "all":
-            return tuple(g for g in self.groups if g.origin is not Origin.TOOLING)
+            return tuple(
+                g for g in self.groups if g.origin is not Origin.TOOLING and not g.accepted
+            )
         return ()
 
     def undetermined(self) -> tuple[CycleGroup, ...]:
         """Cycles of plain containers whose maker needs allocation tracing to tell."""
-        return tuple(g for g in self.groups if g.origin is None)
+        return tuple(g for g in self.groups if g.origin is None and not g.accepted)
 
 
 NO_CYCLES = CycleFindings(groups=(), garbage=0, truncated=False)
@@ -109,6 +117,7 @@ def analyse(
     limit: int = 20_000,
     max_groups: int = 50,
     also: Sequence[CycleGroup] = (),
+    accept: Sequence[Accepted] = (),
 ) -> CycleFindings:
     """Find the cycles in ``garbage`` and describe them without keeping references.
 
@@ -116,7 +125,7 @@ def analyse(
     """
     if not garbage and not also:
         return NO_CYCLES
-    found = _parts(garbage, origins, limit=limit, max_groups=max_groups)
+    found = _parts(garbage, origins, limit=limit, max_groups=max_groups, accept=accept)
     groups = [group for _, group in found] + list(also)[: max(0, max_groups - len(found))]
     truncated = len(garbage) > limit or len(found) + len(also) >= max_groups
     groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
@@ -126,14 +135,24 @@ def analyse(
 
 
 def parts(
-    garbage: Sequence[object], origins: Origins, *, limit: int = 20_000, max_groups: int = 50
+    garbage: Sequence[object],
+    origins: Origins,
+    *,
+    limit: int = 20_000,
+    max_groups: int = 50,
+    accept: Sequence[Accepted] = (),
 ) -> list[tuple[frozenset[int], CycleGroup]]:
     """The cycles in ``garbage``, each with the ids of the objects on it."""
-    return _parts(garbage, origins, limit=limit, max_groups=max_groups)
+    return _parts(garbage, origins, limit=limit, max_groups=max_groups, accept=accept)
 
 
 def _parts(
-    garbage: Sequence[object], origins: Origins, *, limit: int, max_groups: int
+    garbage: Sequence[object],
+    origins: Origins,
+    *,
+    limit: int,
+    max_groups: int,
+    accept: Sequence[Accepted] = (),
 ) -> list[tuple[frozenset[int], CycleGroup]]:
     if not garbage:
         return []
@@ -146,7 +165,12 @@ def _parts(
         if len(component) == 1 and component[0] not in edges[component[0]]:
             continue
         members = frozenset(id(objects[i]) for i in component)
-        found.append((members, _describe(component, objects, edges, origins, tracing)))
+        group = _describe(component, objects, edges, origins, tracing)
+        if accept:
+            accepted = _accepted_by(component, objects, members, accept)
+            if accepted:
+                group = dataclasses.replace(group, accepted=accepted)
+        found.append((members, group))
         if len(found) >= max_groups:
             break
     return found
@@ -484,6 +508,16 @@ def _via_attributes(source: object, target: object) -> str | None:
                 inner = _via_dict(value, target) or _via_sequence(value, target)
                 if inner:
                     return f".{name}{inner}"
+    # Slots of Python classes: read through their member descriptors only.
+    for cls in class_mro(type(source)):
+        for name, slot in class_namespace(cls).items():
+            if type(slot) is types.MemberDescriptorType and type(name) is str:
+                try:
+                    value = slot.__get__(source, cls)
+                except AttributeError:
+                    continue
+                if value is target:
+                    return f".{name}"
     return None
 
 
@@ -494,4 +528,144 @@ def _stored(obj: object, name: str) -> object:
         descriptor = class_namespace(cls).get(name)
         if type(descriptor) in (types.GetSetDescriptorType, types.MemberDescriptorType):
             return descriptor.__get__(obj, cls)  # type: ignore[attr-defined]
+    return None
+
+
+# -- cycles a project makes on purpose ---------------------------------------------------
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A cycle shape a project makes on purpose, as ``refleak_accept_cycles`` names it.
+
+    ``module:Name`` accepts the cycles with a member that is an instance of the
+    class ``Name`` (or of a subclass), the class itself, or code defined inside
+    ``Name`` (its methods, its nested functions and classes): a function's name
+    accepts its closures.  ``module:Class.attribute`` accepts the cycles that go
+    through that attribute of an instance of ``Class``: the cycle a parse tree's
+    parent pointers make, and no other cycle of the same objects.
+    """
+
+    text: str
+    module: str
+    qualname: str
+    attribute: str = ""
+
+
+def parse_accepted(text: str) -> Accepted:
+    """``module:Name[.attribute]`` read as written; :class:`ValueError` if it is not
+    that.  Whether the last part is an attribute is known once it is imported
+    (:func:`resolve_accepted`)."""
+    module, colon, qualname = text.strip().partition(":")
+    if not colon or not _DOTTED.match(module) or not _DOTTED.match(qualname):
+        raise ValueError(
+            f"expected module:Name or module:Class.attribute "
+            f"(e.g. mypackage.tree:Node.parent), got {text!r}"
+        )
+    return Accepted(text=text.strip(), module=module, qualname=qualname)
+
+
+def resolve_accepted(entry: Accepted) -> Accepted:
+    """``entry`` with what it names found in its module, which is imported if need be.
+
+    :class:`ValueError` says what cannot be found.  A last part that is not a class
+    or a function, under a class, is an attribute of its instances (a slot, a
+    property, or nothing the class itself holds).
+    """
+    try:
+        found: object = importlib.import_module(entry.module)
+    except Exception as error:  # noqa: BLE001 - any import failure is the name's problem
+        raise ValueError(
+            f"{entry.text!r}: cannot import {entry.module!r} ({type(error).__name__}: {error})"
+        ) from None
+    parts = entry.qualname.split(".")
+    owner: object = found
+    for n, part in enumerate(parts):
+        try:
+            found = getattr(owner, part)
+        except Exception:  # noqa: BLE001 - a missing name, however the lookup fails
+            found = _MISSING
+        named = isinstance(found, type) or (found is not _MISSING and callable(found))
+        if n == len(parts) - 1 and n > 0 and isinstance(owner, type) and not named:
+            return dataclasses.replace(entry, qualname=".".join(parts[:-1]), attribute=part)
+        if found is _MISSING:
+            raise ValueError(f"{entry.text!r}: {entry.module} has no {'.'.join(parts[: n + 1])}")
+        owner = found
+    if not isinstance(owner, type) and not callable(owner):
+        raise ValueError(
+            f"{entry.text!r}: {entry.qualname} is a {type(owner).__name__}, "
+            "expected a class, a function, or a class's attribute"
+        )
+    return entry
+
+
+_MISSING = object()
+
+
+def _accepted_by(
+    component: list[int], objects: list[object], members: frozenset[int], accept: Sequence[Accepted]
+) -> str:
+    """The name in ``accept`` that accepts the cycle of ``component``, or ``""``."""
+    for i in component:
+        obj = objects[i]
+        names = _defined_names(obj)
+        if not names:
+            continue
+        for entry in accept:
+            if entry.attribute:
+                if is_a(obj, type) or (entry.module, entry.qualname) not in names:
+                    continue
+                value = _attribute(obj, entry.attribute)
+                if value is not None and id(value) in members:
+                    return entry.text
+                continue
+            for module, qualname in names:
+                if module == entry.module and (
+                    qualname == entry.qualname or qualname.startswith(entry.qualname + ".")
+                ):
+                    return entry.text
+    return ""
+
+
+_CLASS_QUALNAME = vars(type)["__qualname__"]
+
+
+def _defined_names(obj: object) -> list[tuple[str, str]]:
+    """Where ``obj``'s definition lives, as (module, qualified name) pairs: its class
+    and the class's bases for an instance, the class and its bases for a class, the
+    code for a function or a frame.  Read without asking the object."""
+    kind = type(obj)
+    pair: tuple[object, object] | None = None
+    if kind is types.FunctionType:
+        pair = (obj.__module__, obj.__qualname__)  # type: ignore[attr-defined]
+    elif kind is types.FrameType:
+        frame: types.FrameType = obj  # type: ignore[assignment]
+        pair = (frame.f_globals.get("__name__"), getattr(frame.f_code, "co_qualname", None))
+    if pair is not None:
+        module, qualname = pair
+        return [(module, qualname)] if type(module) is str and type(qualname) is str else []
+    names = []
+    cls_of: type = obj if is_a(obj, type) else kind  # type: ignore[assignment]
+    for cls in class_mro(cls_of):
+        name = class_module(cls)
+        defined: object = _CLASS_QUALNAME.__get__(cls)
+        if name and name != "builtins" and type(defined) is str:
+            names.append((name, defined))
+    return names
+
+
+def _attribute(obj: object, name: str) -> object | None:
+    """An instance's attribute as its storage holds it (its dict or a slot)."""
+    held = instance_dict(obj)
+    if held is not None and name in held:
+        return held[name]
+    for cls in class_mro(type(obj)):
+        slot = class_namespace(cls).get(name)
+        if type(slot) is types.MemberDescriptorType:
+            try:
+                return slot.__get__(obj)  # type: ignore[no-any-return]
+            except AttributeError:
+                return None
     return None

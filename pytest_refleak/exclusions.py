@@ -311,6 +311,7 @@ def transport_made(obj: object, origins: Origins) -> bool:
     filename = _allocating_file(frames, origins)
     return filename is not None and origins.is_transport(filename)
 
+
 def _allocating_file(frames: Sequence[tuple[str, int]], origins: Origins) -> str | None:
     """The file of the innermost frame outside the standard library (``frames``
     outermost first): standard library code allocates on behalf of its caller."""
@@ -318,6 +319,7 @@ def _allocating_file(frames: Sequence[tuple[str, int]], origins: Origins) -> str
         if origins.of_file(filename) not in (Origin.STDLIB, Origin.UNKNOWN):
             return filename
     return None
+
 
 # -- reading a window's memory -------------------------------------------------------
 
@@ -363,6 +365,7 @@ _PATH_JOIN, _IMPORT_FILES = _import_system_paths()
 interned_size: Callable[[], int] | None = (
     getattr(sys, "getunicodeinternedsize", None) if _IMMORTAL_INTERNS else None
 )
+
 
 def tooling_made(frames: Sequence[tuple[str, int]], origins: Origins) -> bool:
     """Whether the innermost frame outside the standard library is the test tooling's.
@@ -426,9 +429,9 @@ def _dict_caches() -> list[dict[object, object]]:
     # pytest_internals.  ``AssertionRewritingHook._marked_for_rewrite_cache``,
     # checked on pytest 8.0.0, 8.3.5 and 9.2.0.
     for finder in sys.meta_path:
-        if type(finder).__name__ == "AssertionRewritingHook" and type(
-            finder
-        ).__module__.startswith("_pytest."):
+        if type(finder).__name__ == "AssertionRewritingHook" and type(finder).__module__.startswith(
+            "_pytest."
+        ):
             cache = getattr(finder, "_marked_for_rewrite_cache", None)
             if isinstance(cache, dict):
                 found.append(cache)

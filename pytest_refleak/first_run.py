@@ -51,7 +51,7 @@ class FirstRun:
         self.item = item
         self.first_call = checker.first_call_of(item)
         self.limits = limits
-        self.window = checker.window(cycles=limits.cycles != "off")
+        self.window = checker.window(cycles=limits.cycles != "off", accept=limits.accept_cycles)
         self.reading: Reading | None = None
         #: Why measuring failed, if it did (a bug of ours, not the test's).
         self.failure: str | None = None

@@ -183,18 +183,31 @@ class Gate:
         """Whether ``--refleak-strict`` fails the run: some test could not be checked."""
         return self.settings.strict and bool(self.not_checked())
 
-    def summary(self) -> list[Line]:
-        """The lines of the terminal summary: leaks first, largest first."""
+    def summary(self, *, verbose: bool = False) -> list[Line]:
+        """The lines of the terminal summary: leaks first, largest first.
+
+        Tests that failed for the same cycle are one line, with how many made it;
+        ``verbose`` says each test's own line below it.
+        """
         records = sorted(self.records.values(), key=lambda r: str(r["nodeid"]))
         leaks = sorted(
             (r for r in records if r["verdict"] in (LEAKED, CYCLES)), key=lambda r: -size_of(r)
         )
         lines: list[Line] = []
+        shapes = _by_cycle_shape(r for r in leaks if r["verdict"] == CYCLES)
+        grouped = {id(r) for group in shapes for r in group if len(group) > 1}
         for record in leaks:
-            line = str(record["summary"])
-            if record.get("growth"):
-                line += f" (grew past the baseline: {'; '.join(record['growth'])})"
-            lines.append((line, "red"))
+            if id(record) in grouped:
+                continue
+            lines.append((_line(record), "red"))
+        for group in shapes:
+            if len(group) < 2:
+                continue
+            lines.append(
+                (f"CYCLES {len(group)} tests: {_shape(group[0])}, e.g. {group[0]['nodeid']}", "red")
+            )
+            if verbose:
+                lines.extend((f"    {_line(r)}", "") for r in group)
         known = [r for r in records if r["verdict"] == KNOWN]
         for record in known:
             lines.append((f"KNOWN LEAK {_what(record)}", "yellow"))
@@ -245,6 +258,38 @@ class Gate:
 
     def annotations(self, classify: github.Classify) -> list[str]:
         return github.workflow_commands(self.records.values(), classify)
+
+
+def _line(record: Record) -> str:
+    line = str(record["summary"])
+    if record.get("growth"):
+        line += f" (grew past the baseline: {'; '.join(record['growth'])})"
+    return line
+
+
+def _shape_key(record: Record) -> tuple[str, str]:
+    """What tells one cycle from another in a summary: the loop of the test's first
+    cycle and where its first member was allocated.  Tests of a parser that keeps
+    parent pointers make trees of every size, but round the same loop."""
+    cycles = record.get("cycles") or [{}]
+    first = cycles[0]
+    sites = first.get("sites") or []
+    site = f"{sites[0][0]}:{sites[0][1]}" if sites and sites[0] else ""
+    return str(first.get("path", "")), site
+
+
+def _by_cycle_shape(records: Iterable[Record]) -> list[list[Record]]:
+    """Records of tests that failed for cycles, grouped by :func:`_shape_key`, the
+    largest group first."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        groups.setdefault(_shape_key(record), []).append(record)
+    return sorted(groups.values(), key=lambda g: (-len(g), str(g[0]["nodeid"])))
+
+
+def _shape(record: Record) -> str:
+    path, site = _shape_key(record)
+    return f"{path} ({site})" if site else path
 
 
 def _what(record: Record) -> str:

@@ -26,7 +26,7 @@ import sys
 import tracemalloc
 import types
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pytest_refleak import cycles as cycles_mod
@@ -153,8 +153,11 @@ class Window:
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
+        accept: Sequence[cycles_mod.Accepted] = (),
     ) -> None:
         self.heap = heap
+        #: Cycles the project makes on purpose (``refleak_accept_cycles``).
+        self.accept = tuple(accept)
         #: What the previous run of the test left alive (see Reading.kept).
         self.previous = previous
         self.freeze = freeze
@@ -252,10 +255,10 @@ class Window:
     def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:
         """Cycles a collection is about to free by way of finalizers, described while
         they exist (see :class:`pytest_refleak.heap.CycleCatcher`)."""
-        return list(cycles_mod.parts(doomed, self.origins))
+        return list(cycles_mod.parts(doomed, self.origins, accept=self.accept))
 
     def _keep_doomed(self, description: object) -> None:
-        if not isinstance(description, cycles_mod.CycleGroup):
+        if not isinstance(description, cycles_mod.CycleGroup) or description.accepted:
             return
         if self.detailed:
             self._freed.append(description)
@@ -294,11 +297,11 @@ class Window:
             if self.detailed:
                 self._flags[1] = 0
                 self._findings = cycles_mod.analyse(
-                    self._catcher.saved, self.origins, also=self._freed
+                    self._catcher.saved, self.origins, also=self._freed, accept=self.accept
                 )
                 self._freed.clear()
             else:
-                self._flags[0] |= _quick_cycle_flags(self._catcher.saved, self.origins)
+                self._flags[0] |= _quick_cycle_flags(self._catcher.saved, self.origins, self.accept)
             # The garbage, and the free lists that describing it refilled.
             self._catcher.release_and_collect()
         if self._malloc:
@@ -359,9 +362,7 @@ class Window:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
             self.heap.user_froze()
 
-        owned_tracked, owned_untracked = exclusive_contents(
-            exclusions.owned, young, ids, young_ids
-        )
+        owned_tracked, owned_untracked = exclusive_contents(exclusions.owned, young, ids, young_ids)
         bookkeeping = new_reachable([*exclusions.bookkeeping, *owned_tracked], young_ids)
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
@@ -514,15 +515,18 @@ class Window:
         return total, lines, tuple(grown[:10])
 
 
-def _quick_cycle_flags(garbage: list[object], origins: Origins) -> int:
+def _quick_cycle_flags(
+    garbage: list[object], origins: Origins, accept: Sequence[cycles_mod.Accepted] = ()
+) -> int:
     """Which kinds of cycles the garbage holds, without keeping anything.
 
     Runs between two block readings, so it allocates nothing that outlives it.
     """
-    findings = cycles_mod.analyse(garbage, origins)
+    findings = cycles_mod.analyse(garbage, origins, accept=accept)
     flags = 0
     for group in findings.groups:
-        flags |= _cycle_flag(group.origin)
+        if not group.accepted:
+            flags |= _cycle_flag(group.origin)
     return flags
 
 

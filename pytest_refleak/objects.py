@@ -350,4 +350,3 @@ def _untracked_referents(
                 continue
             fresh[key] = ref
     return fresh
-

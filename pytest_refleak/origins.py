@@ -166,9 +166,7 @@ class Origins:
         # Installed with a pytest plugin, and not the project's own (a plugin
         # project tests itself with its package installed in editable mode).
         self._plugins = [
-            p
-            for p in plugin_package_paths()
-            if not any(_is_under(p, d) for d in self._project)
+            p for p in plugin_package_paths() if not any(_is_under(p, d) for d in self._project)
         ]
         self._plugin_cache: dict[str, bool] = {}
         # The cache's table exists from the start, so that filling it during a

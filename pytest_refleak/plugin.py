@@ -7,6 +7,7 @@ with the baseline and writes the report.  ``docs/architecture.md`` maps the rest
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from pytest_refleak.settings import (
     MARKER_HELP,
     OPTIONS,
     RESOURCE_KINDS,
+    AcceptedNames,
     Limits,
     Settings,
     SettingsError,
@@ -124,22 +126,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if settings is None:
         return
     wanted = False
+    # Cycle shapes are looked up now that the tests have imported the project.
+    accepted = AcceptedNames()
+    try:
+        limits = accepted.resolved(settings.limits, "refleak_accept_cycles")
+    except SettingsError as error:
+        limits = dataclasses.replace(settings.limits, accept_cycles=())
+        for item in items[:1]:
+            _reject(config, item, error)
+            wanted = True
     for item in items:
+        if marker_error_key in item.stash:
+            continue
         marker = item.get_closest_marker("refleak")
         if marker is None:
             if settings.check_all:
-                item.stash[limits_key] = settings.limits
+                item.stash[limits_key] = limits
                 wanted = True
             continue
         try:
-            request = read_marker(marker.args, marker.kwargs, settings.limits, item.nodeid)
+            request = read_marker(marker.args, marker.kwargs, limits, item.nodeid)
+            request = dataclasses.replace(
+                request,
+                limits=accepted.resolved(
+                    request.limits, f"{item.nodeid}: refleak marker argument accept_cycles"
+                ),
+            )
         except SettingsError as error:
-            if not hasattr(config, "workerinput"):
-                raise pytest.UsageError(f"refleak: {error}") from None
-            # A worker's usage error ends it without the message reaching anyone
-            # (pytest-xdist reports an internal error): the test's setup fails with
-            # it instead, and its record makes the controller exit with code 4.
-            item.stash[marker_error_key] = f"refleak: {error}"
+            _reject(config, item, error)
             wanted = True
             continue
         if request.enabled:
@@ -148,6 +162,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if wanted and not config.pluginmanager.has_plugin(PLUGIN_NAME):
         plugin = RefleakPlugin(config, settings, config.stash[gate_key])
         config.pluginmanager.register(plugin, PLUGIN_NAME)
+
+
+def _reject(config: pytest.Config, item: pytest.Item, error: SettingsError) -> None:
+    """A usage error found at collection: said at once, or by ``item``'s setup."""
+    if not hasattr(config, "workerinput"):
+        raise pytest.UsageError(f"refleak: {error}") from None
+    # A worker's usage error ends it without the message reaching anyone
+    # (pytest-xdist reports an internal error): the test's setup fails with
+    # it instead, and its record makes the controller exit with code 4.
+    item.stash[marker_error_key] = f"refleak: {error}"
 
 
 # -- the plugin ------------------------------------------------------------------------
@@ -277,7 +301,7 @@ class RefleakPlugin:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = self.gate.summary()
+        lines = self.gate.summary(verbose=self.config.get_verbosity() > 0)
         annotations = []
         if os.environ.get("GITHUB_ACTIONS") == "true":
             annotations = self.gate.annotations(self._classify)

@@ -38,6 +38,7 @@ from pytest_refleak.alive import (
 )
 from pytest_refleak.bound import Bound
 from pytest_refleak.companions import replaying, timed, timer_key
+from pytest_refleak.cycles import Accepted
 from pytest_refleak.exclusions import (
     Exclusions,
     bounded_caches,
@@ -56,6 +57,7 @@ from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
     doctest_globals,
+    explanation_longrepr,
     fixture_finalizers,
     keeping_wider_scopes,
     report_sections,
@@ -153,6 +155,7 @@ class Checker:
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
         previous: tuple[tuple[int, int], ...] = (),
+        accept: tuple[Accepted, ...] = (),
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -172,6 +175,7 @@ class Checker:
             freeze=freeze,
             since=since,
             previous=previous,
+            accept=accept,
         )
 
     @property
@@ -639,6 +643,7 @@ class Checker:
             freeze=False,
             since=since,
             previous=previous,
+            accept=limits.accept_cycles,
         )
 
         def exclusions() -> Exclusions:
@@ -666,9 +671,7 @@ class Checker:
                 with warnings.catch_warnings(record=True), timed(item):
                     if bound is not None:
                         bound.test_starts()
-                    reports = runtestprotocol(
-                        item, log=False, nextitem=keeping_wider_scopes(item)
-                    )
+                    reports = runtestprotocol(item, log=False, nextitem=keeping_wider_scopes(item))
                     if bound is not None:
                         bound.test_ends()
                 passed = all_passed(reports)
@@ -793,7 +796,17 @@ class Checker:
 
     def _fail(self, call: pytest.TestReport, record: Record) -> None:
         call.outcome = "failed"
-        call.longrepr = str(record["text"])
+        # The one-line verdict is said once, in full, in the plugin's summary; the
+        # short test summary names the test.  Only --tb=line, which prints a line
+        # per failure in place of the explanation's header, is given it.
+        crash = None
+        if getattr(self.config.option, "tbstyle", "auto") == "line":
+            summary = str(record["summary"])
+            prefix = f"{str(record['verdict']).upper()} {record['nodeid']} - "
+            message = summary[len(prefix) :] if summary.startswith(prefix) else summary
+            path, lineno = record.get("location") or (call.location[0], 0)
+            crash = (str(path), int(lineno or 0), message)
+        call.longrepr = explanation_longrepr(str(record["text"]), crash)
 
 
 def _stop_test_timer(item: pytest.Item) -> None:

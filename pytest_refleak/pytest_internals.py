@@ -33,6 +33,7 @@ __all__ = [
     "RunningHookCall",
     "containers_of",
     "doctest_globals",
+    "explanation_longrepr",
     "fixture_finalizers",
     "fixture_request",
     "item_containers",
@@ -93,11 +94,7 @@ def node_setup_records(item: pytest.Item) -> list[object]:
             continue
         records.append(record)
         records.append(record[0])
-        records.extend(
-            f
-            for f in record[0]
-            if type(f) is types.MethodType and f.__self__ is node
-        )
+        records.extend(f for f in record[0] if type(f) is types.MethodType and f.__self__ is node)
     return records
 
 
@@ -248,7 +245,6 @@ def tooling_holders(config: pytest.Config) -> list[object]:
     return holders
 
 
-
 def doctest_globals(item: pytest.Item) -> dict[str, Any] | None:
     """The globals a doctest item runs its examples in (None: not a doctest).
 
@@ -258,6 +254,37 @@ def doctest_globals(item: pytest.Item) -> dict[str, Any] | None:
     """
     globs = getattr(getattr(item, "dtest", None), "globs", None)
     return globs if type(globs) is dict else None
+
+
+def explanation_longrepr(text: str, crash: tuple[str, int, str] | None) -> Any:
+    """A failed report's ``longrepr``: ``text`` as its explanation, and ``crash``
+    (path, line, message) as the one line pytest shows for it, if any.
+
+    A plain string would also be that one line, printed whole in the short test
+    summary where pytest prints messages in full (on CI, or under ``-vv``) and as
+    a cut first line elsewhere.  Without a crash location the short test summary
+    names the test and nothing more.  A native-style traceback entry is what
+    pytest-xdist carries from its workers as it is.  ``ReprExceptionInfo(
+    reprtraceback=, reprcrash=)``, ``ReprTraceback(reprentries, extraline,
+    style)``, ``ReprEntryNative(lines)`` and ``ReprFileLocation(path, lineno,
+    message)`` from ``_pytest._code.code``, checked on pytest 8.0.0, 8.3.5 and
+    9.2.0; if they are gone, the text itself.
+    """
+    try:
+        from _pytest._code.code import (
+            ReprEntryNative,
+            ReprExceptionInfo,
+            ReprFileLocation,
+            ReprTraceback,
+        )
+
+        entry = ReprEntryNative([text if text.endswith("\n") else text + "\n"])
+        return ReprExceptionInfo(
+            reprtraceback=ReprTraceback([entry], None, "native"),
+            reprcrash=ReprFileLocation(*crash) if crash is not None else None,
+        )
+    except Exception:  # noqa: BLE001 - a pytest without them: the text is still right
+        return text
 
 
 def report_sections(item: pytest.Item) -> list[Any] | None:

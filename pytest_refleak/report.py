@@ -60,9 +60,7 @@ def _type_table(
     return lines
 
 
-def explain(
-    verdict: Verdict, limits: Limits, root: str | None = None, verbosity: int = 0
-) -> str:
+def explain(verdict: Verdict, limits: Limits, root: str | None = None, verbosity: int = 0) -> str:
     """The report section for a leaking test; ``verbosity`` as pytest's ``-v``/``-q``."""
     if verbosity < 0:
         return _brief(verdict, root)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pytest_refleak.cycles import Accepted, parse_accepted, resolve_accepted
 from pytest_refleak.text import parse_size
 
 CYCLE_MODES = ("project", "all", "off")
@@ -84,6 +85,16 @@ OPTIONS: tuple[Option, ...] = (
         metavar="SIZE",
     ),
     Option(
+        "refleak_accept_cycles",
+        "reference cycles the project makes on purpose, which fail no test: "
+        "module:Class (its instances, the class and code defined in it), "
+        "module:function (its closures) or module:Class.attribute (cycles through "
+        "that attribute); comma-separated, or one per line in the ini file",
+        default=(),
+        metavar="NAMES",
+        ini_type="linelist",
+    ),
+    Option(
         "refleak_resources",
         "which resources a test must not leave behind: a comma-separated list of "
         f"{', '.join(RESOURCE_KINDS)}, or 'all' (the default) or 'none'",
@@ -129,13 +140,21 @@ OPTIONS: tuple[Option, ...] = (
 #: Options whose value is a file: relative paths are taken from where they were given.
 PATH_OPTIONS = ("refleak_graphs", "refleak_report", "refleak_baseline")
 
-MARKER_ARGS = ("enabled", "reason", "cycles", "runs", "allow_objects", "allow_memory")
+MARKER_ARGS = (
+    "enabled",
+    "reason",
+    "cycles",
+    "runs",
+    "allow_objects",
+    "allow_memory",
+    "accept_cycles",
+)
 
 MARKER_HELP = (
     "refleak(enabled=True, reason=None, cycles=None, runs=None, allow_objects=None, "
-    "allow_memory=None): check this test for leaks even without --refleak, or "
-    "exempt it with enabled=False; the other arguments override the settings "
-    "of the same names for this test."
+    "allow_memory=None, accept_cycles=None): check this test for leaks even without "
+    "--refleak, or exempt it with enabled=False; the other arguments override the "
+    "settings of the same names for this test (accept_cycles adds to them)."
 )
 
 
@@ -147,6 +166,8 @@ class Limits:
     runs: int = 3
     allow_objects: int = 0
     allow_memory: int = 0
+    #: Cycle shapes the project makes on purpose (see :class:`~pytest_refleak.cycles.Accepted`).
+    accept_cycles: tuple[Accepted, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +264,25 @@ def _as_resources(value: object, where: str) -> tuple[str, ...]:
     return tuple(kind for kind in RESOURCE_KINDS if kind in words)
 
 
+def _as_accepted(value: object, where: str) -> tuple[Accepted, ...]:
+    """Names of cycle shapes: a list (an ini file's lines) or comma-separated text."""
+    if isinstance(value, (list, tuple)):
+        words = [w for item in value for w in str(item).split(",")]
+    elif isinstance(value, str):
+        words = value.replace("\n", ",").split(",")
+    else:
+        raise SettingsError(f"{where}: expected names like module:Class.attribute, got {value!r}")
+    accepted = []
+    for word in (w.strip() for w in words):
+        if not word:
+            continue
+        try:
+            accepted.append(parse_accepted(word))
+        except ValueError as error:
+            raise SettingsError(f"{where}: {error}") from None
+    return tuple(dict.fromkeys(accepted))
+
+
 def _as_path(value: object, where: str) -> str:
     text = str(value).strip()
     if os.path.isdir(text):
@@ -256,6 +296,7 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "refleak_runs": lambda v, w: _as_count(v, w, 2, MAX_RUNS),
     "refleak_allow_objects": lambda v, w: _as_count(v, w, 0),
     "refleak_allow_memory": _as_size,
+    "refleak_accept_cycles": _as_accepted,
     "refleak_resources": _as_resources,
     "refleak_graphs": _as_directory,
     "refleak_report": _as_path,
@@ -287,7 +328,7 @@ def resolve(
             given = ini.get(option.name)
             where = f"ini option {option.name}"
             base = ini_dir
-        if given is None or (given == "" and not option.flag):
+        if given is None or (given in ("", []) and not option.flag):
             values[option.name] = option.default
             continue
         if option.name in PATH_OPTIONS and str(given).strip():
@@ -303,6 +344,7 @@ def resolve(
         runs=int(values["refleak_runs"]),  # type: ignore[call-overload]
         allow_objects=int(values["refleak_allow_objects"]),  # type: ignore[call-overload]
         allow_memory=int(values["refleak_allow_memory"]),  # type: ignore[call-overload]
+        accept_cycles=tuple(values["refleak_accept_cycles"]),  # type: ignore[arg-type]
     )
     return Settings(
         check_all=bool(values["refleak"]),
@@ -362,6 +404,9 @@ def read_marker(
         changes["runs"] = _as_count(kwargs["runs"], where("runs"), 2, MAX_RUNS)
     if kwargs.get("allow_objects") is not None:
         changes["allow_objects"] = _as_count(kwargs["allow_objects"], where("allow_objects"), 0)
+    if kwargs.get("accept_cycles") is not None:
+        more = _as_accepted(kwargs["accept_cycles"], where("accept_cycles"))
+        changes["accept_cycles"] = tuple(dict.fromkeys((*defaults.accept_cycles, *more)))
     if kwargs.get("allow_memory") is not None:
         changes["allow_memory"] = _as_size(kwargs["allow_memory"], where("allow_memory"))
     enabled = kwargs.get("enabled", True)
@@ -371,3 +416,30 @@ def read_marker(
     if reason is not None and not isinstance(reason, str):
         raise SettingsError(f"{where('reason')}: expected a string, got {reason!r}")
     return MarkerRequest(enabled=enabled, reason=reason, limits=replace(defaults, **changes))
+
+
+class AcceptedNames:
+    """Finds what each accepted cycle name names, once per name.
+
+    Done after collection, not with the other settings: the names are the
+    project's, importable once the tests have imported the project (its path
+    set up by pytest's rootdir and conftest handling).
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, Accepted] = {}
+
+    def resolved(self, limits: Limits, where: str) -> Limits:
+        """``limits`` with its accepted names looked up; :class:`SettingsError` names
+        the first that names nothing."""
+        if not limits.accept_cycles:
+            return limits
+        found = []
+        for entry in limits.accept_cycles:
+            if entry.text not in self._found:
+                try:
+                    self._found[entry.text] = resolve_accepted(entry)
+                except ValueError as error:
+                    raise SettingsError(f"{where}: {error}") from None
+            found.append(self._found[entry.text])
+        return replace(limits, accept_cycles=tuple(found))

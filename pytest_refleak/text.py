@@ -80,6 +80,11 @@ def class_namespace(cls: type) -> Mapping[str, object]:
     return _CLASS_DICT.__get__(cls)  # type: ignore[no-any-return]
 
 
+def class_mro(cls: type) -> tuple[type, ...]:
+    """A class's method resolution order, read without running any of its metaclass's code."""
+    return _CLASS_MRO.__get__(cls)  # type: ignore[no-any-return]
+
+
 def is_a(obj: object, cls: type | tuple[type, ...]) -> bool:
     """``isinstance`` by the object's real type.
 

@@ -336,3 +336,100 @@ def test_cycles_drawn_with_labelled_edges(leaky: pytest.Pytester) -> None:
     edges = re.findall(r'-> \w+ \[label="(.*)"\]', text)
     assert sorted(edges) == [".children", ".parent", "[0]"]
     assert [p.name for p in (leaky.path / "pictures").iterdir() if p.suffix == ".dot"] == [name]
+
+
+# -- cycles a project makes on purpose -------------------------------------------------
+
+SHAPES = """
+import pytest
+import leakylib
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_tree(n):
+    leakylib.make_tree()
+
+def test_resource():
+    leakylib.make_resource()
+
+def test_factorial():
+    leakylib.factorial(5)
+"""
+
+
+def test_an_accepted_cycle_shape_passes_and_other_cycles_still_fail(
+    leaky: pytest.Pytester,
+) -> None:
+    """``refleak_accept_cycles`` names the attribute a project's cycle goes through,
+    or a function whose closures make one: those tests pass, the others' cycles fail."""
+    leaky.makepyfile(test_it=SHAPES)
+    leaky.makeini(
+        "[pytest]\nrefleak_accept_cycles =\n    leakylib:Node.parent\n    leakylib:factorial\n"
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["CYCLES test_it.py::test_resource - 1 cycle (Resource.me*"])
+    # The same names on the command line replace the ini file's.
+    result = run(leaky, "--refleak", "--refleak-accept-cycles=leakylib:Resource")
+    result.assert_outcomes(passed=1, failed=4)
+
+
+def test_the_marker_accepts_cycles_for_its_test_only(leaky: pytest.Pytester) -> None:
+    leaky.makepyfile(
+        test_it="""
+import pytest
+import leakylib
+
+@pytest.mark.refleak(accept_cycles=["leakylib:Node"])
+def test_accepted():
+    leakylib.make_tree()
+
+def test_not_accepted():
+    leakylib.make_tree()
+"""
+    )
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["CYCLES test_it.py::test_not_accepted - 1 cycle*"])
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("leakylib:Nothing", "*refleak_accept_cycles: 'leakylib:Nothing': leakylib has no Nothing*"),
+        ("no_such_pkg:Node", "*'no_such_pkg:Node': cannot import 'no_such_pkg'*"),
+        ("leakylib.Node", "*expected module:Name or module:Class.attribute*"),
+    ],
+    ids=["unknown-name", "unknown-module", "not-a-name"],
+)
+def test_an_accepted_name_that_names_nothing_is_a_usage_error(
+    leaky: pytest.Pytester, name: str, message: str, xdist: bool
+) -> None:
+    leaky.makepyfile(test_it=SHAPES)
+    leaky.makeini(f"[pytest]\nrefleak_accept_cycles = {name}\n")
+    result = run(leaky, "--refleak", *(("-n", "2") if xdist else ()))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    # Said before the run (on stderr), or by the first test's setup under xdist.
+    pytest.LineMatcher(result.outlines + result.errlines).fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_tests_that_make_the_same_cycle_are_one_summary_line(leaky: pytest.Pytester) -> None:
+    """Many tests round the same loop from the same line: one line says how many, with
+    one of them; ``-v`` lists them all.  A different cycle keeps its own line."""
+    leaky.makepyfile(test_it=SHAPES)
+    result = run(leaky, "--refleak")
+    result.assert_outcomes(failed=5)
+    summary = result.stdout.str().split("= refleak =")[1].split("short test summary")[0]
+    assert re.search(
+        r"^CYCLES 3 tests: Node\.parent .*→ Node \(leakylib\.py:\d+\), "
+        r"e\.g\. test_it\.py::test_tree\[1\]$",
+        summary,
+        re.M,
+    ), summary
+    assert "CYCLES test_it.py::test_tree[" not in summary
+    assert "CYCLES test_it.py::test_resource - 1 cycle (Resource.me" in summary
+    verbose = run(leaky, "--refleak", "-v")
+    verbose.stdout.fnmatch_lines(
+        ["CYCLES 3 tests: *", "    CYCLES test_it.py::test_tree[[]1[]] - 1 cycle (Node.parent*"]
+    )

@@ -161,6 +161,43 @@ def test_summary_lines_sorted_by_size_with_count(leaky: pytest.Pytester) -> None
     )
 
 
+@pytest.mark.parametrize("on_ci", [False, True], ids=["terminal", "ci"])
+def test_each_verdict_is_said_once_in_full(
+    leaky: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, on_ci: bool
+) -> None:
+    """The refleak section says each leak in one full line; pytest's short test summary
+    names the test without saying it again, cut or whole, and never repeats the
+    explanation (pytest prints messages whole on CI)."""
+    if on_ci:
+        monkeypatch.setenv("CI", "true")
+    else:
+        monkeypatch.delenv("CI", raising=False)
+        monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    leaky.makepyfile(test_it="import leakylib\ndef test_big():\n    leakylib.cache_bytes(5000)\n")
+    for args in ((), ("-n", "2")):
+        result = run(leaky, "--refleak", *args)
+        result.assert_outcomes(failed=1)
+        output = result.stdout.str()
+        assert output.count("KiB/run: held by leakylib._cache") == 1, output
+        assert output.count("where the memory still allocated") == 1, output
+        result.stdout.fnmatch_lines(
+            [
+                "*= refleak =*",
+                "LEAKED test_it.py::test_big - +* KiB/run: held by leakylib._cache",
+                "*short test summary info*",
+                "LEAKED test_it.py::test_big",
+            ]
+        )
+
+
+def test_tb_line_gives_the_one_line_verdict(leaky: pytest.Pytester) -> None:
+    leaky.makepyfile(test_it="import leakylib\ndef test_big():\n    leakylib.cache_bytes(5000)\n")
+    result = run(leaky, "--refleak", "--tb=line")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["test_it.py:2: +* KiB/run: held by leakylib._cache"])
+    assert "None" not in result.stdout.lines
+
+
 def test_quiet_keeps_one_liners_and_verbose_shows_more(leaky: pytest.Pytester) -> None:
     """-q: the headline and the chains; -v: more types, sites and figures."""
     leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.add_log_handler()\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import sys
 import tracemalloc
 import weakref
@@ -252,6 +253,83 @@ def test_plain_container_cycle_is_undetermined_without_tracing(origins: Origins)
         items.append(items)
     findings = cycles.analyse(_garbage(make), origins)
     assert findings.undetermined()
+
+
+class Slotted:
+    __slots__ = ("children", "other", "parent")
+
+    def __init__(self) -> None:
+        self.parent: object = None
+        self.children: list[object] = []
+        self.other: object = None
+
+
+def _accepting(*names: str) -> tuple[cycles.Accepted, ...]:
+    return tuple(cycles.resolve_accepted(cycles.parse_accepted(name)) for name in names)
+
+
+def test_accepted_names_are_read_and_looked_up() -> None:
+    """A class, a function and an attribute are told apart by looking them up."""
+    here = __name__
+    (cls,) = _accepting(f"{here}:Node")
+    assert (cls.qualname, cls.attribute) == ("Node", "")
+    (attr,) = _accepting(f"{here}:Slotted.parent")
+    assert (attr.qualname, attr.attribute) == ("Slotted", "parent")
+    # An instance attribute the class does not hold is an attribute all the same.
+    (plain,) = _accepting(f"{here}:Node.parent")
+    assert (plain.qualname, plain.attribute) == ("Node", "parent")
+    (function,) = _accepting(f"{here}:_garbage")
+    assert (function.qualname, function.attribute) == ("_garbage", "")
+    for bad in ("Node", "a b:C", "mod:", ":Node", "mod:Node..x"):
+        with pytest.raises(ValueError, match="expected module:Name"):
+            cycles.parse_accepted(bad)
+    for missing, why in (
+        ("no_such_module_xyz:Thing", "cannot import 'no_such_module_xyz'"),
+        (f"{here}:NoSuchClass", "has no NoSuchClass"),
+        (f"{here}:_kept", "is a list, expected a class"),
+        (f"{here}:NoSuch.attr", "has no NoSuch"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(why)):
+            _accepting(missing)
+
+
+def test_an_accepted_shape_is_not_counted_and_other_cycles_are(origins: Origins) -> None:
+    """Accepting ``Slotted.parent`` accepts the cycles through that slot only; accepting
+    a class accepts any cycle with one of its instances, a function its closures."""
+    here = str(Path(__file__).parent)
+    as_project = Origins([here], ["nothing_matches"])
+
+    def parent_cycle() -> None:
+        child, parent = Slotted(), Slotted()
+        child.parent = parent
+        parent.children.append(child)
+
+    def other_cycle() -> None:
+        node = Slotted()
+        node.other = node
+
+    def closure() -> None:
+        def again() -> object:
+            return again
+
+        again()
+
+    by_attribute = _accepting(f"{__name__}:Slotted.parent")
+    found = cycles.analyse(_garbage(parent_cycle), as_project, accept=by_attribute)
+    (group,) = [g for g in found.groups if ("Slotted", 2) in g.types]
+    assert group.accepted == f"{__name__}:Slotted.parent"
+    assert ".parent" in group.path
+    assert not found.counted("project") and not found.counted("all")
+    found = cycles.analyse(_garbage(other_cycle), as_project, accept=by_attribute)
+    assert [g.accepted for g in found.counted("project")] == [""]
+    by_class = _accepting(f"{__name__}:Slotted")
+    found = cycles.analyse(_garbage(other_cycle), as_project, accept=by_class)
+    assert not found.counted("project")
+    by_function = _accepting(f"{__name__}:test_an_accepted_shape_is_not_counted_and_other_cycles_are")
+    found = cycles.analyse(_garbage(closure), as_project, accept=by_function)
+    assert found.groups and not found.counted("all")
+    found = cycles.analyse(_garbage(closure), as_project, accept=by_class)
+    assert found.counted("all")
 
 
 # -- windows ---------------------------------------------------------------------------
