@@ -51,6 +51,7 @@ from pytest_refleak.objects import (
     exclusive_contents,
     function_parts,
     gone_by_type,
+    identity_set,
     made_by,
     new_reachable,
     replaced,
@@ -344,7 +345,9 @@ class Window:
         ours.add(id(self.heap.sentinel))
         # The window's own state, not through the callback: that holds the caller's
         # roots, whose new objects are the test's.
-        ours |= new_reachable([self, self._catcher], all_ids)
+        # Walks under tracing pay for every allocation; see new_reachable.
+        identity = identity_set(young) if self.trace else None
+        ours |= new_reachable([self, self._catcher], all_ids, young_identity=identity)
         del callback
         if any(type(o) is types.FrameType for o in young):
             # Frames of code still running (the caller's, pytest's) are not leaks.
@@ -363,17 +366,19 @@ class Window:
             self.heap.user_froze()
 
         owned_tracked, owned_untracked = exclusive_contents(exclusions.owned, young, ids, young_ids)
-        bookkeeping = new_reachable([*exclusions.bookkeeping, *owned_tracked], young_ids)
+        bookkeeping = new_reachable(
+            [*exclusions.bookkeeping, *owned_tracked], young_ids, young_identity=identity
+        )
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
         # What bookkeeping reaches it reaches whole (the walk follows new objects), so
         # the other walks look only for the rest, and stop once they have it all.
         rest = young_ids - bookkeeping
-        held = new_reachable(exclusions.holders, rest)
+        held = new_reachable(exclusions.holders, rest, young_identity=identity)
         ignored_types = exclusions.ignored_types
         # By the real type: isinstance would ask each object for its __class__.
         typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
-        ignored = new_reachable([*exclusions.ignored, *typed], rest)
+        ignored = new_reachable([*exclusions.ignored, *typed], rest, young_identity=identity)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0
         if not young_ids <= bookkeeping | held | ignored:
@@ -382,10 +387,12 @@ class Window:
             # A cache's traversal shows its keys and values themselves; nothing old
             # is looked through, so that what a cached object merely refers to (a
             # module's list that a test grows) stays the test's.
-            cached = new_reachable(exclusions.caches, young_ids, old_depth=0)
+            cached = new_reachable(
+                exclusions.caches, young_ids, old_depth=0, young_identity=identity
+            )
             links = new_cache_links(exclusions.caches, cached) if cached else 0
             ignored |= cached
-        del typed
+        del typed, identity
         excluded = bookkeeping | held | ignored
         # A weak reference exists because its object does (a new class is listed in
         # its base's subclasses by one): to an excluded new object, it is excluded too.

@@ -15,6 +15,7 @@ import ctypes
 import gc
 import struct
 import sys
+import types
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -164,9 +165,24 @@ def made_by(frames: Frames, origins: Sites) -> bool:
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
+_ATOMS = frozenset((str, int, float, bytes, complex, bool, type(None)))
+#: Kinds hashed and compared by identity (a builtin method by its function and the
+#: address of what it is bound to), so that set lookups run no code of theirs.
+_IDENTITY_KINDS = frozenset((type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType))
 
 
-def new_reachable(roots: Iterable[object], young_ids: set[int], old_depth: int = 2) -> set[int]:
+def identity_set(young: Iterable[object]) -> set[object]:
+    """The new objects whose kinds compare and hash by identity (classes, functions,
+    builtin functions, modules), as a set: see :func:`new_reachable`."""
+    return {obj for obj in young if type(obj) in _IDENTITY_KINDS}
+
+
+def new_reachable(
+    roots: Iterable[object],
+    young_ids: set[int],
+    old_depth: int = 2,
+    young_identity: set[object] | None = None,
+) -> set[int]:
     """Ids of new objects reachable from ``roots`` (the roots too, if new).
 
     Between a root and the new objects it holds there may be old plain containers
@@ -189,6 +205,18 @@ def new_reachable(roots: Iterable[object], young_ids: set[int], old_depth: int =
             break
         obj, depth = pending.pop()
         for ref in gc.get_referents(obj):
+            # Never new (gc.get_objects lists none of them) and never looked
+            # through: the strings and numbers a cache is mostly made of are passed
+            # over before id() makes an int for each, an allocation that tracing
+            # (the traced re-run) makes costly.
+            kind = type(ref)
+            if kind in _ATOMS:
+                continue
+            # An old class or function is never new nor looked through; told by a
+            # set lookup (hashed by address, no allocation) instead of id().  The
+            # set's answer only rules out: a young one goes on to the id check.
+            if young_identity is not None and kind in _IDENTITY_KINDS and ref not in young_identity:
+                continue
             key = id(ref)
             if key in young_ids:
                 if key not in found:

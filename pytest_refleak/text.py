@@ -345,12 +345,29 @@ _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 
 
+_MANAGED: dict[type, bool] = {}
+
+
+def _managed_dict(kind: type) -> bool:
+    """Whether instances of ``kind`` keep their attributes before the object.
+
+    Kept per type: reading ``__flags__`` makes an int each time, and under tracing
+    every allocation records a traceback, for each of the thousands of objects
+    looked up.  Weakly keyed in effect: a class that is gone leaves an entry
+    the size of a bool, and classes made per call are few next to objects.
+    """
+    managed = _MANAGED.get(kind)
+    if managed is None:
+        managed = _MANAGED[kind] = bool(kind.__flags__ & _MANAGED_DICT)
+    return managed
+
+
 def object_traceback(obj: object) -> tracemalloc.Traceback | None:
     """``tracemalloc.get_object_traceback``, also right for Python 3.11's inline attributes."""
     traceback = tracemalloc.get_object_traceback(obj)
     if traceback is not None or _BY_ADDRESS is None:
         return traceback
-    if not type(obj).__flags__ & _MANAGED_DICT:
+    if not _managed_dict(type(obj)):
         return None
     # Two words of garbage-collector header and two of attribute header.
     frames = _BY_ADDRESS(id(obj) - 4 * _WORD)
