@@ -11,6 +11,7 @@ session, writes the report file and the updated baseline once, with
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -267,28 +268,35 @@ def _line(record: Record) -> str:
     return line
 
 
-def _shape_key(record: Record) -> tuple[str, str]:
-    """What tells one cycle from another in a summary: the loop of the test's first
-    cycle and where its first member was allocated.  Tests of a parser that keeps
-    parent pointers make trees of every size, but round the same loop."""
+def _shape_key(record: Record) -> tuple[tuple[str, ...], str]:
+    """What tells one cycle from another in a summary: the references its loop goes
+    through, whatever the types on the way and the list index, and where its first
+    member was allocated.  A parser that keeps parent pointers makes trees of every
+    size, of many node classes, that all round ``.tokens → [n] → .parent``."""
     cycles = record.get("cycles") or [{}]
     first = cycles[0]
     sites = first.get("sites") or []
     site = f"{sites[0][0]}:{sites[0][1]}" if sites and sites[0] else ""
-    return str(first.get("path", "")), site
+    steps = set()
+    for part in str(first.get("path", "")).split(" → "):
+        # Each part is Type.attribute, Type[key] or Type: the reference is the rest.
+        cut = min((i for i in (part.find("."), part.find("[")) if i >= 0), default=len(part))
+        steps.add(re.sub(r"\[\d+\]", "[n]", part[cut:]))
+    return tuple(sorted(steps)), site
 
 
 def _by_cycle_shape(records: Iterable[Record]) -> list[list[Record]]:
     """Records of tests that failed for cycles, grouped by :func:`_shape_key`, the
     largest group first."""
-    groups: dict[tuple[str, str], list[Record]] = {}
+    groups: dict[tuple[tuple[str, ...], str], list[Record]] = {}
     for record in records:
         groups.setdefault(_shape_key(record), []).append(record)
     return sorted(groups.values(), key=lambda g: (-len(g), str(g[0]["nodeid"])))
 
 
 def _shape(record: Record) -> str:
-    path, site = _shape_key(record)
+    path = str((record.get("cycles") or [{}])[0].get("path", ""))
+    site = _shape_key(record)[1]
     return f"{path} ({site})" if site else path
 
 

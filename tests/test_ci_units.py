@@ -17,6 +17,7 @@ from pytest_refleak.gate import Gate
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
 from pytest_refleak.origins import Origin
 from pytest_refleak.record import (
+    CYCLES,
     clean_record,
     complete,
     junit_properties,
@@ -383,3 +384,39 @@ def test_paths_are_taken_from_where_they_were_given(tmp_path: Path) -> None:
         resolve({"refleak_report": str(tmp_path)}, {})
     assert resolve({}, {"refleak_baseline_update": "true", "refleak_baseline": "b.json"},
                    ini_dir="/p").baseline_update is True
+
+
+def _cycle_record(nodeid: str, path: str, site: list[Any]) -> dict[str, Any]:
+    return {
+        "nodeid": nodeid,
+        "verdict": CYCLES,
+        "kind": CYCLES,
+        "summary": f"CYCLES {nodeid} - 1 cycle ({path})",
+        "cycles": [{"path": path, "sites": [site], "size": 3, "types": []}],
+        "leaked_memory": 0,
+        "bytes_per_run": 0,
+    }
+
+
+def test_tests_that_round_the_same_loop_share_a_summary_line() -> None:
+    """The same references from the same line are one shape whatever the node types and
+    list indices; another line, or other references, another shape."""
+    gate = Gate(Settings(check_all=True, limits=Limits()), ROOT)
+    shapes = [
+        ("t.py::a", "Statement.tokens → list[0] → Case.parent → Statement", ["sql.py", 196]),
+        ("t.py::b", "Statement.tokens → list[3] → Function.parent → Statement", ["sql.py", 196]),
+        ("t.py::c", "Token.parent → Statement.tokens → list[0] → Token", ["sql.py", 196]),
+        ("t.py::d", "Statement.tokens → list[0] → Case.parent → Statement", ["sql.py", 171]),
+        ("t.py::e", "Node.me → Node", ["sql.py", 196]),
+    ]
+    for nodeid, path, site in shapes:
+        gate.add(_cycle_record(nodeid, path, site))
+    lines = [line for line, _ in gate.summary()]
+    assert lines[:3] == [
+        "CYCLES t.py::d - 1 cycle (Statement.tokens → list[0] → Case.parent → Statement)",
+        "CYCLES t.py::e - 1 cycle (Node.me → Node)",
+        "CYCLES 3 tests: Statement.tokens → list[0] → Case.parent → Statement (sql.py:196), "
+        "e.g. t.py::a",
+    ]
+    verbose = [line for line, _ in gate.summary(verbose=True)]
+    assert "    CYCLES t.py::b - 1 cycle (Statement.tokens → list[3] → Function.parent → Statement)" in verbose
