@@ -51,12 +51,12 @@ from pytest_refleak.objects import (
     exclusive_contents,
     function_parts,
     gone_by_type,
-    identity_set,
     made_by,
     new_reachable,
     replaced,
     still_kept,
     traceback_keys,
+    young_index,
 )
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
@@ -346,8 +346,8 @@ class Window:
         # The window's own state, not through the callback: that holds the caller's
         # roots, whose new objects are the test's.
         # Walks under tracing pay for every allocation; see new_reachable.
-        identity = identity_set(young) if self.trace else None
-        ours |= new_reachable([self, self._catcher], all_ids, young_identity=identity)
+        index = young_index(young) if self.trace else None
+        ours |= new_reachable([self, self._catcher], all_ids, young=index)
         del callback
         if any(type(o) is types.FrameType for o in young):
             # Frames of code still running (the caller's, pytest's) are not leaks.
@@ -367,18 +367,18 @@ class Window:
 
         owned_tracked, owned_untracked = exclusive_contents(exclusions.owned, young, ids, young_ids)
         bookkeeping = new_reachable(
-            [*exclusions.bookkeeping, *owned_tracked], young_ids, young_identity=identity
+            [*exclusions.bookkeeping, *owned_tracked], young_ids, young=index
         )
         bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
         bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
         # What bookkeeping reaches it reaches whole (the walk follows new objects), so
         # the other walks look only for the rest, and stop once they have it all.
         rest = young_ids - bookkeeping
-        held = new_reachable(exclusions.holders, rest, young_identity=identity)
+        held = new_reachable(exclusions.holders, rest, young=index)
         ignored_types = exclusions.ignored_types
         # By the real type: isinstance would ask each object for its __class__.
         typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
-        ignored = new_reachable([*exclusions.ignored, *typed], rest, young_identity=identity)
+        ignored = new_reachable([*exclusions.ignored, *typed], rest, young=index)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0
         if not young_ids <= bookkeeping | held | ignored:
@@ -387,12 +387,10 @@ class Window:
             # A cache's traversal shows its keys and values themselves; nothing old
             # is looked through, so that what a cached object merely refers to (a
             # module's list that a test grows) stays the test's.
-            cached = new_reachable(
-                exclusions.caches, young_ids, old_depth=0, young_identity=identity
-            )
+            cached = new_reachable(exclusions.caches, young_ids, old_depth=0, young=index)
             links = new_cache_links(exclusions.caches, cached) if cached else 0
             ignored |= cached
-        del typed, identity
+        del typed, index
         excluded = bookkeeping | held | ignored
         # A weak reference exists because its object does (a new class is listed in
         # its base's subclasses by one): to an excluded new object, it is excluded too.

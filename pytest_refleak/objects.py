@@ -18,6 +18,7 @@ import sys
 import types
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from pytest_refleak.text import instance_dict, is_a, object_frames
 
@@ -171,17 +172,29 @@ _ATOMS = frozenset((str, int, float, bytes, complex, bool, type(None)))
 _IDENTITY_KINDS = frozenset((type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType))
 
 
-def identity_set(young: Iterable[object]) -> set[object]:
-    """The new objects whose kinds compare and hash by identity (classes, functions,
-    builtin functions, modules), as a set: see :func:`new_reachable`."""
-    return {obj for obj in young if type(obj) in _IDENTITY_KINDS}
+@dataclass(frozen=True)
+class Young:
+    """What :func:`new_reachable` can rule out without an ``id()``: the types of the
+    new objects, and the new objects of kinds hashed by identity (classes,
+    functions, builtin functions, modules)."""
+
+    types: frozenset[type]
+    identity: frozenset[object]
+
+
+def young_index(young: Iterable[object]) -> Young:
+    objects = list(young)
+    return Young(
+        types=frozenset(type(obj) for obj in objects),
+        identity=frozenset(obj for obj in objects if type(obj) in _IDENTITY_KINDS),
+    )
 
 
 def new_reachable(
     roots: Iterable[object],
     young_ids: set[int],
     old_depth: int = 2,
-    young_identity: set[object] | None = None,
+    young: Young | None = None,
 ) -> set[int]:
     """Ids of new objects reachable from ``roots`` (the roots too, if new).
 
@@ -212,11 +225,15 @@ def new_reachable(
             kind = type(ref)
             if kind in _ATOMS:
                 continue
-            # An old class or function is never new nor looked through; told by a
-            # set lookup (hashed by address, no allocation) instead of id().  The
-            # set's answer only rules out: a young one goes on to the id check.
-            if young_identity is not None and kind in _IDENTITY_KINDS and ref not in young_identity:
-                continue
+            if young is not None:
+                # Likewise what cannot be new (no new object has its type; an old
+                # class or function) and is not looked through, told by set lookups
+                # hashed by address, which allocate nothing.  They only rule out.
+                if kind not in young.types:
+                    if depth >= old_depth or kind not in _CONTAINERS:
+                        continue
+                elif kind in _IDENTITY_KINDS and ref not in young.identity:
+                    continue
             key = id(ref)
             if key in young_ids:
                 if key not in found:

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_refleak import cycles
 from pytest_refleak import exclusions as caches
+from pytest_refleak import objects as objects_mod
 from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count
 from pytest_refleak.measure import Reading, Window, calibrate_offset
@@ -330,6 +331,32 @@ def test_an_accepted_shape_is_not_counted_and_other_cycles_are(origins: Origins)
     assert found.groups and not found.counted("all")
     found = cycles.analyse(_garbage(closure), as_project, accept=by_class)
     assert found.counted("all")
+
+
+def test_the_young_index_changes_no_walk() -> None:
+    """Ruling out by type and identity finds the same new objects as looking at each
+    id: new entries of a cache (a class, a function, a list), through a new list,
+    and none of the old ones beside them."""
+
+    class Made:
+        pass
+
+    def made() -> None:
+        pass
+
+    old_class, old_list = Node, [1, 2]
+    cache: dict[object, object] = {"old": old_class, "older": old_list, "s": "text"}
+    inner: list[object] = [Made, made]
+    cache["new"] = inner
+    cache["own"] = [Made()]
+    young: list[object] = [Made, made, inner, cache["own"], cache["own"][0]]  # type: ignore[index]
+    ids = {id(o) for o in young}
+    plain = objects_mod.new_reachable([cache], ids, old_depth=0)
+    indexed = objects_mod.new_reachable(
+        [cache], ids, old_depth=0, young=objects_mod.young_index(young)
+    )
+    assert plain == indexed == ids
+    assert objects_mod.new_reachable([old_list], ids, young=objects_mod.young_index(young)) == set()
 
 
 # -- windows ---------------------------------------------------------------------------
