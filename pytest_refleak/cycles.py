@@ -634,8 +634,8 @@ _CLASS_QUALNAME = vars(type)["__qualname__"]
 
 def _defined_names(obj: object) -> list[tuple[str, str]]:
     """Where ``obj``'s definition lives, as (module, qualified name) pairs: its class
-    and the class's bases for an instance, the class and its bases for a class, the
-    code for a function or a frame.  Read without asking the object."""
+    and the class's bases for an instance, for a class also the class itself and
+    its bases, the code for a function or a frame.  Read without asking the object."""
     kind = type(obj)
     pair: tuple[object, object] | None = None
     if kind is types.FunctionType:
@@ -647,8 +647,11 @@ def _defined_names(obj: object) -> list[tuple[str, str]]:
         module, qualname = pair
         return [(module, qualname)] if type(module) is str and type(qualname) is str else []
     names = []
-    cls_of: type = obj if is_a(obj, type) else kind  # type: ignore[assignment]
-    for cls in class_mro(cls_of):
+    # A class is an instance of its metaclass, and defined where its bases are.
+    classes = class_mro(kind)
+    if is_a(obj, type):
+        classes = (*class_mro(obj), *classes)  # type: ignore[arg-type]
+    for cls in classes:
         name = class_module(cls)
         defined: object = _CLASS_QUALNAME.__get__(cls)
         if name and name != "builtins" and type(defined) is str:

@@ -333,6 +333,27 @@ def test_an_accepted_shape_is_not_counted_and_other_cycles_are(origins: Origins)
     assert found.counted("all")
 
 
+def make_with_metaclass() -> type:
+    """A class made through a metaclass defined here, as ``six.with_metaclass`` does:
+    a class refers to itself through its ``__mro__``, garbage only the collector frees."""
+
+    class Meta(type):
+        pass
+
+    return Meta("Temporary", (), {})
+
+
+def test_a_class_is_accepted_by_where_its_metaclass_is_defined(origins: Origins) -> None:
+    here = str(Path(__file__).parent)
+    as_project = Origins([here], ["nothing_matches"])
+    # The class (its type is Meta) and the metaclass, each round its own __mro__.
+    found = cycles.analyse(_garbage(make_with_metaclass), as_project)
+    assert [g for g in found.counted("all") if ("Meta", 1) in g.types]
+    accept = _accepting(f"{__name__}:make_with_metaclass")
+    found = cycles.analyse(_garbage(make_with_metaclass), as_project, accept=accept)
+    assert found.groups and not found.counted("all")
+
+
 def test_the_young_index_changes_no_walk() -> None:
     """Ruling out by type and identity finds the same new objects as looking at each
     id: new entries of a cache (a class, a function, a list), through a new list,
