@@ -107,20 +107,22 @@ def traceback_keys(objects: Iterable[object]) -> Sites:
     keys: Sites = {}
     unchanged: dict[type, int] = {}
     files: dict[type, frozenset[str]] = {}
+    # Per type, for this pass only: see text.object_traceback.
+    managed: dict[type, bool] = {}
     for obj in objects:
         kind = type(obj)
         if unchanged.get(kind, 0) >= _SATURATED:
             continue
-        frames = object_frames(obj)
+        frames = object_frames(obj, managed)
         if not frames:
             continue
-        known = keys.setdefault(frames[-1], {})
-        if frames in known:
+        made_here = keys.setdefault(frames[-1], {})
+        if frames in made_here:
             unchanged[kind] = unchanged.get(kind, 0) + 1
         else:
             if kind not in files:
                 files[kind] = _class_files(kind)
-            known[frames] = files[kind]
+            made_here[frames] = files[kind]
             unchanged[kind] = 0
     return keys
 

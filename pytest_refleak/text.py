@@ -345,29 +345,33 @@ _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 
 
-_MANAGED: dict[type, bool] = {}
-
-
-def _managed_dict(kind: type) -> bool:
+def _managed_dict(kind: type, known: dict[type, bool] | None) -> bool:
     """Whether instances of ``kind`` keep their attributes before the object.
 
-    Kept per type: reading ``__flags__`` makes an int each time, and under tracing
-    every allocation records a traceback, for each of the thousands of objects
-    looked up.  Weakly keyed in effect: a class that is gone leaves an entry
-    the size of a bool, and classes made per call are few next to objects.
+    ``known`` keeps the answer per type for one pass over many objects: reading
+    ``__flags__`` makes an int each time, and under tracing every allocation
+    records a traceback.  It belongs to the caller's pass, never to the module:
+    a class held here would be kept alive by the plugin.
     """
-    managed = _MANAGED.get(kind)
+    if known is None:
+        return bool(kind.__flags__ & _MANAGED_DICT)
+    managed = known.get(kind)
     if managed is None:
-        managed = _MANAGED[kind] = bool(kind.__flags__ & _MANAGED_DICT)
+        managed = known[kind] = bool(kind.__flags__ & _MANAGED_DICT)
     return managed
 
 
-def object_traceback(obj: object) -> tracemalloc.Traceback | None:
-    """``tracemalloc.get_object_traceback``, also right for Python 3.11's inline attributes."""
+def object_traceback(
+    obj: object, known: dict[type, bool] | None = None
+) -> tracemalloc.Traceback | None:
+    """``tracemalloc.get_object_traceback``, also right for Python 3.11's inline attributes.
+
+    ``known``: a dict the caller keeps for one pass over many objects (see
+    :func:`_managed_dict`)."""
     traceback = tracemalloc.get_object_traceback(obj)
     if traceback is not None or _BY_ADDRESS is None:
         return traceback
-    if not _managed_dict(type(obj)):
+    if not _managed_dict(type(obj), known):
         return None
     # Two words of garbage-collector header and two of attribute header.
     frames = _BY_ADDRESS(id(obj) - 4 * _WORD)
@@ -388,9 +392,12 @@ def frames_of(traceback: tracemalloc.Traceback) -> tuple[tuple[str, int], ...]:
     return tuple((f.filename, f.lineno) for f in traceback)
 
 
-def object_frames(obj: object) -> tuple[tuple[str, int], ...]:
-    """Where ``obj`` was allocated, innermost last; empty if it was not traced."""
-    traceback = object_traceback(obj)
+def object_frames(
+    obj: object, known: dict[type, bool] | None = None
+) -> tuple[tuple[str, int], ...]:
+    """Where ``obj`` was allocated, innermost last; empty if it was not traced.
+    ``known`` as for :func:`object_traceback`."""
+    traceback = object_traceback(obj, known)
     return frames_of(traceback) if traceback is not None else ()
 
 

@@ -354,6 +354,28 @@ def test_a_class_is_accepted_by_where_its_metaclass_is_defined(origins: Origins)
     assert found.groups and not found.counted("all")
 
 
+def test_looking_up_allocations_keeps_no_class_alive() -> None:
+    """A class made per call, whose instances are looked up (not traced: made before
+    tracing began, the path that reads the class's flags), is freed afterwards."""
+
+    def make() -> object:
+        class Made:
+            pass
+
+        return Made()
+
+    obj = make()
+    made = weakref.ref(type(obj))
+    tracemalloc.start(1)
+    try:
+        assert objects_mod.traceback_keys([obj, obj]) == {}
+    finally:
+        tracemalloc.stop()
+    del obj
+    gc.collect()
+    assert made() is None
+
+
 def test_the_young_index_changes_no_walk() -> None:
     """Ruling out by type and identity finds the same new objects as looking at each
     id: new entries of a cache (a class, a function, a list), through a new list,
