@@ -524,7 +524,7 @@ def _via_attributes(source: object, target: object) -> str | None:
 def _stored(obj: object, name: str) -> object:
     """The attribute ``name`` as the interpreter's own type stores it: a subclass's
     property or ``__getattribute__`` of the same name is not run."""
-    for cls in type(obj).__mro__:
+    for cls in class_mro(type(obj)):
         descriptor = class_namespace(cls).get(name)
         if type(descriptor) in (types.GetSetDescriptorType, types.MemberDescriptorType):
             return descriptor.__get__(obj, cls)  # type: ignore[attr-defined]
@@ -664,11 +664,7 @@ def _attribute(obj: object, name: str) -> object | None:
     held = instance_dict(obj)
     if held is not None and name in held:
         return held[name]
-    for cls in class_mro(type(obj)):
-        slot = class_namespace(cls).get(name)
-        if type(slot) is types.MemberDescriptorType:
-            try:
-                return slot.__get__(obj)  # type: ignore[no-any-return]
-            except AttributeError:
-                return None
-    return None
+    try:
+        return _stored(obj, name)
+    except AttributeError:  # a slot never set
+        return None

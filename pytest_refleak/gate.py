@@ -268,17 +268,22 @@ def _line(record: Record) -> str:
     return line
 
 
+def _first_cycle(record: Record) -> tuple[str, str]:
+    """The loop of a record's first cycle and where its first member was made."""
+    first = (record.get("cycles") or [{}])[0]
+    sites = first.get("sites") or []
+    site = f"{sites[0][0]}:{sites[0][1]}" if sites and sites[0] else ""
+    return str(first.get("path", "")), site
+
+
 def _shape_key(record: Record) -> tuple[tuple[str, ...], str]:
     """What tells one cycle from another in a summary: the references its loop goes
     through, whatever the types on the way and the list index, and where its first
     member was allocated.  A parser that keeps parent pointers makes trees of every
     size, of many node classes, that all round ``.tokens → [n] → .parent``."""
-    cycles = record.get("cycles") or [{}]
-    first = cycles[0]
-    sites = first.get("sites") or []
-    site = f"{sites[0][0]}:{sites[0][1]}" if sites and sites[0] else ""
+    path, site = _first_cycle(record)
     steps = set()
-    for part in str(first.get("path", "")).split(" → "):
+    for part in path.split(" → "):
         # Each part is Type.attribute, Type[key] or Type: the reference is the rest.
         cut = min((i for i in (part.find("."), part.find("[")) if i >= 0), default=len(part))
         steps.add(re.sub(r"\[\d+\]", "[n]", part[cut:]))
@@ -295,8 +300,7 @@ def _by_cycle_shape(records: Iterable[Record]) -> list[list[Record]]:
 
 
 def _shape(record: Record) -> str:
-    path = str((record.get("cycles") or [{}])[0].get("path", ""))
-    site = _shape_key(record)[1]
+    path, site = _first_cycle(record)
     return f"{path} ({site})" if site else path
 
 
