@@ -50,7 +50,9 @@ Applied by :class:`pytest_refleak.measure.Window`:
   ``abc``'s cache entries (:func:`abc_cache_entries`), the entries bounded
   caches link their new keys and values with (:func:`new_cache_links`), weak
   references to excluded objects (:func:`weakrefs_to`), ``io.StringIO``'s hidden
-  lists before Python 3.12 (:func:`without_stringio_internals`), objects made by
+  lists before Python 3.12 (:func:`without_stringio_internals`), the registries
+  in which old classes list their subclasses (:func:`without_subclass_registries`),
+  objects made by
   pytest-xdist's messaging thread (:func:`transport_made`);
 - reading memory: what the test tooling allocated, file names the import system
   joined, names the standard library interned on Python 3.12
@@ -78,6 +80,7 @@ import gc
 import io
 import linecache
 import sys
+import tracemalloc
 import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -86,7 +89,7 @@ from dataclasses import dataclass
 
 from pytest_refleak.heap import _clear_type_cache
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import class_module, module_namespace, object_frames
+from pytest_refleak.text import block_frames, class_module, module_namespace, object_frames
 
 # -- named by the caller --------------------------------------------------------------
 
@@ -300,6 +303,209 @@ def _words_of(obj: object) -> list[int]:
     """The machine words of ``obj``'s own structure: only its own allocation is read."""
     count = type(obj).__basicsize__ // _WORD
     return list((ctypes.c_size_t * count).from_address(id(obj)))
+
+
+def _subclasses_offset() -> int | None:
+    """Where a class's structure stores its registry of subclasses (``tp_subclasses``),
+    found on a probe class and checked there; ``None`` where it cannot be."""
+
+    class _Base:
+        pass
+
+    class _Sub(_Base):
+        pass
+
+    words = _words_of(_Base)
+    mro = id(_Base.__mro__)
+    # tp_mro, tp_cache, tp_subclasses: the order CPython's type structure has had
+    # since 3.0.  Checked, not assumed: the word must point at a dict of weak
+    # references to the probe's subclass.
+    for index in range(3, len(words) - 2):
+        if words[index] != mro:
+            continue
+        pointer = words[index + 2]
+        if not pointer:
+            return None
+        registry = ctypes.cast(pointer, ctypes.py_object).value
+        if type(registry) is dict and [r() for r in registry.values()] == [_Sub]:
+            return (index + 2) * _WORD
+        return None
+    return None
+
+
+_SUBCLASSES_OFFSET = _subclasses_offset()
+
+
+_HEAPTYPE = 1 << 9
+#: Where a dict keeps the address of its table: after the object header, the
+#: number of entries and the version tag (the same on 3.10 to 3.13).
+_DICT_KEYS_WORD = 4
+
+
+def _subclass_registries() -> Iterator[tuple[type, int]]:
+    """Every live class, with the address of its registry of subclasses (0 if none).
+
+    Python 3.12 stores an index there for the interpreter's static types, not an
+    address: it is only ever compared with addresses, never followed.
+    """
+    offset = _SUBCLASSES_OFFSET
+    if offset is None:
+        return
+    stack: list[type] = [object]
+    seen: set[int] = set()
+    while stack:
+        cls = stack.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        yield cls, ctypes.c_size_t.from_address(id(cls) + offset).value
+        stack.extend(type.__subclasses__(cls))
+
+
+def without_subclass_registries(candidates: list[object]) -> list[object]:
+    """``candidates`` less the dicts in which a class lists its subclasses.
+
+    A class keeps its registry of subclasses in its own structure, where the
+    collector does not look; the collector stops tracking it while it is empty and
+    tracks it again once a class made during a test is listed (Python 3.10).  So an
+    old registry, emptied again when that class died, looks new.  It is the
+    class's, never the test's: a subclass the test left alive is counted itself.
+    Decided by what holds the dict (a class stores its address), not by its looks.
+    """
+    dicts = {
+        id(o)
+        for o in candidates
+        if type(o) is dict and all(type(v) is _WEAKREF for v in o.values())
+    }
+    if not dicts:
+        return candidates
+    registries: set[int] = set()
+    for _, address in _subclass_registries():
+        if address in dicts:
+            registries.add(address)
+            if len(registries) == len(dicts):
+                break
+    if not registries:
+        return candidates
+    return [o for o in candidates if id(o) not in registries]
+
+
+Frames = tuple[tuple[str, int], ...]
+
+
+def interpreter_held_blocks() -> dict[Frames, int]:
+    """Traced blocks that old classes and code objects keep in their own
+    structures, by allocating traceback: how many at each.
+
+    - A class's registry of subclasses: listing a new subclass (mock makes one
+      per mock) grows its base's registry, and its table is reallocated at the
+      line that made the subclass; it shrinks again when the subclass dies.
+    - On Python 3.10, the frame a code object keeps for its next call (its
+      "zombie" frame): when two calls of the same code overlap (a context
+      manager entered inside itself), the frame of the one that returns first is
+      kept and the other freed, so the kept frame moves to a new block allocated
+      at the line that made the call.
+
+    That memory is the class's or the code's, as the table of an old dict is the
+    dict's: never the test's.  A leak of classes or of frames (a generator kept
+    alive) is counted by its objects.  Read only while tracing.
+    """
+    held: dict[Frames, int] = {}
+    if not tracemalloc.is_tracing():
+        return held
+    for cls, address in _subclass_registries():
+        if not address or (sys.version_info >= (3, 12) and not cls.__flags__ & _HEAPTYPE):
+            continue
+        table = ctypes.c_size_t.from_address(address + _DICT_KEYS_WORD * _WORD).value
+        frames = block_frames(table) if table else ()
+        if frames:
+            held[frames] = held.get(frames, 0) + 1
+    if _ZOMBIE_OFFSET is not None:
+        for code in _code_objects():
+            frame = ctypes.c_size_t.from_address(id(code) + _ZOMBIE_OFFSET).value
+            frames = block_frames(frame - _GC_HEAD) if frame else ()
+            if frames:
+                held[frames] = held.get(frames, 0) + 1
+    return held
+
+
+#: The collector's header before each tracked object on 3.10: where its block starts.
+_GC_HEAD = 2 * _WORD
+
+
+def _zombie_offset() -> int | None:
+    """Where a 3.10 code object keeps the frame it reuses (``co_zombieframe``),
+    found on a probe function: its frame, once returned, is kept there."""
+    if sys.version_info[:2] != (3, 10):
+        return None
+
+    def probe() -> int:
+        return id(sys._getframe())
+
+    frame = probe()
+    words = _words_of(probe.__code__)
+    found = [index for index, word in enumerate(words) if word == frame]
+    return found[0] * _WORD if len(found) == 1 else None
+
+
+_ZOMBIE_OFFSET = _zombie_offset()
+
+
+def _code_objects() -> Iterator[types.CodeType]:
+    """The code objects of the functions the loaded modules define, their methods
+    and what is nested in them (code objects are not tracked by the collector, and
+    frozen functions are not listed by it).
+
+    Found again only when modules were imported since the last search (a search
+    is about 30 ms); kept by weak reference, so that none is kept alive.
+    """
+    global _codes_for
+    if _codes_for != len(sys.modules):
+        _codes.clear()
+        _codes.extend(weakref.ref(code) for code in _find_code_objects())
+        _codes_for = len(sys.modules)
+    for ref in _codes:
+        code = ref()
+        if code is not None:
+            yield code
+
+
+_codes: list[weakref.ref[types.CodeType]] = []
+_codes_for = -1
+
+
+def _find_code_objects() -> list[types.CodeType]:
+    seen: set[int] = set()
+    codes: list[types.CodeType] = []
+
+    def add(value: object) -> None:
+        value = getattr(value, "__func__", value)
+        while type(value) is types.FunctionType:
+            code = value.__code__
+            if id(code) not in seen:
+                seen.add(id(code))
+                codes.append(code)
+            value = value.__dict__.get("__wrapped__")
+
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if type(namespace) is not dict:
+            continue
+        for value in list(namespace.values()):
+            if isinstance(value, type):
+                for member in list(vars(value).values()):
+                    add(member)
+            else:
+                add(value)
+    found: list[types.CodeType] = []
+    while codes:
+        code = codes.pop()
+        found.append(code)
+        for const in code.co_consts:
+            if type(const) is types.CodeType and id(const) not in seen:
+                seen.add(id(const))
+                codes.append(const)
+    return found
 
 
 def transport_made(obj: object, origins: Origins) -> bool:

@@ -38,12 +38,14 @@ from pytest_refleak.exclusions import (
     forget_last_failure,
     frame_objects_of_callers,
     interned_size,
+    interpreter_held_blocks,
     new_cache_links,
     tooling_made,
     transport_made,
     untracked_entries,
     weakrefs_to,
     without_stringio_internals,
+    without_subclass_registries,
 )
 from pytest_refleak.heap import Heap, malloc_chunk, read_blocks
 from pytest_refleak.objects import (
@@ -403,6 +405,7 @@ class Window:
         ]
         if STRINGIO_LISTS:
             candidates = without_stringio_internals(candidates, young, ids, held)
+        candidates = without_subclass_registries(candidates)
         if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
             candidates = [o for o in candidates if not transport_made(o, self.origins)]
         ignored_objects = [o for o, i in zip(young, ids, strict=True) if i in ignored]
@@ -493,10 +496,21 @@ class Window:
                 if s.size_diff:
                     line = frames_of(s.traceback)[-1]
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
+        # What old classes and code objects keep in their own structures.
+        held = interpreter_held_blocks() if stats else {}
         for traceback, size, count in stats:
             frames = frames_of(traceback)
             if not frames or made_by(frames, skip) or tooling_made(frames, self.origins):
                 continue
+            theirs = min(held.pop(frames, 0), count)
+            if theirs:
+                share = size * theirs // count
+                size -= share
+                count -= theirs
+                if net_by_line is not None:
+                    net_by_line[frames[-1]] = net_by_line.get(frames[-1], 0) - share
+                if size <= 0:
+                    continue
             total += size
             loose = not made_by(frames, objects)
             if loose:

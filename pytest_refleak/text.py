@@ -320,15 +320,14 @@ def _wrapped(cls: type, base: type, text: str) -> str:
 
 
 def _traceback_by_address() -> Callable[[int], object] | None:
-    """CPython's lookup of a trace by address, for the one case tracemalloc gets wrong.
+    """CPython's lookup of a trace by address: for blocks that are not objects (a
+    dict's table), and for the one case tracemalloc gets wrong.
 
     Python 3.11 keeps some instances' attributes in a header placed before the
     object; ``tracemalloc.get_object_traceback`` looks for the allocation at the
     wrong address and finds nothing.  The lookup by address only reads
     tracemalloc's own table, so a wrong address returns None, nothing worse.
     """
-    if sys.version_info[:2] != (3, 11):
-        return None
     try:
         import ctypes
 
@@ -340,7 +339,17 @@ def _traceback_by_address() -> Callable[[int], object] | None:
     return lambda address: lookup(0, address)
 
 
-_BY_ADDRESS = _traceback_by_address()
+_LOOKUP = _traceback_by_address()
+_BY_ADDRESS = _LOOKUP if sys.version_info[:2] == (3, 11) else None
+
+
+def block_frames(address: int) -> tuple[tuple[str, int], ...]:
+    """Where the traced block at ``address`` was allocated, innermost last; empty if
+    it was not traced (or tracing is off)."""
+    frames = _LOOKUP(address) if _LOOKUP is not None else None
+    if not isinstance(frames, tuple) or not frames:
+        return ()
+    return frames_of(tracemalloc.Traceback(frames))
 _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 

@@ -42,14 +42,6 @@ KEPT = []
 '''
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    reason="Python 3.10 with cycles caught: 3 emptied dicts (+800 B) per run of a clean "
-    "autospec test are still alive when the window closes and gone by the session's end; "
-    "the same calls outside pytest, with or without tracemalloc and a SAVEALL catcher, "
-    "do not grow.  Not yet understood.",
-    strict=False,
-)
 def test_autospec_mocks_made_in_a_test_pass_and_kept_ones_leak(pytester: pytest.Pytester) -> None:
     """``create_autospec`` gives every mock a class of its own, in cycles the collector
     frees: a test that makes them and drops them is clean, and cheap to check.  A test
@@ -121,8 +113,6 @@ def test_hypothesis_labels_of_fresh_strategies_pass_and_kept_draws_leak(
     examples too.  What the test tooling's module-level containers gain is theirs.
     A test that keeps what it drew, or leaks through the project, still leaks."""
     pytest.importorskip("hypothesis")
-    if sys.version_info < (3, 11):
-        pytest.skip("on 3.10 a property test still keeps a few KiB per run natively")
     if sys.version_info >= (3, 13):
         # Not yet explained: +186 B/run, at hypothesis's junkdrawer.py:386 (its
         # running total of gc time, a module-level float) and in a

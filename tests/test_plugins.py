@@ -175,14 +175,6 @@ class TestProperties(unittest.TestCase):
 """
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    # Not strict: it passed once in `.ci/run` on 8f804ac (the unittest variant), and
-    # failed before; which runs keep the memory is not yet known.
-    strict=False,
-    reason="issue 14: on 3.10 clean @given tests keep ~1-3 KiB per re-run in hypothesis's"
-    " internals (junkdrawer's recursion-limit set replaced each run, conjecture utils)",
-)
 @pytest.mark.parametrize(
     ("suite", "passed", "leak"),
     [

@@ -1016,3 +1016,83 @@ def test_a_death_stands_for_one_new_object_only() -> None:
     assert [pair[0] for pair in still_kept(carried, [third])] == [id(second), id(third)]
     # The next run: the first's death is not counted again.
     assert replaced([Entry()], gone_by_type(still_kept(carried, [third]), alive | {id(third)})) == 0
+
+
+# -- what old classes and code objects keep ---------------------------------------------
+
+
+def _registry_of(cls: type) -> dict[int, weakref.ref[type]]:
+    """A class's registry of subclasses, read from its structure as the plugin reads it."""
+    import ctypes
+
+    assert caches._SUBCLASSES_OFFSET is not None
+    address = ctypes.c_size_t.from_address(id(cls) + caches._SUBCLASSES_OFFSET).value
+    registry = ctypes.cast(address, ctypes.py_object).value
+    assert type(registry) is dict
+    return registry  # type: ignore[no-any-return]
+
+
+def test_a_class_registry_of_subclasses_is_not_the_tests() -> None:
+    """The dict in which a class lists its subclasses is the class's, emptied or not;
+    a dict of weak references the test made is still its own."""
+
+    class Base:
+        pass
+
+    class Sub(Base):
+        pass
+
+    class Gone(Base):
+        pass
+
+    registry = _registry_of(Base)
+    del Gone
+    gc.collect()
+    own: dict[int, weakref.ref[Base]] = {}
+    kept = caches.without_subclass_registries([registry, own, [1]])
+    assert len(kept) == 2 and kept[0] is own
+    assert all(k is not registry for k in kept)
+    assert list(registry.values())[0]() is Sub
+
+
+def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
+    """Memory a class keeps for its subclass registry is found by where it was
+    allocated; memory the test keeps at another line is not."""
+    tracemalloc.start(4)
+    try:
+
+        class Base:
+            pass
+
+        subs = [type(f"Sub{i}", (Base,), {}) for i in range(40)]  # the table grows here
+        line = sys._getframe().f_lineno - 1
+        kept = [[i] for i in range(40)]
+        held = caches.interpreter_held_blocks()
+    finally:
+        tracemalloc.stop()
+    innermost = {frames[-1] for frames in held}
+    assert (__file__, line) in innermost
+    assert (__file__, line + 1) not in innermost
+    del subs, kept
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 10), reason="only 3.10 keeps a frame per code")
+def test_the_frame_a_code_object_keeps_is_held_by_the_code() -> None:
+    """3.10 keeps the frame of a returned call on its code object for the next call; a
+    nested call moves it to a new block, which is the code's."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def nested() -> Iterator[None]:
+        yield
+
+    caches._codes_for = -1  # the function above is found from this module
+    tracemalloc.start(4)
+    try:
+        with nested():
+            with nested():
+                line = sys._getframe().f_lineno - 1
+        held = caches.interpreter_held_blocks()
+    finally:
+        tracemalloc.stop()
+    assert any((__file__, line) in frames for frames in held)
