@@ -155,6 +155,7 @@ class Window:
         offset: int = 0,
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
+        grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         accept: Sequence[cycles_mod.Accepted] = (),
     ) -> None:
@@ -168,6 +169,8 @@ class Window:
         # this snapshot of it, so that what that window allocated and this one
         # freed is taken off.
         self.since = since
+        #: The lines where untracked memory grew in the window ``since`` ended.
+        self.grown_before = grown_before
         #: The traces when the window closed, to count the next window's growth from.
         self.end_snapshot: tracemalloc.Snapshot | None = None
         self.origins = origins
@@ -496,12 +499,25 @@ class Window:
                 if s.size_diff:
                     line = frames_of(s.traceback)[-1]
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
-        # What old classes and code objects keep in their own structures.
-        held = interpreter_held_blocks() if stats else {}
-        for traceback, size, count in stats:
-            frames = frames_of(traceback)
-            if not frames or made_by(frames, skip) or tooling_made(frames, self.origins):
-                continue
+        tallied = [
+            (frames, size, count)
+            for frames, size, count in ((frames_of(t), size, count) for t, size, count in stats)
+            if frames and not made_by(frames, skip) and not tooling_made(frames, self.origins)
+        ]
+        loose = {frames for frames, _, _ in tallied if not made_by(frames, objects)}
+        # What old classes and code objects keep in their own structures.  Looked
+        # for only in the run after the traced one, and only where memory no new
+        # object accounts for grew at a line where it grew in the traced run too
+        # (a search costs up to a few hundred milliseconds under tracing): the
+        # memory verdict counts what grew at the same lines in both runs, so what
+        # is theirs needs taking off in one of them only.
+        twice = self.grown_before and any(frames[-1] in self.grown_before for frames in loose)
+        held: dict[tuple[tuple[str, int], ...], int] = {}
+        if twice:
+            one_block = [size for frames, size, count in tallied if frames in loose and count == 1]
+            several = any(count != 1 for frames, _, count in tallied if frames in loose)
+            held = interpreter_held_blocks(None if several else set(one_block))
+        for frames, size, count in tallied:
             theirs = min(held.pop(frames, 0), count)
             if theirs:
                 share = size * theirs // count
@@ -512,8 +528,7 @@ class Window:
                 if size <= 0:
                     continue
             total += size
-            loose = not made_by(frames, objects)
-            if loose:
+            if frames in loose:
                 loose_by_line[frames[-1]] = loose_by_line.get(frames[-1], 0) + size
             grown.append(
                 MemoryGrowth(
@@ -521,7 +536,7 @@ class Window:
                     count,
                     pick_frames(frames, self.origins),
                     innermost=frames[-1],
-                    untracked=loose,
+                    untracked=frames in loose,
                 )
             )
         grown.sort(key=lambda g: -g.size)

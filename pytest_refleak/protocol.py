@@ -154,6 +154,7 @@ class Checker:
         trace: bool = False,
         freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
+        grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         accept: tuple[Accepted, ...] = (),
     ) -> Window:
@@ -174,6 +175,7 @@ class Checker:
             offset=self._offsets[cycles, freeze],
             freeze=freeze,
             since=since,
+            grown_before=grown_before,
             previous=previous,
             accept=accept,
         )
@@ -415,6 +417,7 @@ class Checker:
                 # swapped for a fresh one) is taken off.  Set only while that net
                 # re-run is due.
                 since: tracemalloc.Snapshot | None = None
+                grown_before: frozenset[tuple[str, int]] = frozenset()
                 net: Reading | None = None
                 # Growth still shrinking after the planned re-runs is something warming
                 # up, not yet a leak: re-run until it settles, at most as often again.
@@ -443,6 +446,7 @@ class Checker:
                         caches,
                         slots=slots,
                         since=since,
+                        grown_before=grown_before,
                         previous=kept,
                         bound=bound,
                         doctest=doctest,
@@ -459,6 +463,7 @@ class Checker:
                         traced = reading
                         if reading.untracked:
                             since = end_snapshot
+                            grown_before = frozenset(line for line, _ in reading.untracked_lines)
                         else:
                             # Only memory held by strings and numbers needs the
                             # traces to be explained; the rest run faster without.
@@ -621,6 +626,7 @@ class Checker:
         caches: list[object],
         slots: list[object] | None = None,
         since: tracemalloc.Snapshot | None = None,
+        grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
         doctest: Globals | None = None,
@@ -642,6 +648,7 @@ class Checker:
             trace=traced,
             freeze=False,
             since=since,
+            grown_before=grown_before,
             previous=previous,
             accept=limits.accept_cycles,
         )

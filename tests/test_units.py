@@ -1049,10 +1049,11 @@ def test_a_class_registry_of_subclasses_is_not_the_tests() -> None:
     del Gone
     gc.collect()
     own: dict[int, weakref.ref[Base]] = {}
+    caches._STRUCTURES.modules = -1  # look again: the class above is new
     kept = caches.without_subclass_registries([registry, own, [1]])
     assert len(kept) == 2 and kept[0] is own
     assert all(k is not registry for k in kept)
-    assert list(registry.values())[0]() is Sub
+    assert next(iter(registry.values()))() is Sub
 
 
 def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
@@ -1067,6 +1068,7 @@ def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
         subs = [type(f"Sub{i}", (Base,), {}) for i in range(40)]  # the table grows here
         line = sys._getframe().f_lineno - 1
         kept = [[i] for i in range(40)]
+        caches._STRUCTURES.modules = -1  # look again: the class above is new
         held = caches.interpreter_held_blocks()
     finally:
         tracemalloc.stop()
@@ -1086,12 +1088,13 @@ def test_the_frame_a_code_object_keeps_is_held_by_the_code() -> None:
     def nested() -> Iterator[None]:
         yield
 
-    caches._codes_for = -1  # the function above is found from this module
+    caches._STRUCTURES.modules = -1  # look again: the function above is new
     tracemalloc.start(4)
     try:
-        with nested():
-            with nested():
-                line = sys._getframe().f_lineno - 1
+        # Empties the interpreter's free list of frames, made before tracing began.
+        gc.collect()
+        with nested(), nested():
+            line = sys._getframe().f_lineno - 1
         held = caches.interpreter_held_blocks()
     finally:
         tracemalloc.stop()
