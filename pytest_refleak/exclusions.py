@@ -56,8 +56,10 @@ Applied by :class:`pytest_refleak.measure.Window`:
   pytest-xdist's messaging thread (:func:`transport_made`);
 - reading memory: what the test tooling allocated, file names the import system
   joined, names the standard library interned on Python 3.12
-  (:func:`tooling_made`), and the interned-string table's growth on 3.12
-  (:data:`interned_size`).
+  (:func:`tooling_made`), the interned-string table's growth on 3.12
+  (:data:`interned_size`), and what old classes and code objects keep in their
+  own structures: registries of subclasses, 3.10's kept frames
+  (:func:`interpreter_held_blocks`, in the re-run after the traced one).
 
 Emptied before and after each re-run, and put back once the re-runs are done
 (``protocol.Checker._rerun`` through :func:`clear_caches` and
