@@ -78,14 +78,6 @@ async def test_leak(connection):
 """
 
 
-@pytest.mark.xfail(
-    sys.version_info >= (3, 13),
-    reason="on 3.13 with output captured, the leaking last test's traced re-run reads "
-    "0 blocks and 1 new object (something older freed in it) and clears the test; "
-    "taking a level count under new objects as disturbed made mock.patch a false "
-    "alarm on 3.10 (seen on ece1015), so the miss is left as found",
-    strict=False,
-)
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_pytest_asyncio(leaky: pytest.Pytester, mode: str) -> None:
     """Async tests and async fixtures under pytest-asyncio 1.x, strict and auto mode.
