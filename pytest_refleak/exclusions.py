@@ -421,7 +421,7 @@ def without_subclass_registries(candidates: list[object]) -> list[object]:
 Frames = tuple[tuple[str, int], ...]
 
 
-def interpreter_held_blocks(sizes: set[int] | None = None) -> dict[Frames, int]:
+def interpreter_held_blocks() -> dict[Frames, int]:
     """Traced blocks that old classes and code objects keep in their own
     structures, by allocating traceback: how many at each.
 
@@ -436,9 +436,7 @@ def interpreter_held_blocks(sizes: set[int] | None = None) -> dict[Frames, int]:
 
     That memory is the class's or the code's, as the table of an old dict is the
     dict's: never the test's.  A leak of classes or of frames (a generator kept
-    alive) is counted by its objects.  Read only while tracing.  ``sizes``: the
-    sizes of the blocks asked about, when known (frames of other sizes are not
-    looked up).
+    alive) is counted by its objects.  Read only while tracing.
     """
     held: dict[Frames, int] = {}
     if not tracemalloc.is_tracing():
@@ -456,20 +454,10 @@ def interpreter_held_blocks(sizes: set[int] | None = None) -> dict[Frames, int]:
         if code() is None:
             continue
         frame = _word(slot)
-        if not frame or (sizes is not None and _frame_block(frame) not in sizes):
-            continue
-        frames = block_frames(frame - _GC_HEAD)
+        frames = block_frames(frame - _GC_HEAD) if frame else ()
         if frames:
             held[frames] = held.get(frames, 0) + 1
     return held
-
-
-def _frame_block(frame: int) -> int:
-    """The size of the block of a 3.10 frame at ``frame``, from its item count."""
-    return _GC_HEAD + _FRAME_SIZE + _WORD * _word(frame + 2 * _WORD)
-
-
-_FRAME_SIZE = types.FrameType.__basicsize__
 
 
 class _Structures:

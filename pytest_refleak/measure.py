@@ -512,11 +512,7 @@ class Window:
         # memory verdict counts what grew at the same lines in both runs, so what
         # is theirs needs taking off in one of them only.
         twice = self.grown_before and any(frames[-1] in self.grown_before for frames in loose)
-        held: dict[tuple[tuple[str, int], ...], int] = {}
-        if twice:
-            one_block = [size for frames, size, count in tallied if frames in loose and count == 1]
-            several = any(count != 1 for frames, _, count in tallied if frames in loose)
-            held = interpreter_held_blocks(None if several else set(one_block))
+        held = interpreter_held_blocks() if twice else {}
         for frames, size, count in tallied:
             theirs = min(held.pop(frames, 0), count)
             if theirs:

@@ -93,7 +93,6 @@ def test_pytest_asyncio(leaky: pytest.Pytester, mode: str) -> None:
     assert_checked(result, passed=6, leaked=["test_it.py::test_leak"])
 
 
-@pytest.mark.xfail(reason="the leaking anyio test is judged clean on the merged code of stop 16; not yet found why", strict=False)
 def test_anyio(leaky: pytest.Pytester) -> None:
     """anyio's pytest plugin: async tests on the asyncio backend are checked."""
     leaky.makepyfile(
