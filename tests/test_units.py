@@ -665,8 +665,10 @@ def test_memory_must_grow_at_the_same_line_in_both_traced_runs() -> None:
 
 def test_a_rerun_stays_suspect_only_while_it_grows() -> None:
     limits = Limits()
-    replaced = Reading(blocks=0, objects=3)
-    assert not still_leaky(replaced, limits)
+    assert not still_leaky(Reading(blocks=0, objects=0), limits)
+    # New objects beside a level count: something older was freed, or a free list
+    # served them; the count hides them, and the test stays suspect.
+    assert still_leaky(Reading(blocks=0, objects=3), limits)
     assert still_leaky(Reading(blocks=2, objects=1), limits)
     # Plain re-runs do not count untracked memory: any growth keeps them suspect.
     assert still_leaky(Reading(blocks=1, objects=0), limits)
@@ -694,8 +696,13 @@ def test_a_rerun_that_freed_older_memory_decides_nothing() -> None:
     assert not still_leaky(Reading(blocks=-6, objects=1), Limits(allow_objects=1))
     shrank = Reading(blocks=-3, objects=1, traced=0, untracked=0)
     assert judge([disturbed, shrank], shrank, limits).kind is Kind.CLEAN
-    # A level block count under new objects clears the test (see ``disturbed``).
-    assert judge([leak, Reading(blocks=0, objects=1), traced], traced, limits).kind is Kind.CLEAN
+    # A level block count under new objects decides nothing either (see
+    # ``disturbed``; an anyio suite's leak read 12, 0, traced, 0); when every re-run
+    # read level, the heap did not grow.
+    level = Reading(blocks=0, objects=1)
+    assert judge([leak, level, traced], traced, limits).kind is Kind.LEAKED
+    level_traced = Reading(blocks=0, objects=1, traced=0, untracked=0)
+    assert judge([level, level_traced], level_traced, limits).kind is Kind.CLEAN
 
 
 def test_traced_memory_that_took_no_new_blocks_moved() -> None:
