@@ -58,8 +58,8 @@ Applied by :class:`pytest_refleak.measure.Window`:
   joined, names the standard library interned on Python 3.12
   (:func:`tooling_made`), the interned-string table's growth on 3.12
   (:data:`interned_size`), and what old classes and code objects keep in their
-  own structures: registries of subclasses, 3.10's kept frames
-  (:func:`interpreter_held_blocks`, in the re-run after the traced one).
+  own structures: their registries of subclasses (:func:`interpreter_held_blocks`,
+  in the re-run after the traced one).
 
 Emptied before and after each re-run, and put back once the re-runs are done
 (``protocol.Checker._rerun`` through :func:`clear_caches` and
@@ -91,7 +91,12 @@ from dataclasses import dataclass
 
 from pytest_refleak.heap import _clear_type_cache
 from pytest_refleak.origins import Origin, Origins
-from pytest_refleak.text import block_frames, class_module, module_namespace, object_frames
+from pytest_refleak.text import (
+    block_frames,
+    class_module,
+    module_namespace,
+    object_frames,
+)
 
 # -- named by the caller --------------------------------------------------------------
 
@@ -407,10 +412,11 @@ def without_subclass_registries(candidates: list[object]) -> list[object]:
     if not dicts:
         return candidates
     registries: set[int] = set()
-    _STRUCTURES.refresh()
-    for cls, slot in _STRUCTURES.registries:
-        if cls() is not None and _word(slot) in dicts:
-            registries.add(_word(slot))
+    # Walked live, not from the classes found earlier: a class listing its first
+    # subclass now made its registry now.
+    for _, address in _subclass_registries():
+        if address in dicts:
+            registries.add(address)
             if len(registries) == len(dicts):
                 break
     if not registries:
@@ -422,21 +428,15 @@ Frames = tuple[tuple[str, int], ...]
 
 
 def interpreter_held_blocks() -> dict[Frames, int]:
-    """Traced blocks that old classes and code objects keep in their own
-    structures, by allocating traceback: how many at each.
+    """Traced blocks that old classes keep in their own structures, by allocating
+    traceback: how many at each.
 
-    - A class's registry of subclasses: listing a new subclass (mock makes one
-      per mock) grows its base's registry, and its table is reallocated at the
-      line that made the subclass; it shrinks again when the subclass dies.
-    - On Python 3.10, the frame a code object keeps for its next call (its
-      "zombie" frame): when two calls of the same code overlap (a context
-      manager entered inside itself), the frame of the one that returns first is
-      kept and the other freed, so the kept frame moves to a new block allocated
-      at the line that made the call.
-
-    That memory is the class's or the code's, as the table of an old dict is the
-    dict's: never the test's.  A leak of classes or of frames (a generator kept
-    alive) is counted by its objects.  Read only while tracing.
+    A class's registry of subclasses: listing a new subclass (mock makes one per
+    mock) grows its base's registry, and its table is reallocated at the line
+    that made the subclass; it shrinks again when the subclass dies.  That memory
+    is the class's, as the table of an old dict is the dict's: never the test's.
+    A subclass the test keeps alive is counted by its objects.  Read only while
+    tracing.
     """
     held: dict[Frames, int] = {}
     if not tracemalloc.is_tracing():
@@ -450,20 +450,13 @@ def interpreter_held_blocks() -> dict[Frames, int]:
         frames = block_frames(table) if table else ()
         if frames:
             held[frames] = held.get(frames, 0) + 1
-    for code, slot in _STRUCTURES.zombies:
-        if code() is None:
-            continue
-        frame = _word(slot)
-        frames = block_frames(frame - _GC_HEAD) if frame else ()
-        if frames:
-            held[frames] = held.get(frames, 0) + 1
     return held
 
 
 class _Structures:
-    """The classes and code objects whose own structures are read, each kept by
-    weak reference with the address of the word to read, which is read only
-    while it is alive: nothing is kept alive.
+    """The classes whose registries of subclasses are read, each kept by weak
+    reference with the address of the word to read, which is read only while it
+    is alive: nothing is kept alive.
 
     Found again only when modules were imported since the last search (a search
     takes tens of milliseconds).  Not a module-level list: the walks over the
@@ -472,7 +465,6 @@ class _Structures:
 
     def __init__(self) -> None:
         self.registries: list[tuple[weakref.ref[type], int]] = []
-        self.zombies: list[tuple[weakref.ref[types.CodeType], int]] = []
         self.modules = -1
 
     def refresh(self) -> None:
@@ -480,76 +472,25 @@ class _Structures:
             return
         self.registries = []
         if _SUBCLASSES_OFFSET is not None:
-            for cls, _ in _subclass_registries():
-                if sys.version_info < (3, 12) or cls.__flags__ & _HEAPTYPE:
+            # Only classes that list subclasses already: one whose first subclass
+            # comes later makes its registry then, in one run, not on every run.
+            for cls, address in _subclass_registries():
+                if address and (sys.version_info < (3, 12) or _TYPE_FLAGS.__get__(cls) & _HEAPTYPE):
                     self.registries.append((weakref.ref(cls), id(cls) + _SUBCLASSES_OFFSET))
-        self.zombies = []
-        if _ZOMBIE_OFFSET is not None:
-            for code in _find_code_objects():
-                self.zombies.append((weakref.ref(code), id(code) + _ZOMBIE_OFFSET))
         self.modules = len(sys.modules)
 
 
 _STRUCTURES = _Structures()
+_TYPE_FLAGS = type.__dict__["__flags__"]
 
 
-#: The collector's header before each tracked object on 3.10: where its block starts.
-_GC_HEAD = 2 * _WORD
+def find_held_structures() -> None:
+    """Finds the classes :func:`interpreter_held_blocks` reads, if modules were
+    imported since: called before tracing starts, where the search costs a few
+    milliseconds instead of tens (and none of the test's time allowance)."""
+    _STRUCTURES.refresh()
 
 
-def _zombie_offset() -> int | None:
-    """Where a 3.10 code object keeps the frame it reuses (``co_zombieframe``),
-    found on a probe function: its frame, once returned, is kept there."""
-    if sys.version_info[:2] != (3, 10):
-        return None
-
-    def probe() -> int:
-        return id(sys._getframe())
-
-    frame = probe()
-    words = _words_of(probe.__code__)
-    found = [index for index, word in enumerate(words) if word == frame]
-    return found[0] * _WORD if len(found) == 1 else None
-
-
-_ZOMBIE_OFFSET = _zombie_offset()
-
-
-def _find_code_objects() -> list[types.CodeType]:
-    """The code objects of the functions the loaded modules define, their methods
-    and what is nested in them (code objects are not tracked by the collector, and
-    frozen functions are not listed by it)."""
-    seen: set[int] = set()
-    codes: list[types.CodeType] = []
-
-    def add(value: object) -> None:
-        value = getattr(value, "__func__", value)
-        while type(value) is types.FunctionType:
-            code = value.__code__
-            if id(code) not in seen:
-                seen.add(id(code))
-                codes.append(code)
-            value = value.__dict__.get("__wrapped__")
-
-    for module in list(sys.modules.values()):
-        namespace = getattr(module, "__dict__", None)
-        if type(namespace) is not dict:
-            continue
-        for value in list(namespace.values()):
-            if isinstance(value, type):
-                for member in list(vars(value).values()):
-                    add(member)
-            else:
-                add(value)
-    found: list[types.CodeType] = []
-    while codes:
-        code = codes.pop()
-        found.append(code)
-        for const in code.co_consts:
-            if type(const) is types.CodeType and id(const) not in seen:
-                seen.add(id(const))
-                codes.append(const)
-    return found
 
 
 def transport_made(obj: object, origins: Origins) -> bool:

@@ -35,6 +35,7 @@ from pytest_refleak.exclusions import (
     Exclusions,
     abc_cache_entries,
     current_frames,
+    find_held_structures,
     forget_last_failure,
     frame_objects_of_callers,
     interned_size,
@@ -216,6 +217,10 @@ class Window:
         collection and the reading, or it would sit in a free list and count.
         """
         forget_last_failure()
+        if self.trace:
+            # Before the heap is settled and its old objects listed: what the search
+            # keeps is then old, and it runs before tracing starts.
+            find_held_structures()
         self._frames = frame_objects_of_callers()
         if self.freeze:
             self.heap.settle()

@@ -1083,26 +1083,3 @@ def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
     assert (__file__, line) in innermost
     assert (__file__, line + 1) not in innermost
     del subs, kept
-
-
-@pytest.mark.skipif(sys.version_info[:2] != (3, 10), reason="only 3.10 keeps a frame per code")
-def test_the_frame_a_code_object_keeps_is_held_by_the_code() -> None:
-    """3.10 keeps the frame of a returned call on its code object for the next call; a
-    nested call moves it to a new block, which is the code's."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def nested() -> Iterator[None]:
-        yield
-
-    caches._STRUCTURES.modules = -1  # look again: the function above is new
-    tracemalloc.start(4)
-    try:
-        # Empties the interpreter's free list of frames, made before tracing began.
-        gc.collect()
-        with nested(), nested():
-            line = sys._getframe().f_lineno - 1
-        held = caches.interpreter_held_blocks()
-    finally:
-        tracemalloc.stop()
-    assert any((__file__, line) in frames for frames in held)
