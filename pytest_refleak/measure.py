@@ -510,12 +510,12 @@ class Window:
             if frames and not made_by(frames, skip) and not tooling_made(frames, self.origins)
         ]
         loose = {frames for frames, _, _ in tallied if not made_by(frames, objects)}
-        # What old classes and code objects keep in their own structures.  Looked
-        # for only in the run after the traced one, and only where memory no new
-        # object accounts for grew at a line where it grew in the traced run too
-        # (a search costs up to a few hundred milliseconds under tracing): the
-        # memory verdict counts what grew at the same lines in both runs, so what
-        # is theirs needs taking off in one of them only.
+        # The tables of old classes' registries of subclasses.  Looked for only in
+        # the run after the traced one, and only where memory no new object
+        # accounts for grew at a line where it grew in the traced run too (each
+        # lookup allocates under tracing): the memory verdict counts what grew at
+        # the same lines in both runs, so what is theirs needs taking off in one
+        # of them only.
         twice = self.grown_before and any(frames[-1] in self.grown_before for frames in loose)
         held = interpreter_held_blocks() if twice else {}
         for frames, size, count in tallied:
