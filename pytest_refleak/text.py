@@ -350,6 +350,8 @@ def block_frames(address: int) -> tuple[tuple[str, int], ...]:
     if not isinstance(frames, tuple) or not frames:
         return ()
     return frames_of(tracemalloc.Traceback(frames))
+
+
 _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 

@@ -402,6 +402,82 @@ def test_the_young_index_changes_no_walk() -> None:
     assert objects_mod.new_reachable([old_list], ids, young=objects_mod.young_index(young)) == set()
 
 
+def test_only_the_recent_entries_of_a_called_cache_are_walked() -> None:
+    """An lru_cache lists its entries in order of use: what a window made is among
+    the last as many as calls were made since the last reading.  A cache nobody
+    called gives nothing to walk; a cleared one is walked whole."""
+    import functools
+
+    @functools.lru_cache(maxsize=64)
+    def cached(key: int) -> list[int]:
+        return [key]
+
+    @functools.lru_cache(maxsize=64)
+    def idle(key: int) -> list[int]:
+        return [key]
+
+    for key in range(40):
+        cached(key)
+        idle(key)
+    caches.recent_cache_entries([cached, idle])  # the first look takes all of each
+    new = cached(100)
+    cached(3)  # a hit moves an old entry behind the new one
+    recent = caches.recent_cache_entries([cached, idle])
+    walked = [ref for root in recent.roots for ref in gc.get_referents(root)]
+    assert any(ref is new for ref in walked)
+    old = cached(5)
+    assert not any(ref is old for ref in walked)
+    assert not any(ref is idle(7) for ref in walked)
+    assert caches.new_cache_links(recent.growing, {id(new)}) == 1
+    # Nothing called since: nothing to walk.
+    caches.recent_cache_entries([cached])
+    assert caches.recent_cache_entries([cached]).roots == []
+    cached.cache_clear()
+    again = cached(100)
+    assert caches.recent_cache_entries([cached]).roots == [cached]
+    assert again == new
+
+
+def test_a_shallow_stack_gives_back_results_and_errors() -> None:
+    """The traced reading runs in a thread of its own: its result and its exception
+    come back to the caller, and a signal raising in the caller meanwhile waits
+    for the reading to end before it is raised."""
+    import signal
+    import time
+
+    from pytest_refleak.measure import in_a_shallow_stack
+
+    def depth() -> int:
+        frame, count = sys._getframe(), 0
+        while frame is not None:
+            frame, count = frame.f_back, count + 1  # type: ignore[assignment]
+        return count
+
+    assert in_a_shallow_stack(depth) <= 3 < depth()
+    with pytest.raises(KeyError, match="lost"):
+        in_a_shallow_stack(lambda: {}["lost"])
+    if not hasattr(signal, "setitimer"):
+        return
+    ended: list[float] = []
+
+    def slow() -> None:
+        time.sleep(0.3)
+        ended.append(time.monotonic())
+
+    def alarm(signum: int, frame: object) -> None:
+        raise TimeoutError("alarm")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(TimeoutError):
+            in_a_shallow_stack(slow)
+        assert ended, "the caller went on before the reading ended"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # -- windows ---------------------------------------------------------------------------
 
 
