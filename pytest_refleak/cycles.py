@@ -86,6 +86,18 @@ class CycleGroup:
     accepted: str = ""
 
 
+def precedence(group: CycleGroup) -> tuple[int, int]:
+    """Where a group comes in a test's report: by whose it is, then the biggest first."""
+    return (_PRECEDENCE.index(group.origin) if group.origin else -1, -group.size)
+
+
+def shape_key(group: CycleGroup) -> int:
+    """A number that tells cycles of the same shape apart: the loop that names
+    them.  Not how many objects of each type the cycle holds, which varies with
+    the data (a parse tree's size).  Made without keeping anything."""
+    return hash((group.path, group.loop))
+
+
 @dataclass(frozen=True)
 class CycleFindings:
     groups: tuple[CycleGroup, ...]
@@ -128,7 +140,7 @@ def analyse(
     found = _parts(garbage, origins, limit=limit, max_groups=max_groups, accept=accept)
     groups = [group for _, group in found] + list(also)[: max(0, max_groups - len(found))]
     truncated = len(garbage) > limit or len(found) + len(also) >= max_groups
-    groups.sort(key=lambda g: (_PRECEDENCE.index(g.origin) if g.origin else -1, -g.size))
+    groups.sort(key=precedence)
     return CycleFindings(
         groups=tuple(groups), garbage=len(garbage) + sum(g.size for g in also), truncated=truncated
     )

@@ -143,6 +143,9 @@ class Reading:
     #: ``None`` where not known: the platform cannot say cheaply, or the window
     #: traced, and tracing's own records would swamp it.
     malloc: int | None = None
+    #: The keys (:func:`pytest_refleak.cycles.shape_key`) of the cycles a plain
+    #: window saw; ``None`` when there were too many to note.
+    cycle_shapes: tuple[int, ...] | None = ()
 
 
 class Window:
@@ -192,6 +195,9 @@ class Window:
         # [4], [5]: bytes held through malloc at opening and closing; [6]: kinds of
         # cycles that finalizers broke and the collector freed.
         self._flags = array.array("q", [0, 0, 0, 0, 0, 0, 0])
+        # The shapes of the cycles a plain (untraced) window saw: how many, or -1
+        # past the room there is, then each one's key (cycles.shape_key).
+        self._shapes = array.array("q", [0] * (1 + MAX_SHAPES))
         #: Whether the window reads the bytes held through malloc (_flags[4], [5]).
         self._malloc = False
         self._held_bytes = 0
@@ -254,6 +260,7 @@ class Window:
                 # lists; a collection empties them again, as before the closing reading.
                 gc.collect()
         self._flags[6] = 0
+        self._shapes[0] = 0
         self._freed.clear()
         self._catching = self._catch and self._catcher.start(
             rerun=not self.freeze,
@@ -280,6 +287,7 @@ class Window:
             self._freed.append(description)
         else:
             self._flags[6] |= _cycle_flag(description.origin)
+            _note_shape(self._shapes, description)
 
     def garbage_ids(self) -> set[int]:
         """Ids of the garbage the window has caught so far (kept for the cycle verdict)."""
@@ -324,7 +332,9 @@ class Window:
                 del analyse
                 self._freed.clear()
             else:
-                self._flags[0] |= _quick_cycle_flags(self._catcher.saved, self.origins, self.accept)
+                self._flags[0] |= _quick_cycle_flags(
+                    self._catcher.saved, self.origins, self.accept, self._shapes
+                )
             # The garbage, and the free lists that describing it refilled.
             self._catcher.release_and_collect()
         if self._malloc:
@@ -494,6 +504,9 @@ class Window:
                 else None
             ),
             cycle_flags=int(self._flags[0]),
+            cycle_shapes=(
+                tuple(self._shapes[1 : 1 + self._shapes[0]]) if self._shapes[0] >= 0 else None
+            ),
             cycles=self._findings,
             collected=collected,
             problem=problem,
@@ -625,10 +638,18 @@ def in_a_shallow_stack(call: Callable[[], _T]) -> _T:
     return results[0]
 
 
+#: How many cycle shapes a plain window notes; past that, none are known.
+MAX_SHAPES = 16
+
+
 def _quick_cycle_flags(
-    garbage: list[object], origins: Origins, accept: Sequence[cycles_mod.Accepted] = ()
+    garbage: list[object],
+    origins: Origins,
+    accept: Sequence[cycles_mod.Accepted] = (),
+    shapes: array.array[int] | None = None,
 ) -> int:
-    """Which kinds of cycles the garbage holds, without keeping anything.
+    """Which kinds of cycles the garbage holds, without keeping anything; their
+    shapes go to ``shapes`` (see ``Window._shapes``).
 
     Runs between two block readings, so it allocates nothing that outlives it.
     """
@@ -637,7 +658,25 @@ def _quick_cycle_flags(
     for group in findings.groups:
         if not group.accepted:
             flags |= _cycle_flag(group.origin)
+            if shapes is not None:
+                _note_shape(shapes, group)
+    if findings.truncated and shapes is not None:
+        shapes[0] = -1
     return flags
+
+
+def _note_shape(shapes: array.array[int], group: cycles_mod.CycleGroup) -> None:
+    count = shapes[0]
+    if count < 0:
+        return
+    key = cycles_mod.shape_key(group)
+    if key in shapes[1 : 1 + count]:
+        return
+    if count >= MAX_SHAPES:
+        shapes[0] = -1
+        return
+    shapes[1 + count] = key
+    shapes[0] = count + 1
 
 
 def _cycle_flag(origin: Origin | None) -> int:

@@ -38,7 +38,7 @@ from pytest_refleak.alive import (
 )
 from pytest_refleak.bound import Bound
 from pytest_refleak.companions import replaying, timed, timer_key
-from pytest_refleak.cycles import Accepted
+from pytest_refleak.cycles import Accepted, CycleGroup, precedence, shape_key
 from pytest_refleak.exclusions import (
     Exclusions,
     bounded_caches,
@@ -53,7 +53,13 @@ from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import Heap
 from pytest_refleak.held_reports import HeldReports, all_passed, last_attempt, sample_report
-from pytest_refleak.measure import Reading, Window, calibrate_offset, calibrate_type
+from pytest_refleak.measure import (
+    CYCLE_UNDETERMINED,
+    Reading,
+    Window,
+    calibrate_offset,
+    calibrate_type,
+)
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
     doctest_globals,
@@ -131,6 +137,9 @@ class Checker:
         self.started = time.perf_counter()
         #: The project's hook error while checking the current test, if any.
         self._hook_error: str | None = None
+        #: Cycles traced so far, by test function and shape (cycles.shape_key):
+        #: see ``_may_borrow``.
+        self._traced_shapes: dict[tuple[str, int], CycleGroup] = {}
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -157,6 +166,7 @@ class Checker:
         grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         accept: tuple[Accepted, ...] = (),
+        describe: bool = False,
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -170,7 +180,7 @@ class Checker:
             cycles=cycles,
             trace=trace,
             nframes=TRACE_FRAMES,
-            detailed=trace and since is None,
+            detailed=(trace and since is None) or describe,
             calibration=self._calibration,
             offset=self._offsets[cycles, freeze],
             freeze=freeze,
@@ -421,15 +431,23 @@ class Checker:
                 net: Reading | None = None
                 # Growth still shrinking after the planned re-runs is something warming
                 # up, not yet a leak: re-run until it settles, at most as often again.
+                # A traced re-run skipped for cycles already traced elsewhere, which
+                # this re-run did not confirm: one more re-run traces after all.
+                retrace = False
                 while (
                     number < runs
                     or since is not None
+                    or retrace
                     or (number < 2 * runs and settling(comparable))
                 ):
                     number += 1
                     # Tracing makes a run several times slower: only a test that grew
                     # on every cheap re-run gets one.
-                    tracing = number == runs and not memory_clean
+                    tracing = (number == runs or retrace) and not memory_clean
+                    retrace = False
+                    borrowing = tracing and self._may_borrow(item, readings, limits)
+                    if borrowing:
+                        tracing = False
                     if changed_state and state_before is not None:
                         self.watch.restore_state(state_before, changed_state)
                     if tracing:
@@ -450,10 +468,17 @@ class Checker:
                         previous=kept,
                         bound=bound,
                         doctest=doctest,
+                        describe=borrowing,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
                         break
+                    if borrowing:
+                        borrowed = self._borrowed(item, reading)
+                        if borrowed is None:
+                            retrace = True
+                        else:
+                            reading = traced = borrowed
                     readings.append(reading)
                     if not scoped:
                         comparable.append(reading)
@@ -461,6 +486,7 @@ class Checker:
                     kept = reading.kept
                     if tracing:
                         traced = reading
+                        self._remember_shapes(item, reading)
                         if reading.untracked:
                             since = end_snapshot
                             grown_before = frozenset(line for line, _ in reading.untracked_lines)
@@ -530,6 +556,65 @@ class Checker:
             return verdict
         finally:
             self.heap.release_tracing()
+
+    def _may_borrow(self, item: pytest.Item, readings: list[Reading], limits: Limits) -> bool:
+        """Whether the re-run due to trace may run untraced, its cycles described
+        with the sites traced for an earlier test.
+
+        A cycle-making test is traced to tell who made its cycles' members (the
+        project's code, or the test's own) and where.  When every re-run so far
+        left no memory behind and each cycle the last one saw has a shape (the
+        loop that names it) already traced for another case of the same test
+        function (a parametrized test), that re-run describes its cycles
+        untraced, and each gets the maker and sites traced for its shape then
+        (:meth:`_borrowed`): the same code made it.  Not across test functions,
+        where the same loop may be the project's in one (a container its code
+        nests) and the test's in another (the same container the test puts into
+        itself).  On suites of parametrized tests that all make the same cycle
+        (parse trees with parent pointers) the traced re-run was nearly all of
+        the plugin's time.
+        """
+        if not readings or limits.cycles == "off":
+            return False
+        last = readings[-1]
+        shapes = last.cycle_shapes
+        if not shapes or last.cycle_flags & CYCLE_UNDETERMINED:
+            return False
+        memory_only = dataclasses.replace(limits, cycles="off")
+        if any(still_leaky(r, memory_only) for r in readings):
+            return False
+        function = _function_key(item)
+        return all((function, key) in self._traced_shapes for key in shapes)
+
+    def _borrowed(self, item: pytest.Item, reading: Reading) -> Reading | None:
+        """``reading``, its cycles (described untraced) given the sites traced for
+        their shapes; ``None`` if one of them was not traced yet."""
+        function = _function_key(item)
+        groups = []
+        for group in reading.cycles.groups:
+            if group.accepted:
+                groups.append(group)
+                continue
+            known = self._traced_shapes.get((function, shape_key(group)))
+            if known is None:
+                return None
+            groups.append(
+                dataclasses.replace(
+                    group, origin=known.origin, sites=known.sites, site_types=known.site_types
+                )
+            )
+        if not groups:
+            return None
+        groups.sort(key=precedence)
+        return dataclasses.replace(
+            reading, cycles=dataclasses.replace(reading.cycles, groups=tuple(groups))
+        )
+
+    def _remember_shapes(self, item: pytest.Item, reading: Reading) -> None:
+        function = _function_key(item)
+        for group in reading.cycles.groups:
+            if group.origin is not None and len(self._traced_shapes) < 1000:
+                self._traced_shapes.setdefault((function, shape_key(group)), group)
 
     def _judge(
         self,
@@ -630,6 +715,7 @@ class Checker:
         previous: tuple[tuple[int, int], ...] = (),
         bound: Bound | None = None,
         doctest: Globals | None = None,
+        describe: bool = False,
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
         """The re-run's reading (``None`` if it did not pass), the traces where it
         ended when it traced, and the resources it left."""
@@ -651,6 +737,7 @@ class Checker:
             grown_before=grown_before,
             previous=previous,
             accept=limits.accept_cycles,
+            describe=describe,
         )
 
         def exclusions() -> Exclusions:
@@ -814,6 +901,11 @@ class Checker:
             path, lineno = record.get("location") or (call.location[0], 0)
             crash = (str(path), int(lineno or 0), message)
         call.longrepr = explanation_longrepr(str(record["text"]), crash)
+
+
+def _function_key(item: pytest.Item) -> str:
+    """The test function an item runs, whatever its parameters."""
+    return item.nodeid.partition("[")[0]
 
 
 def _stop_test_timer(item: pytest.Item) -> None:

@@ -403,11 +403,23 @@ def frames_of(traceback: tracemalloc.Traceback) -> tuple[tuple[str, int], ...]:
     return tuple((f.filename, f.lineno) for f in traceback)
 
 
+_PLAIN_ATOMS = frozenset({str, int, float, bytes, complex})
+# tracemalloc's own lookup, under the name all supported versions give it.
+_raw_traceback: Callable[[object], object] = getattr(
+    tracemalloc, "_get_object_traceback", lambda obj: None
+)
+
+
 def object_frames(
     obj: object, known: dict[type, bool] | None = None
 ) -> tuple[tuple[str, int], ...]:
     """Where ``obj`` was allocated, innermost last; empty if it was not traced.
     ``known`` as for :func:`object_traceback`."""
+    if type(obj) in _PLAIN_ATOMS:
+        # Strings and numbers, looked up by the thousand (what caches hold): the
+        # raw frames, outermost last, without a Traceback made for each.
+        raw = _raw_traceback(obj)
+        return raw[::-1] if isinstance(raw, tuple) else ()
     traceback = object_traceback(obj, known)
     return frames_of(traceback) if traceback is not None else ()
 

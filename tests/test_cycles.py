@@ -356,6 +356,35 @@ def test_factorial():
 """
 
 
+def test_cases_of_one_test_that_make_the_same_cycle_each_name_its_sites(
+    leaky: pytest.Pytester,
+) -> None:
+    """The cases of a parametrized test that make the cycle its first case was traced
+    for are told from untraced re-runs: each still fails, with the cycle's loop and
+    where its members were allocated."""
+    leaky.makepyfile(
+        test_it="""
+import pytest
+import leakylib
+
+@pytest.mark.parametrize("n", range(6))
+def test_tree(n):
+    leakylib.make_tree()
+"""
+    )
+    result = run(leaky, "--refleak", "--refleak-report=report.json")
+    result.assert_outcomes(failed=6)
+    report = json.loads((leaky.path / "report.json").read_text())
+    records = [r for r in report["tests"] if r["nodeid"].startswith("test_it.py::test_tree[")]
+    assert len(records) == 6
+    for record in records:
+        assert record["verdict"] == "cycles", record
+        (cycle,) = record["cycles"]
+        assert cycle["path"].startswith("Node.parent"), cycle
+        assert cycle["sites"] and all(file == "leakylib.py" for file, _ in cycle["sites"]), cycle
+    assert result.stdout.str().count("Node allocated at leakylib.py:") >= 6
+
+
 def test_an_accepted_cycle_shape_passes_and_other_cycles_still_fail(
     leaky: pytest.Pytester,
 ) -> None:
