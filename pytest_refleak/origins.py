@@ -229,6 +229,11 @@ class Origins:
     def _classify(self, filename: str) -> Origin:
         if filename.startswith("<"):
             return Origin.STDLIB if filename.startswith("<frozen ") else Origin.UNKNOWN
+        if not os.path.isabs(filename) and not os.path.exists(filename):
+            # A name given to generated code, not a file: attrs compiles the
+            # ``__init__`` it writes for a class under the name ``__init__``, which
+            # would otherwise resolve to a file of the rootdir, the project's.
+            return Origin.UNKNOWN
         path = _norm(filename)
         if any(_is_under(path, d) for d in self._tooling):
             return Origin.TOOLING

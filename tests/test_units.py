@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import re
 import sys
 import tracemalloc
@@ -71,6 +72,19 @@ def test_origins_classify_paths(tmp_path: Path, origins: Origins) -> None:
     assert origins.of_file("<string>") is Origin.UNKNOWN
     assert origins.of_file(None) is Origin.UNKNOWN
     assert origins.of_module("sys") is Origin.STDLIB
+
+
+def test_a_name_given_to_generated_code_is_nobodys(
+    tmp_path: Path, origins: Origins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code compiled under a bare name (attrs writes each class's ``__init__`` so) is
+    no file of the project's, though the name resolves under the rootdir; a relative
+    path to a file that is there still is the project's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "core.py").write_text("")
+    assert origins.of_file("__init__") is Origin.UNKNOWN
+    assert origins.of_file(os.path.join("pkg", "core.py")) is Origin.PROJECT
 
 
 # -- sizes and reprs -------------------------------------------------------------------
