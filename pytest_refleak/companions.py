@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -73,21 +73,39 @@ def timed(item: pytest.Item) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def replaying(item: pytest.Item) -> Iterator[None]:
-    """Make a hypothesis test's re-runs replay a few fixed examples."""
+def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
+    """Make a hypothesis test's re-runs replay a few fixed examples.
+
+    Gives a function that each re-run calls first, inside its window, to start
+    from the replay settings again.  hypothesis's own pytest plugin wraps the
+    settings of a parametrized ``@given`` test in one more layer on every run of
+    an item (its ``differing_executors`` health check is lifted so): in plain
+    pytest one settings object per item, for the session; over the plugin's
+    re-runs one per re-run, which looked like the test's leak.  Put back inside
+    the window, the layer the previous re-run added is replaced, not kept.
+    """
     test = _hypothesis_test(item)
     if test is None:
-        yield
+        yield _nothing
         return
     # ``_hypothesis_internal_use_settings`` is the settings object ``@given``'s
     # wrapper reads on every call (``@settings`` sets it, and cannot be applied
     # twice).  Checked on hypothesis 6.100, 6.168 and 6.170.
     real = test._hypothesis_internal_use_settings  # type: ignore[attr-defined]
-    test._hypothesis_internal_use_settings = _replay_settings(real)  # type: ignore[attr-defined]
+    replay = _replay_settings(real)
+
+    def start_again() -> None:
+        test._hypothesis_internal_use_settings = replay  # type: ignore[attr-defined]
+
+    start_again()
     try:
-        yield
+        yield start_again
     finally:
         test._hypothesis_internal_use_settings = real  # type: ignore[attr-defined]
+
+
+def _nothing() -> None:
+    pass
 
 
 def _hypothesis_test(item: pytest.Item) -> object:

@@ -137,6 +137,8 @@ class Checker:
         self.started = time.perf_counter()
         #: The project's hook error while checking the current test, if any.
         self._hook_error: str | None = None
+        #: Puts the current test's replay state back before each re-run.
+        self._start_again: Callable[[], None] = _nothing
         #: Cycles traced so far, by test function and shape (cycles.shape_key):
         #: see ``_may_borrow``.
         self._traced_shapes: dict[tuple[str, int], CycleGroup] = {}
@@ -356,9 +358,10 @@ class Checker:
         started = time.perf_counter()
         self.rerun += 1
         try:
-            with replaying(item):
+            with replaying(item) as self._start_again:
                 return self._rerun(item, nextitem, limits, doctest, evidence, first_state)
         finally:
+            self._start_again = _nothing
             # Outside the windows: what the real run tore down after the test goes
             # again, once, after all re-runs.
             tear_down_for(item, nextitem)
@@ -762,6 +765,9 @@ class Checker:
                     # Inside the window: the run empties the dict again.
                     globs, fresh = doctest
                     globs.update(fresh)
+                # Inside the window too: what the last re-run's tooling left there
+                # is replaced by this run's, not added to (companions.replaying).
+                self._start_again()
                 with warnings.catch_warnings(record=True), timed(item):
                     if bound is not None:
                         bound.test_starts()
@@ -901,6 +907,10 @@ class Checker:
             path, lineno = record.get("location") or (call.location[0], 0)
             crash = (str(path), int(lineno or 0), message)
         call.longrepr = explanation_longrepr(str(record["text"]), crash)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _function_key(item: pytest.Item) -> str:

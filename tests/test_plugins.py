@@ -165,6 +165,22 @@ class TestProperties(unittest.TestCase):
         leakylib.append_thing()
 """
 
+HYPOTHESIS_PARAMETRIZED = """
+import pytest
+from hypothesis import given, strategies as st
+import leakylib
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@given(st.integers())
+def test_integers(offset, x):
+    assert x + offset - offset == x
+
+@pytest.mark.parametrize("offset", [0])
+@given(st.integers())
+def test_leak(offset, x):
+    leakylib.append_thing()
+"""
+
 
 @pytest.mark.xfail(
     sys.version_info < (3, 11),
@@ -179,6 +195,11 @@ class TestProperties(unittest.TestCase):
         pytest.param(HYPOTHESIS_PLAIN, 3, "test_it.py::test_leak", id="plain"),
         pytest.param(
             HYPOTHESIS_TESTCASE, 2, "test_it.py::TestProperties::test_leak", id="unittest"
+        ),
+        # hypothesis's pytest plugin wraps a parametrized test's settings in one more
+        # layer on every run of an item: not the test's leak.
+        pytest.param(
+            HYPOTHESIS_PARAMETRIZED, 3, "test_it.py::test_leak[[]0[]]", id="parametrized"
         ),
     ],
 )
