@@ -594,6 +594,11 @@ class Window:
 
 
 _T = TypeVar("_T")
+# Not on 3.10: there, with the reading in a thread of its own, the memory held by
+# strings in a module's containers was reported as held by no container (three
+# tests of tests/test_explain.py, test_ci.py and test_resources.py, on 38f9d40;
+# the cause is not known yet).  3.10 reads in the caller's stack, as before.
+_SHALLOW = sys.version_info >= (3, 11)
 
 
 def in_a_shallow_stack(call: Callable[[], _T]) -> _T:
@@ -610,6 +615,8 @@ def in_a_shallow_stack(call: Callable[[], _T]) -> _T:
     in it meanwhile (pytest-timeout's signal method, Ctrl-C): the reading must not
     go on beside whatever runs next.  The exception is raised once it is.
     """
+    if not _SHALLOW:
+        return call()
     done = _thread.allocate_lock()
     done.acquire()
     results: list[_T] = []

@@ -467,9 +467,13 @@ def test_a_shallow_stack_gives_back_results_and_errors() -> None:
             frame, count = frame.f_back, count + 1  # type: ignore[assignment]
         return count
 
-    assert in_a_shallow_stack(depth) <= 3 < depth()
     with pytest.raises(KeyError, match="lost"):
         in_a_shallow_stack(lambda: {}["lost"])
+    if sys.version_info < (3, 11):
+        # On 3.10 the reading stays in the caller's stack (measure._SHALLOW).
+        assert in_a_shallow_stack(depth) == depth() + 1
+        return
+    assert in_a_shallow_stack(depth) <= 3 < depth()
     if not hasattr(signal, "setitimer"):
         return
     ended: list[float] = []
