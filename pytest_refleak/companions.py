@@ -86,7 +86,7 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
     """
     test = _hypothesis_test(item)
     if test is None:
-        yield _nothing
+        yield no_replay
         return
     # ``_hypothesis_internal_use_settings`` is the settings object ``@given``'s
     # wrapper reads on every call (``@settings`` sets it, and cannot be applied
@@ -104,8 +104,8 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
         test._hypothesis_internal_use_settings = real  # type: ignore[attr-defined]
 
 
-def _nothing() -> None:
-    pass
+def no_replay() -> None:
+    """What a test that replays nothing does before each re-run."""
 
 
 def _hypothesis_test(item: pytest.Item) -> object:

@@ -37,7 +37,7 @@ from pytest_refleak.alive import (
     search_seconds,
 )
 from pytest_refleak.bound import Bound
-from pytest_refleak.companions import replaying, timed, timer_key
+from pytest_refleak.companions import no_replay, replaying, timed, timer_key
 from pytest_refleak.cycles import Accepted, CycleGroup, precedence, shape_key
 from pytest_refleak.exclusions import (
     Exclusions,
@@ -138,7 +138,7 @@ class Checker:
         #: The project's hook error while checking the current test, if any.
         self._hook_error: str | None = None
         #: Puts the current test's replay state back before each re-run.
-        self._start_again: Callable[[], None] = _nothing
+        self._start_again: Callable[[], None] = no_replay
         #: Cycles traced so far, by test function and shape (cycles.shape_key):
         #: see ``_may_borrow``.
         self._traced_shapes: dict[tuple[str, int], CycleGroup] = {}
@@ -361,7 +361,7 @@ class Checker:
             with replaying(item) as self._start_again:
                 return self._rerun(item, nextitem, limits, doctest, evidence, first_state)
         finally:
-            self._start_again = _nothing
+            self._start_again = no_replay
             # Outside the windows: what the real run tore down after the test goes
             # again, once, after all re-runs.
             tear_down_for(item, nextitem)
@@ -907,10 +907,6 @@ class Checker:
             path, lineno = record.get("location") or (call.location[0], 0)
             crash = (str(path), int(lineno or 0), message)
         call.longrepr = explanation_longrepr(str(record["text"]), crash)
-
-
-def _nothing() -> None:
-    pass
 
 
 def _function_key(item: pytest.Item) -> str:
