@@ -98,6 +98,24 @@ from pytest_refleak.text import (
     object_frames,
 )
 
+ModulesSeen = tuple[int, str, int]
+
+
+def modules_seen() -> ModulesSeen:
+    """Which modules are loaded, cheaply: how many, and the last one put in.
+
+    A count alone misses an import that follows a module's removal (``six.moves``
+    and tests that re-import a module do both), so the looks below that are made
+    again only when modules changed key on the newest entry of ``sys.modules`` too.
+    """
+    modules = sys.modules
+    try:
+        last = next(reversed(modules.copy()))
+    except StopIteration:
+        return (0, "", 0)
+    return (len(modules), last, id(modules.get(last)))
+
+
 # -- named by the caller --------------------------------------------------------------
 
 
@@ -512,10 +530,10 @@ class _Structures:
 
     def __init__(self) -> None:
         self.registries: list[tuple[weakref.ref[type], int]] = []
-        self.modules = -1
+        self.modules: ModulesSeen | None = None
 
     def refresh(self) -> None:
-        if self.modules == len(sys.modules):
+        if self.modules == modules_seen():
             return
         self.registries = []
         if _SUBCLASSES_OFFSET is not None:
@@ -524,7 +542,7 @@ class _Structures:
             for cls, address in _subclass_registries():
                 if address and (sys.version_info < (3, 12) or _TYPE_FLAGS.__get__(cls) & _HEAPTYPE):
                     self.registries.append((weakref.ref(cls), id(cls) + _SUBCLASSES_OFFSET))
-        self.modules = len(sys.modules)
+        self.modules = modules_seen()
 
 
 _STRUCTURES = _Structures()
@@ -716,7 +734,7 @@ def bounded_dict_caches() -> list[object]:
     return list(_module_dicts(_BOUNDED_DICTS))
 
 
-_library: tuple[int, list[object]] = (-1, [])
+_library: tuple[ModulesSeen | None, list[object]] = (None, [])
 
 
 def library_caches(*, refresh: bool = True) -> list[object]:
@@ -729,7 +747,7 @@ def library_caches(*, refresh: bool = True) -> list[object]:
     inside a measured window, where the new list would count as the test's.
     """
     global _library
-    if refresh and _library[0] != len(sys.modules):
+    if refresh and _library[0] != modules_seen():
         found = []
         # A copy, made in one step: another thread may be importing meanwhile.
         for name, module in sys.modules.copy().items():
@@ -741,7 +759,7 @@ def library_caches(*, refresh: bool = True) -> list[object]:
             for value in dict.copy(namespace).values():
                 if class_module(type(value)) == "hypothesis.internal.cache":
                     found.append(value)
-        _library = (len(sys.modules), found)
+        _library = (modules_seen(), found)
     return _library[1]
 
 
@@ -756,47 +774,77 @@ def _empty_library_cache(cache: object) -> None:
         entries.clear()
 
 
-_bounded: tuple[int, list[object]] = (-1, [])
+_bounded: tuple[ModulesSeen | None, list[object]] = (None, [])
+#: Per module name: the module (weakly), its namespace's id and size when looked
+#: through, and the bounded caches found there.
+_bounded_in: dict[str, tuple[weakref.ref[types.ModuleType], int, int, list[object]]] = {}
 
 
 def bounded_caches() -> list[object]:
     """``lru_cache`` wrappers with a size limit, found at the top level of any module
     and among the methods of its classes.
 
-    Looked up again only when modules were imported since the last look.
+    Looked up again only when modules were imported since the last look, and then
+    only in the modules that are new or whose namespace changed size: suites that
+    add and drop modules on every test (``six.moves``) would otherwise have every
+    module and class looked through again for each run.
     """
     global _bounded
-    if _bounded[0] != len(sys.modules):
-        _bounded = (len(sys.modules), _find_bounded_caches())
+    seen = modules_seen()
+    if _bounded[0] != seen:
+        _bounded = (seen, _find_bounded_caches())
     return _bounded[1]
 
 
 def _find_bounded_caches() -> list[object]:
     found: dict[int, object] = {}
-    for module in sys.modules.copy().values():
+    looked: dict[str, tuple[weakref.ref[types.ModuleType], int, int, list[object]]] = {}
+    for name, module in sys.modules.copy().items():
         # Read without asking the module: a lazily loaded one would load.
         namespace = module_namespace(module)
         if namespace is None:
             continue
-        name = namespace.get("__name__")
-        for value in dict.copy(namespace).values():
-            # type(), not isinstance(): a lazy proxy's __class__ may run its code.
-            if not issubclass(type(value), type):
-                _add_if_bounded(value, found)
-                continue
+        entry = _bounded_in.get(name)
+        if (
+            entry is None
+            or entry[0]() is not module
+            or entry[1] != id(namespace)
+            or entry[2] != len(namespace)
+        ):
             try:
-                if type.__getattribute__(value, "__module__") != name:
-                    continue
-                members = list(type.__getattribute__(value, "__dict__").copy().values())
-            except Exception:  # noqa: BLE001 - an odd class has no caches we can use
+                ref = weakref.ref(module)
+            except TypeError:  # a module stand-in that takes no weak reference
+                found.update((id(c), c) for c in _caches_in(namespace))
                 continue
-            # Methods of the module's own classes: a cache on a method is one too.
-            for member in members:
-                _add_if_bounded(member, found)
+            entry = (ref, id(namespace), len(namespace), _caches_in(namespace))
+        looked[name] = entry
+        found.update((id(c), c) for c in entry[3])
+    _bounded_in.clear()
+    _bounded_in.update(looked)
     # typing caches each generic alias it makes (List[Point]) in size-limited
     # lru_caches that no module attribute names; it lists their cache_clear methods.
     for clear in _typing_cleanups():
         _add_if_bounded(getattr(clear, "__self__", None), found)
+    return list(found.values())
+
+
+def _caches_in(namespace: dict[str, object]) -> list[object]:
+    found: dict[int, object] = {}
+    name = namespace.get("__name__")
+    for value in dict.copy(namespace).values():
+        # type(), not isinstance(): a lazy proxy's __class__ may run its code.
+        if not issubclass(type(value), type):
+            _add_if_bounded(value, found)
+            continue
+        try:
+            if type.__getattribute__(value, "__module__") != name:
+                continue
+            members = list(type.__getattribute__(value, "__dict__").copy().values())
+        except Exception:  # noqa: BLE001 - an odd class has no caches we can use
+            continue
+        # Methods of the module's own classes: a cache on a method is one too.
+        for member in members:
+            _add_if_bounded(member, found)
     return list(found.values())
 
 
@@ -814,7 +862,7 @@ def _add_if_bounded(value: object, found: dict[int, object]) -> None:
 
 
 _TOOLING_CONTAINERS = (dict, list, set)
-_tooling: tuple[int, list[object], list[object]] = (-1, [], [])
+_tooling: tuple[ModulesSeen | None, list[object], list[object]] = (None, [], [])
 
 
 def tooling_state(origins: Origins) -> list[object]:
@@ -838,7 +886,7 @@ def tooling_namespaces(origins: Origins) -> list[object]:
 
 def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
     global _tooling
-    if _tooling[0] != len(sys.modules):
+    if _tooling[0] != modules_seen():
         found: list[object] = []
         namespaces: list[object] = []
         for module in sys.modules.copy().values():
@@ -854,7 +902,7 @@ def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
                 for value in dict.copy(namespace).values()
                 if type(value) in _TOOLING_CONTAINERS
             )
-        _tooling = (len(sys.modules), found, namespaces)
+        _tooling = (modules_seen(), found, namespaces)
     return _tooling[1], _tooling[2]
 
 

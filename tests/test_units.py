@@ -909,6 +909,51 @@ def test_bounded_caches_found_in_any_module_and_on_methods() -> None:
         del sys.modules[module.__name__]
 
 
+def test_bounded_caches_are_looked_for_again_where_modules_changed() -> None:
+    """Modules imported since the last look are looked through, and so is a module
+    whose namespace changed; a module taken out of ``sys.modules`` is no longer
+    listed, and its caches are not held."""
+    import functools
+    import types
+    import weakref
+
+    first = types.ModuleType("refleak_test_cached_first")
+    second = types.ModuleType("refleak_test_cached_second")
+
+    @functools.lru_cache(maxsize=4)
+    def early(x: int) -> int:
+        return x
+
+    @functools.lru_cache(maxsize=4)
+    def late(x: int) -> int:
+        return x
+
+    @functools.lru_cache(maxsize=4)
+    def other(x: int) -> int:
+        return x
+
+    first.__dict__.update(early=early)
+    sys.modules[first.__name__] = first
+    try:
+        assert any(c is early for c in caches.bounded_caches())
+        # A name added to a module already looked through, then an import.
+        first.__dict__["late"] = late
+        second.__dict__["other"] = other
+        sys.modules[second.__name__] = second
+        found = caches.bounded_caches()
+        assert any(c is late for c in found)
+        assert any(c is other for c in found)
+        del found
+    finally:
+        sys.modules.pop(first.__name__, None)
+        sys.modules.pop(second.__name__, None)
+    gone = weakref.ref(other)
+    del second, other
+    found = caches.bounded_caches()
+    assert not any(c is early for c in found)
+    assert gone() is None
+
+
 _shared_items: list[object] = []
 
 
