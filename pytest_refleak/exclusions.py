@@ -533,7 +533,8 @@ class _Structures:
         self.modules: ModulesSeen | None = None
 
     def refresh(self) -> None:
-        if self.modules == modules_seen():
+        seen = modules_seen()
+        if self.modules == seen:
             return
         self.registries = []
         if _SUBCLASSES_OFFSET is not None:
@@ -542,7 +543,7 @@ class _Structures:
             for cls, address in _subclass_registries():
                 if address and (sys.version_info < (3, 12) or _TYPE_FLAGS.__get__(cls) & _HEAPTYPE):
                     self.registries.append((weakref.ref(cls), id(cls) + _SUBCLASSES_OFFSET))
-        self.modules = modules_seen()
+        self.modules = seen
 
 
 _STRUCTURES = _Structures()
@@ -747,7 +748,10 @@ def library_caches(*, refresh: bool = True) -> list[object]:
     inside a measured window, where the new list would count as the test's.
     """
     global _library
-    if refresh and _library[0] != modules_seen():
+    if not refresh:
+        return _library[1]
+    seen = modules_seen()
+    if _library[0] != seen:
         found = []
         # A copy, made in one step: another thread may be importing meanwhile.
         for name, module in sys.modules.copy().items():
@@ -759,7 +763,7 @@ def library_caches(*, refresh: bool = True) -> list[object]:
             for value in dict.copy(namespace).values():
                 if class_module(type(value)) == "hypothesis.internal.cache":
                     found.append(value)
-        _library = (modules_seen(), found)
+        _library = (seen, found)
     return _library[1]
 
 
@@ -886,7 +890,8 @@ def tooling_namespaces(origins: Origins) -> list[object]:
 
 def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
     global _tooling
-    if _tooling[0] != modules_seen():
+    seen = modules_seen()
+    if _tooling[0] != seen:
         found: list[object] = []
         namespaces: list[object] = []
         for module in sys.modules.copy().values():
@@ -902,7 +907,7 @@ def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
                 for value in dict.copy(namespace).values()
                 if type(value) in _TOOLING_CONTAINERS
             )
-        _tooling = (modules_seen(), found, namespaces)
+        _tooling = (seen, found, namespaces)
     return _tooling[1], _tooling[2]
 
 
