@@ -167,8 +167,12 @@ class Window:
         grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         accept: Sequence[cycles_mod.Accepted] = (),
+        settle_malloc: bool = False,
     ) -> None:
         self.heap = heap
+        #: Whether glibc's cache of freed chunks is filled before the bytes held
+        #: through malloc are read (see MallocBytes.fill_thread_cache).
+        self.settle_malloc = settle_malloc
         #: Cycles the project makes on purpose (``refleak_accept_cycles``).
         self.accept = tuple(accept)
         #: What the previous run of the test left alive (see Reading.kept).
@@ -233,6 +237,10 @@ class Window:
             # keeps is then old, and it runs before tracing starts.
             find_held_structures()
         self._frames = frame_objects_of_callers()
+        if self.settle_malloc and not self.trace:
+            # Before the collection: the filling's own list would wait in the
+            # interpreter's free list of lists, and count.
+            self.heap.malloc.fill_thread_cache()
         if self.freeze:
             self.heap.settle()
         else:

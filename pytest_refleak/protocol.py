@@ -174,6 +174,7 @@ class Checker:
         previous: tuple[tuple[int, int], ...] = (),
         accept: tuple[Accepted, ...] = (),
         describe: bool = False,
+        settle_malloc: bool = False,
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -195,6 +196,7 @@ class Checker:
             grown_before=grown_before,
             previous=previous,
             accept=accept,
+            settle_malloc=settle_malloc,
         )
 
     @property
@@ -751,6 +753,9 @@ class Checker:
             previous=previous,
             accept=limits.accept_cycles,
             describe=describe,
+            # Re-runs decide on their bytes held through malloc: read from a full
+            # cache of freed chunks, or a run that frees into it seems to grow.
+            settle_malloc=True,
         )
 
         def exclusions() -> Exclusions:
