@@ -55,6 +55,7 @@ from pytest_refleak.exclusions import (
 )
 from pytest_refleak.heap import Heap, malloc_chunk, read_blocks
 from pytest_refleak.objects import (
+    alive_since_earlier,
     estimated_blocks,
     exclusive_contents,
     function_parts,
@@ -422,6 +423,8 @@ class Window:
         if self._old_ids is not None:
             all_ids -= self._old_ids
         young_ids = all_ids - ours
+        if previous_alive:
+            young_ids -= alive_since_earlier(previous_alive, young, ids, young_ids)
         if self._watch_freezing and id(self._old_sentinel) in all_ids:
             problem = "the test unfroze the heap (gc.unfreeze), so old objects looked new"
             young_ids = set()

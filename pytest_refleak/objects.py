@@ -59,6 +59,31 @@ def still_kept(
     return (previous_alive + kept_ids(candidates))[-_KEPT_LIMIT:]
 
 
+def alive_since_earlier(
+    previous_alive: tuple[tuple[int, int], ...],
+    young: list[object],
+    ids: list[int],
+    young_ids: set[int],
+) -> set[int]:
+    """Of the objects that look new, those an earlier run left, still alive as the
+    same type: they were alive when the window opened.
+
+    They look new because the collector did not track them then: it stops tracking
+    a dict that holds only strings and numbers (an emptied registry, say) when it
+    collects, and storing an object in it tracks it again, so a module's dict that
+    each run fills and empties again would look made by every run.  An object
+    that did die and whose address a new one of the same type took is a
+    replacement, which is not growth either.
+    """
+    earlier = dict(previous_alive)
+    suspects = earlier.keys() & young_ids
+    if not suspects:
+        return set()
+    return {
+        i for o, i in zip(young, ids, strict=True) if i in suspects and earlier[i] == id(type(o))
+    }
+
+
 def replaced(candidates: list[object], gone: dict[int, int]) -> int:
     """How many new objects took the place of what earlier runs left and has died
     since (``gone``, from :func:`gone_by_type`), type for type.

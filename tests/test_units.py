@@ -611,6 +611,52 @@ def test_objects_that_replace_the_previous_runs_are_not_counted(
     holder.clear()
 
 
+class _Looped:
+    def __init__(self) -> None:
+        self.me = self
+
+
+_registry: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+
+
+def _register_and_drop() -> None:
+    # Storing a weak reference tracks the registry's dict again (the collector
+    # stopped tracking it while it was empty); the entry goes only when the
+    # collection that frees its key runs its callback, too late to stop tracking
+    # the dict then: it looks new although it is the module's own.
+    _registry[_Looped()] = 1
+
+
+def _register_and_keep_a_dict() -> None:
+    _register_and_drop()
+    _kept.append({"run": Thing()})
+
+
+@pytest.mark.parametrize(("run", "counted"), [(_register_and_drop, 0), (_register_and_keep_a_dict, 2)])
+def test_an_old_dict_tracked_again_is_not_new(
+    heap: Heap, origins: Origins, run: Callable[[], None], counted: int
+) -> None:
+    """A dict the collector stopped tracking (it held only atoms) and a run tracked
+    again is old: from the re-run after the one that first saw it, it is not counted.
+    A new dict that a run keeps (with the object in it) is counted on every run."""
+    # Untracked before the heap is frozen, or the freeze keeps it tracked.
+    gc.collect()
+    heap.settle()
+    kept: tuple[tuple[int, int], ...] = ()
+    found = []
+    for _ in range(3):
+        window = Window(heap, origins, cycles=False, freeze=False, previous=kept)
+        window.open()
+        assert not gc.is_tracked(_registry.data)
+        run()
+        reading = window.close()
+        kept = reading.kept
+        found.append(reading.objects)
+    _kept.clear()
+    # The first window has no earlier run to tell it: it counts the dict.
+    assert found[1:] == [counted, counted], found
+
+
 _totals: dict[str, float] = {}
 _floats: list[float] = []
 
