@@ -102,6 +102,13 @@ class TypeGrowth:
     chains: tuple[str, ...] = ()
     #: How many of them no other new object refers to: where the leak hangs from.
     roots: int = 0
+    #: How many of them took the place of objects of their type that an earlier
+    #: run left and that died since (see objects.replaced): not what grew.
+    replaced: int = 0
+
+    @property
+    def only_replaced(self) -> bool:
+        return self.count <= self.replaced
 
 
 @dataclass(frozen=True)
@@ -509,7 +516,7 @@ class Window:
             del atoms
             untracked_bytes = sum(size for _, size in lines)
             del tooling
-        by_type = summarise(candidates, self.origins, detailed=self.detailed)
+        by_type = summarise(candidates, self.origins, detailed=self.detailed, gone=gone)
         return Reading(
             blocks=blocks,
             objects=len(candidates) - replaced(candidates, gone),
@@ -718,19 +725,35 @@ def _cycle_flag(origin: Origin | None) -> int:
 
 
 def summarise(
-    candidates: list[object], origins: Origins, *, detailed: bool
+    candidates: list[object],
+    origins: Origins,
+    *,
+    detailed: bool,
+    gone: dict[int, int] | None = None,
 ) -> tuple[TypeGrowth, ...]:
+    """The new objects by type.  Types whose every new object replaced one an
+    earlier run left come last: a leak is told by what was kept, and a big object
+    swapped for a fresh one on every run (a module's scratch dict) would otherwise
+    head the report and take the search for holders first."""
     if not candidates:
         return ()
     counts: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
+    by_type_id: Counter[tuple[str, int]] = Counter()
     for obj in candidates:
         name = type_name(obj)
         counts[name] += 1
+        by_type_id[name, id(type(obj))] += 1
         with contextlib.suppress(Exception):  # a broken size only loses a figure
             sizes[name] += size_of(obj)
+    replaced_of: Counter[str] = Counter()
+    for (name, kind), count in by_type_id.items():
+        replaced_of[name] += min(count, (gone or {}).get(kind, 0))
     if not detailed:
-        return tuple(TypeGrowth(n, c, sizes[n]) for n, c in counts.most_common())
+        return tuple(
+            TypeGrowth(n, c, sizes[n], replaced=replaced_of[n])
+            for n, c in sorted(counts.items(), key=lambda nc: (nc[1] <= replaced_of[nc[0]], -nc[1]))
+        )
     inner = _referenced_within(candidates)
     roots: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}
@@ -755,7 +778,7 @@ def summarise(
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)
-    order = sorted(counts, key=lambda n: (-sizes[n], -counts[n], n))
+    order = sorted(counts, key=lambda n: (counts[n] <= replaced_of[n], -sizes[n], -counts[n], n))
     return tuple(
         TypeGrowth(
             n,
@@ -765,6 +788,7 @@ def summarise(
             tuple(sites.get(n, ())),
             tuple(sample_ids.get(n, ())),
             roots=roots[n],
+            replaced=replaced_of[n],
         )
         for n in order
     )

@@ -71,6 +71,44 @@ def test_what_keeps_objects_alive(leaky: pytest.Pytester, call: str, chain: str,
     assert summary in summary_line
 
 
+SWAPPER = """
+class Entry:
+    pass
+
+class Seen(dict):
+    pass
+
+_scratch = Seen()
+_types = {}
+
+def size_everything(keep):
+    # A big scratch dict swapped for a fresh one on every call, as a sizing
+    # library does, beside a small registry that keeps one entry per new class.
+    global _scratch
+    _scratch = Seen.fromkeys(range(2000))
+    if keep:
+        _types[len(_types)] = Entry()
+"""
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "swapped-only"])
+def test_what_is_swapped_on_every_run_does_not_name_the_leak(
+    pytester: pytest.Pytester, keep: bool
+) -> None:
+    """A big object swapped for a fresh one on every run is not what leaked: the
+    report names the small entry kept beside it.  Alone, the swap passes."""
+    pytester.makepyfile(
+        swapper=SWAPPER,
+        test_it=f"import swapper\ndef test_it():\n    swapper.size_everything({keep})\n",
+    )
+    result = run(pytester, "--refleak")
+    if not keep:
+        result.assert_outcomes(passed=1)
+        return
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *: Entry ×1 via swapper._types*"])
+
+
 def test_closure_variable_named_in_chain(leaky: pytest.Pytester) -> None:
     """What a closure keeps is named by its variable."""
     out = output_of(leaky, "leakylib.register_exit_hook()")
