@@ -127,6 +127,9 @@ class MallocBytes:
     ``mallinfo2()`` walks glibc's lists of free chunks: cheap on an ordinary heap
     (a microsecond), slow on a badly fragmented one.  Once readings have cost more
     than :attr:`SHARE_DIVISOR`-th of the time since the first, they stop for the session.
+    Both in the process's CPU time, not the clock's: on a loaded machine a reading
+    that waits for a core looks slow by the clock, and stopping then would make a
+    buffer grown in place a leak on a quiet machine and none on a busy one.
     """
 
     #: Readings may take this fraction of the session's time, at most: 1/100.
@@ -158,13 +161,13 @@ class MallocBytes:
         if read is None:
             return False
         clock = self._clock
-        clock[0] -= time.perf_counter_ns()
+        clock[0] -= time.process_time_ns()
         if not clock[1]:
             clock[1] = -clock[0]
         info = read()
         out[index] = info.uordblks + info.hblkhd
         del info
-        now = time.perf_counter_ns()
+        now = time.process_time_ns()
         clock[0] += now
         # In integers: a float made here would wait in its free list, and count.
         if clock[0] > (now - clock[1]) // self.SHARE_DIVISOR + 50_000_000:

@@ -326,6 +326,33 @@ def test_a_full_cache_of_freed_chunks_reads_freed_objects_as_freed() -> None:
     assert max(settled) <= MALLOC_SLACK, settled
 
 
+def _reads_left_on(monkeypatch: pytest.MonkeyPatch, clock: str) -> bool:
+    """Whether the malloc reader is still on after readings that each seem to take
+    a second by ``clock``."""
+    from pytest_refleak import heap
+
+    malloc = MallocBytes()
+    readings = array.array("q", [0])
+    ticks = iter(range(0, 10**15, 10**9))
+    monkeypatch.setattr(heap.time, clock, lambda: next(ticks))
+    for _ in range(5):
+        malloc.read(readings, 0)
+    monkeypatch.undo()
+    return malloc.read(readings, 0)
+
+
+def test_the_malloc_reader_stops_over_its_share_of_cpu_time_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Readings that wait for a core (a second each by the clock, on a loaded
+    machine) keep the reader on; readings that cost the process a second each stop
+    it, as they would cost more than their share."""
+    if not MallocBytes().available:
+        pytest.skip("no cheap malloc statistics on this platform")
+    assert _reads_left_on(monkeypatch, "perf_counter_ns")
+    assert not _reads_left_on(monkeypatch, "process_time_ns")
+
+
 def test_a_full_cache_of_freed_chunks_still_sees_a_buffer_grow() -> None:
     """Filling the cache hides nothing a run keeps: a buffer ``realloc`` grows
     still reads as grown, by its growth."""
