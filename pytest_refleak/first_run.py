@@ -51,7 +51,11 @@ class FirstRun:
         self.item = item
         self.first_call = checker.first_call_of(item)
         self.limits = limits
-        self.window = checker.window(cycles=limits.cycles != "off", accept=limits.accept_cycles)
+        # Its bytes held through malloc decide nothing (every checked test is re-run,
+        # see verdict.looks_leaky), and their readings have a budget: not read.
+        self.window = checker.window(
+            cycles=limits.cycles != "off", accept=limits.accept_cycles, read_malloc=False
+        )
         self.reading: Reading | None = None
         #: Why measuring failed, if it did (a bug of ours, not the test's).
         self.failure: str | None = None

@@ -176,8 +176,12 @@ class Window:
         previous: tuple[tuple[int, int], ...] = (),
         accept: Sequence[cycles_mod.Accepted] = (),
         settle_malloc: bool = False,
+        read_malloc: bool = True,
     ) -> None:
         self.heap = heap
+        #: Whether the window reads the bytes held through malloc at all: only where
+        #: they decide something, as reading them has a budget (see MallocBytes).
+        self.read_malloc = read_malloc
         #: Whether glibc's cache of freed chunks is filled before the bytes held
         #: through malloc are read (see MallocBytes.fill_thread_cache).
         self.settle_malloc = settle_malloc
@@ -288,7 +292,7 @@ class Window:
             self._flags[2] = interned_size()
         # Tracing keeps its own records through malloc, for every allocation:
         # a traced window is counted in blocks and traced bytes only.
-        self._malloc = not self.trace and self.heap.malloc.read(self._flags, 4)
+        self._malloc = self.read_malloc and not self.trace and self.heap.malloc.read(self._flags, 4)
         self._blocks_before = read_blocks()
 
     def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:

@@ -175,6 +175,7 @@ class Checker:
         accept: tuple[Accepted, ...] = (),
         describe: bool = False,
         settle_malloc: bool = False,
+        read_malloc: bool = True,
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -197,6 +198,7 @@ class Checker:
             previous=previous,
             accept=accept,
             settle_malloc=settle_malloc,
+            read_malloc=read_malloc,
         )
 
     @property
