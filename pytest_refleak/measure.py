@@ -106,10 +106,6 @@ class TypeGrowth:
     #: run left and that died since (see objects.replaced): not what grew.
     replaced: int = 0
 
-    @property
-    def only_replaced(self) -> bool:
-        return self.count <= self.replaced
-
 
 @dataclass(frozen=True)
 class MemoryGrowth:
