@@ -108,7 +108,10 @@ def pytest_configure(config):
     )
     result = run(leaky, "--refleak", "-s")
     result.assert_outcomes(failed=2, passed=301)
-    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_leak - *", "CYCLES test_it.py::test_cycle - *"])
+    # Each on its own: the summary lists the largest first, and what a traced re-run
+    # of the cycle counts can put it above the 304-byte leak (seen on 3.13, loaded).
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_leak - *"])
+    result.stdout.fnmatch_lines(["CYCLES test_it.py::test_cycle - *"])
     young = int(result.stdout.str().split("YOUNG OBJECTS: ")[1].split()[0])
     assert young < 1000, young
     result.stdout.fnmatch_lines(["STILL FROZEN: True"])
