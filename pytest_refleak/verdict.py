@@ -50,11 +50,6 @@ def grew(reading: Reading) -> bool:
     """
     if reading.blocks > 0:
         return True
-    return malloc_grew(reading)
-
-
-def malloc_grew(reading: Reading) -> bool:
-    """Whether a run left more bytes held through ``malloc`` than a clean run may."""
     return reading.malloc is not None and reading.malloc > MALLOC_SLACK
 
 
