@@ -131,6 +131,11 @@ def chains_to(
     frontier: list[object] = list(targets)
     owners: list[int] = list(range(len(targets)))
     skip.update((id(nodes), id(frontier), id(skip), id(targets), id(owners)))
+    # A module's namespace is a root of its own: every other module refers to the
+    # builtins' one (``__builtins__``), which would name it after whichever came first.
+    for which, target in enumerate(targets):
+        if _module_of_namespace(target) is not None:
+            results[which] = Chain(_render([target]))
     depth = 0
     try:
         while frontier and len(results) < len(targets):

@@ -74,6 +74,7 @@ in one place.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import functools
@@ -894,6 +895,8 @@ def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
     if _tooling[0] != seen:
         found: list[object] = []
         namespaces: list[object] = []
+        listed: set[int] = set()
+        shared = vars(builtins)
         for module in sys.modules.copy().values():
             # Read without asking the module: a lazily loaded one would load.
             namespace = module_namespace(module)
@@ -902,11 +905,13 @@ def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
             if not origins.of_plugin(namespace.get("__file__")):  # type: ignore[arg-type]
                 continue
             namespaces.append(namespace)
-            found.extend(
-                value
-                for value in dict.copy(namespace).values()
-                if type(value) in _TOOLING_CONTAINERS
-            )
+            for value in dict.copy(namespace).values():
+                # Every module holds the builtins' namespace (``__builtins__``): it
+                # is everyone's, and what a test puts there is the test's.
+                listable = type(value) in _TOOLING_CONTAINERS and value is not shared
+                if listable and id(value) not in listed:
+                    listed.add(id(value))
+                    found.append(value)
         _tooling = (seen, found, namespaces)
     return _tooling[1], _tooling[2]
 
@@ -914,14 +919,17 @@ def _tooling_modules(origins: Origins) -> tuple[list[object], list[object]]:
 _ATOMS = (int, float, complex, str, bytes)
 
 
-def untracked_entries(caches: Sequence[object]) -> list[object]:
+def untracked_entries(caches: Sequence[object], slots: Sequence[object] = ()) -> list[object]:
     """The strings and numbers that plain dict, list and set caches hold as keys or
     values: the collector does not track them, so only their allocation sites tell
     their memory apart (``Window`` skips memory allocated where these were).
 
-    The same goes for the tooling's namespaces and instance dicts
+    The same goes for the values of the tooling's namespaces and instance dicts
     (``Exclusions.slots``): what the tooling rebinds a name of its own to is its own,
-    however the previous value was freed.
+    however the previous value was freed.  Not their keys: those are the names of
+    the tooling's globals and attributes, made when its code was compiled, and
+    looking through them (some 25,000 strings in pytest's and its plugins' modules)
+    was most of the cost of a traced window.
     """
     found: list[object] = []
     for cache in caches:
@@ -932,4 +940,7 @@ def untracked_entries(caches: Sequence[object]) -> list[object]:
         else:
             continue
         found.extend(e for e in entries if type(e) in _ATOMS)
+    for slot in slots:
+        if type(slot) is dict:
+            found.extend(e for e in slot.values() if type(e) in _ATOMS)
     return found

@@ -509,7 +509,7 @@ class Window:
             # test's either.
             tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
             # Strings and numbers the caches hold are theirs as well: a cache's keys.
-            atoms = untracked_entries([*exclusions.caches, *exclusions.slots])
+            atoms = untracked_entries(exclusions.caches, exclusions.slots)
             traced_bytes, lines, memory = self._memory_growth(
                 traced, [*ignored_objects, *tooling, *atoms], candidates
             )

@@ -169,6 +169,41 @@ def test_hypothesis_labels_of_fresh_strategies_pass_and_kept_draws_leak(
     assert "STRUCTURAL_COVERAGE_CACHE" not in result.stdout.str()
 
 
+def test_what_a_test_puts_in_the_builtins_is_the_test_s(pytester: pytest.Pytester) -> None:
+    """Every module of the tooling holds the builtins' namespace (``__builtins__``),
+    but it is not the tooling's container: objects and strings a test keeps there
+    leak.  A test that only reads builtins passes."""
+    pytester.makepyfile(
+        test_it="""
+        import builtins
+        import itertools
+
+        builtins.refleak_kept = []
+        COUNTER = itertools.count()
+
+        class Thing:
+            pass
+
+        def test_keeps_objects_in_a_builtin_list():
+            builtins.refleak_kept.append(Thing())
+
+        def test_binds_new_builtin_names():
+            setattr(builtins, f"refleak_name_{next(COUNTER)}", "x" * 2000 + str(next(COUNTER)))
+
+        def test_reads_builtins():
+            assert len(vars(builtins)) > 10 and builtins.len is len
+        """
+    )
+    result = run(pytester, "--refleak", "--refleak-cycles=off", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_keeps_objects_in_a_builtin_list - *Thing ×1 via builtins.*"]
+    )
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_binds_new_builtin_names - *KiB/run: held by builtins*"]
+    )
+
+
 def test_packages_installed_with_pytest_plugins_are_the_tooling_s() -> None:
     """hypothesis is installed with a pytest plugin: its modules' state is the test
     tooling's.  The project's own files are not, plugin project or not."""
