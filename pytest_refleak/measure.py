@@ -25,6 +25,7 @@ import contextlib
 import functools
 import gc
 import sys
+import threading
 import tracemalloc
 import types
 from collections import Counter
@@ -53,7 +54,13 @@ from pytest_refleak.exclusions import (
     without_stringio_internals,
     without_subclass_registries,
 )
-from pytest_refleak.heap import Heap, malloc_chunk, read_blocks
+from pytest_refleak.heap import (
+    Heap,
+    malloc_chunk,
+    os_threads,
+    read_blocks,
+    wait_for_ending_threads,
+)
 from pytest_refleak.objects import (
     alive_since_earlier,
     estimated_blocks,
@@ -205,8 +212,9 @@ class Window:
         # Everything the window writes between its two block readings is allocated
         # here, before the first: a measurement must not measure itself.
         # [4], [5]: bytes held through malloc at opening and closing; [6]: kinds of
-        # cycles that finalizers broke and the collector freed.
-        self._flags = array.array("q", [0, 0, 0, 0, 0, 0, 0])
+        # cycles that finalizers broke and the collector freed; [7], [8]: threads
+        # at opening, as the kernel and as Python count them.
+        self._flags = array.array("q", [0, 0, 0, 0, 0, 0, 0, 0, 0])
         # The shapes of the cycles a plain (untraced) window saw: how many, or -1
         # past the room there is, then each one's key (cycles.shape_key).
         self._shapes = array.array("q", [0] * (1 + MAX_SHAPES))
@@ -245,6 +253,8 @@ class Window:
             # keeps is then old, and it runs before tracing starts.
             find_held_structures()
         self._frames = frame_objects_of_callers()
+        self._flags[7] = os_threads()
+        self._flags[8] = threading.active_count()
         if self.settle_malloc and not self.trace:
             # Before the collection: the filling's own list would wait in the
             # interpreter's free list of lists, and count.
@@ -328,6 +338,9 @@ class Window:
 
     def _close(self, exclusions: Callable[[], Exclusions]) -> Reading:
         self._old_objects = None
+        # Before the collection, which empties the free lists the wait's own
+        # objects went to.
+        wait_for_ending_threads(self._flags, 7, 8)
         gc.collect()
         self._catcher.stop()
         collected = self._catcher.collected

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import gc
 import os
 import re
 import sys
+import threading
+import time
 import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator
@@ -20,7 +23,7 @@ from pytest_refleak import cycles
 from pytest_refleak import exclusions as caches
 from pytest_refleak import objects as objects_mod
 from pytest_refleak.exclusions import Exclusions
-from pytest_refleak.heap import Heap, _startup_freeze_count
+from pytest_refleak.heap import Heap, _startup_freeze_count, os_threads
 from pytest_refleak.measure import Reading, Window, calibrate_offset
 from pytest_refleak.objects import gone_by_type, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
@@ -609,6 +612,38 @@ def test_objects_that_replace_the_previous_runs_are_not_counted(
     reading = window.close()  # not inside the assert: rewriting holds the bound method
     assert reading.objects == 1
     holder.clear()
+
+
+@pytest.mark.skipif(not os_threads(), reason="the kernel's thread count is read from /proc (Linux)")
+def test_a_window_waits_for_threads_that_are_ending_and_not_for_running_ones(
+    heap: Heap, origins: Origins
+) -> None:
+    """A thread whose Python side is done but which the kernel still counts is
+    freeing memory: the window reads after it has gone.  A thread still running
+    Python code is the test's, and is not waited for."""
+    heap.settle()
+    window = Window(heap, origins, cycles=False, freeze=False)
+    before = os_threads()
+    window.open()
+    # A bare _thread thread: Python's threading module does not count it, as it
+    # does not count a joined thread that is still exiting.
+    _thread.start_new_thread(time.sleep, (0.03,))
+    window.close()
+    assert os_threads() == before
+
+    done = threading.Event()
+    running = threading.Thread(target=done.wait, args=(5,))
+    window = Window(heap, origins, cycles=False, freeze=False)
+    window.open()
+    running.start()
+    started = time.monotonic()
+    window.close()
+    try:
+        assert running.is_alive()
+        assert time.monotonic() - started < 5
+    finally:
+        done.set()
+        running.join()
 
 
 class _Looped:
