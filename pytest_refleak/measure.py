@@ -113,6 +113,19 @@ class TypeGrowth:
     #: run left and that died since (see objects.replaced): not what grew.
     replaced: int = 0
 
+    @property
+    def kept(self) -> int:
+        """How many of them are more than the run before left: what grew."""
+        return max(0, self.count - self.replaced)
+
+    @property
+    def kept_size(self) -> int:
+        """Their size, for :attr:`kept` of them (objects of one type take about
+        the same): a run that swapped 3,000 objects and kept one more grew by one."""
+        if not self.replaced or not self.count:
+            return self.size
+        return self.size * self.kept // self.count
+
 
 @dataclass(frozen=True)
 class MemoryGrowth:
@@ -762,11 +775,16 @@ def summarise(
     replaced_of: Counter[str] = Counter()
     for (name, kind), count in by_type_id.items():
         replaced_of[name] += min(count, (gone or {}).get(kind, 0))
+
+    def by_growth(n: str) -> tuple[bool, int, int, str]:
+        # By what grew: a type with thousands swapped and one kept is a one-object
+        # leak, and types whose every new object replaced one come last.
+        kept = counts[n] - replaced_of[n]
+        return (kept <= 0, -sizes[n] * kept // counts[n], -kept, n)
+
+    order = sorted(counts, key=by_growth)
     if not detailed:
-        return tuple(
-            TypeGrowth(n, c, sizes[n], replaced=replaced_of[n])
-            for n, c in sorted(counts.items(), key=lambda nc: (nc[1] <= replaced_of[nc[0]], -nc[1]))
-        )
+        return tuple(TypeGrowth(n, counts[n], sizes[n], replaced=replaced_of[n]) for n in order)
     inner = _referenced_within(candidates)
     roots: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}
@@ -791,7 +809,6 @@ def summarise(
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)
-    order = sorted(counts, key=lambda n: (counts[n] <= replaced_of[n], -sizes[n], -counts[n], n))
     return tuple(
         TypeGrowth(
             n,

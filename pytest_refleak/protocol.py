@@ -94,6 +94,7 @@ from pytest_refleak.verdict import (
     moved,
     settling,
     still_leaky,
+    traced_rerun_due,
 )
 
 #: Frames kept per allocation while tracing: enough to get past library code.
@@ -446,8 +447,10 @@ class Checker:
                 # A traced re-run skipped for cycles already traced elsewhere, which
                 # this re-run did not confirm: one more re-run traces after all.
                 retrace = False
+                # Which re-run traces: later while plain re-runs were disturbed.
+                due = runs
                 while (
-                    number < runs
+                    number < due
                     or since is not None
                     or retrace
                     or (number < 2 * runs and settling(comparable))
@@ -455,7 +458,7 @@ class Checker:
                     number += 1
                     # Tracing makes a run several times slower: only a test that grew
                     # on every cheap re-run gets one.
-                    tracing = (number == runs or retrace) and not memory_clean
+                    tracing = (number == due or retrace) and not memory_clean
                     retrace = False
                     borrowing = tracing and self._may_borrow(item, readings, limits)
                     if borrowing:
@@ -499,11 +502,17 @@ class Checker:
                     if not scoped:
                         comparable.append(reading)
                     evidence.reruns.append(left)
+                    if traced is None:
+                        due = traced_rerun_due(readings, runs, limits)
                     kept = reading.kept
                     if tracing:
                         traced = reading
                         self._remember_shapes(item, reading)
-                        if reading.untracked:
+                        # Counted again from where this one ended: strings and
+                        # numbers it kept, and objects that took the place of the
+                        # run before's (their predecessors were allocated before
+                        # tracing began, so their memory went unseen when freed).
+                        if reading.untracked or any(g.replaced for g in reading.by_type):
                             since = end_snapshot
                             grown_before = frozenset(line for line, _ in reading.untracked_lines)
                         else:
@@ -530,14 +539,14 @@ class Checker:
                     if number < 2 or not bound.reached():
                         continue
                     if memory_clean:
-                        if number < runs:
+                        if number < due:
                             bound.cut.append(
-                                f"stopped after {number} of {runs} planned re-runs"
+                                f"stopped after {number} of {due} planned re-runs"
                                 " while resources grew"
                             )
                         break
-                    if number < runs or since is not None:
-                        bound.cut.append(_cut_short(number, runs, since is not None))
+                    if number < due or since is not None:
+                        bound.cut.append(_cut_short(number, due, since is not None))
                         break
                     if number < 2 * runs and settling(comparable):
                         bound.cut.append(f"stopped after {number} re-runs, still settling")

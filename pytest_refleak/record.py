@@ -124,8 +124,10 @@ def verdict_record(
         "types": [
             {
                 "name": g.name,
-                "count": g.count,
-                "bytes": g.size,
+                # Net of those that took the place of an earlier run's (``replaced``).
+                "count": g.kept,
+                "bytes": g.kept_size,
+                "replaced": g.replaced,
                 "samples": list(g.samples),
                 "sites": [_frames(frames, root) for frames in g.sites],
                 # What keeps the objects alive, as text, when the measurement says.

@@ -45,18 +45,27 @@ def _type_table(
 ) -> list[str]:
     if not growth:
         return []
-    width = max(len(g.name) for g in growth[:limit])
+    # What grew; types whose every new object replaced one the run before left
+    # are only counted, below.
+    shown = [g for g in growth if g.kept] or list(growth)
+    width = max(len(g.name) for g in shown[:limit])
     lines = []
-    for g in growth[:limit]:
+    for g in shown[:limit]:
         sample = f"  e.g. {g.samples[0]}" if g.samples else ""
-        lines.append(f"    {g.name:<{width}}  ×{g.count:<4} {format_size(g.size):>9}{sample}")
+        lines.append(f"    {g.name:<{width}}  ×{g.kept:<4} {format_size(g.kept_size):>9}{sample}")
         for chain in g.chains:
             lines.append(f"        {chain}")
         for frames in g.sites[:sites]:
             lines.extend(_frames(frames, root, "        "))
-    if len(growth) > limit:
-        rest = sum(g.count for g in growth[limit:])
-        lines.append(f"    ... and {rest} more objects of {len(growth) - limit} other types")
+    if len(shown) > limit:
+        rest = sum(g.kept for g in shown[limit:])
+        lines.append(f"    ... and {rest} more objects of {len(shown) - limit} other types")
+    swapped = sum(g.replaced for g in growth)
+    if swapped:
+        lines.append(
+            f"    (and {swapped} new objects in place of as many the run before left:"
+            " swapped, not kept)"
+        )
     return lines
 
 
@@ -189,7 +198,7 @@ def _culprit(verdict: Verdict) -> str:
             via = f" via {_container(chain[len(_KEPT) :])}"
         elif chain.startswith("no referrers"):
             via = " with no referrers (a missing Py_DECREF?)"
-        return f"{top.name} ×{top.count}{via}"
+        return f"{top.name} ×{top.kept}{via}"
     if verdict.leaked_memory and detail is not None:
         for growth in detail.memory:
             held = growth.holders[0] if growth.holders else ""

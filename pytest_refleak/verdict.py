@@ -139,6 +139,23 @@ def still_leaky(reading: Reading, limits: Limits, *, memory_moved: bool = False)
     return grown and (objects or memory)
 
 
+def traced_rerun_due(readings: Sequence[Reading], runs: int, limits: Limits) -> int:
+    """Which re-run, counted from 1, is the traced one, given the re-runs so far.
+
+    The last of the ``runs`` planned, one later for each plain re-run that was
+    disturbed (see :func:`disturbed`), at most ``runs - 1`` later.  A disturbed
+    re-run says nothing either way about growth, so it is not one of the plain
+    re-runs that must all have grown before a traced one is worth its cost
+    (several times a plain one's): python-dateutil's test that swaps its 8,600
+    object zone database for a fresh one read disturbed on its first re-run,
+    +1,968 malloc bytes of noise on its second, and was traced for 15 s, though
+    a third plain re-run clears it.  A leak's plain re-runs grow undisturbed, and
+    its traced re-run comes when it did.
+    """
+    late = sum(1 for r in readings if r.untracked is None and disturbed(r, limits))
+    return runs + min(late, runs - 1)
+
+
 def settling(readings: Sequence[Reading]) -> bool:
     """Whether the memory growth is still shrinking from re-run to re-run.
 

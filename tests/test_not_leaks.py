@@ -450,6 +450,55 @@ def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
     assert reran <= (12 if sys.version_info >= (3, 11) else 16), reran
 
 
+def test_a_big_structure_swapped_for_a_fresh_one_passes(pytester: pytest.Pytester) -> None:
+    """A test that makes the project load a fresh copy of a big structure (a zone
+    database) swaps thousands of objects on every run: its first re-run's new
+    objects took no block and say nothing either way.  It passes; a test that
+    swaps it and also keeps an object leaks, and the report names what it kept,
+    not what it swapped."""
+    pytester.makepyfile(
+        zonedb="""
+        class Zone:
+            def __init__(self, n):
+                self.n = n
+                self.rules = [n, str(n)]
+
+        _db = None
+        KEPT = []
+
+        def database(fresh=False):
+            global _db
+            if fresh or _db is None:
+                _db = {n: Zone(n) for n in range(3000)}
+            return _db
+        """,
+        test_it="""
+        import zonedb
+
+        def test_fresh_instance():
+            first = zonedb.database()
+            assert zonedb.database(fresh=True) is not first
+
+        def test_fresh_instance_and_a_kept_zone():
+            zonedb.database(fresh=True)
+            zonedb.KEPT.append(zonedb.Zone(-1))
+        """,
+    )
+    result = run(pytester, "--refleak", "--refleak-report=report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    # The kept object and its memory, net of the 6,001 swapped ones and theirs.
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_fresh_instance_and_a_kept_zone - 2 objects/run, +* B/run: Zone ×1*"]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "    Zone  ×1 * e.g. <zonedb.Zone object at *>",
+            "*allocated at test_it.py:9",
+            "    (and 6001 new objects in place of as many the run before left: swapped, not kept)",
+        ]
+    )
+
+
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     """Code that keeps only its latest object leaves a new object alive on every run, but
     the previous one is let go and the heap does not grow; keeping them all leaks."""

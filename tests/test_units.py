@@ -29,7 +29,15 @@ from pytest_refleak.objects import gone_by_type, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr
-from pytest_refleak.verdict import Kind, judge, looks_leaky, moved, settling, still_leaky
+from pytest_refleak.verdict import (
+    Kind,
+    judge,
+    looks_leaky,
+    moved,
+    settling,
+    still_leaky,
+    traced_rerun_due,
+)
 
 _kept: list[object] = []
 
@@ -920,6 +928,25 @@ def test_settling_growth_is_told_from_steady_growth() -> None:
     assert settling(runs(3, 1))
     # A reading disturbed by describing cycles says nothing either way.
     assert not settling([*runs(4), Reading(blocks=1, objects=2, blocks_exact=False)])
+
+
+def test_a_disturbed_plain_re_run_puts_the_traced_one_off() -> None:
+    """A plain re-run whose new objects took no block says nothing about growth:
+    the traced re-run waits for one more plain one, at most ``runs - 1`` more."""
+    limits = Limits()
+    steady = Reading(blocks=2, objects=1, malloc=0)
+    swapped = Reading(blocks=-1, objects=8591, malloc=176)
+    noise = Reading(blocks=-1, objects=0, malloc=1968)
+    traced = Reading(blocks=-1, objects=8591, traced=0, untracked=0)
+    assert traced_rerun_due([], 3, limits) == 3
+    assert traced_rerun_due([steady, steady], 3, limits) == 3
+    assert traced_rerun_due([swapped], 3, limits) == 4
+    assert traced_rerun_due([swapped, noise], 3, limits) == 4
+    assert traced_rerun_due([swapped] * 5, 3, limits) == 5
+    # A traced reading is not a plain re-run, disturbed or not.
+    assert traced_rerun_due([steady, steady, traced], 3, limits) == 3
+    # Objects within the allowance do not disturb.
+    assert traced_rerun_due([swapped], 3, dataclasses.replace(limits, allow_objects=10_000)) == 3
 
 
 # -- caches ----------------------------------------------------------------------------
