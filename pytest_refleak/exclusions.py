@@ -356,6 +356,17 @@ def stringio_words(young: list[object], ids: list[int], held: set[int]) -> set[i
     return stored
 
 
+def hidden_lists(young: list[object], ids: list[int], among: set[int]) -> set[int]:
+    """Ids of the lists in ``among`` that a new ``StringIO`` keeps in its own C
+    structure (its accumulator), where the garbage collector does not traverse:
+    no walk of references can reach them, so a walk looking for them never stops
+    early.  Whose they are is decided as before (:func:`without_stringio_internals`)."""
+    words = stringio_words(young, ids, among)
+    if not words:
+        return set()
+    return {key for obj, key in zip(young, ids, strict=True) if key in words and type(obj) is list}
+
+
 def without_stringio_internals(candidates: list[object], stored: set[int]) -> list[object]:
     """Drop the hidden accumulator lists of the tooling's new ``StringIO`` buffers
     (``stored``: :func:`stringio_words`).

@@ -42,6 +42,7 @@ from pytest_refleak.exclusions import (
     find_held_structures,
     forget_last_failure,
     frame_objects_of_callers,
+    hidden_lists,
     interned_size,
     interpreter_held_blocks,
     new_cache_links,
@@ -474,11 +475,16 @@ class Window:
         # What bookkeeping reaches it reaches whole (the walk follows new objects), so
         # the other walks look only for the rest, and stop once they have it all.
         rest = young_ids - bookkeeping
-        held = new_reachable(exclusions.holders, rest, young=index)
+        # No walk finds the lists a new StringIO keeps in its C structure, which the
+        # collector does not traverse: looked for, they kept every walk from
+        # stopping once it had all the rest.  Whether they are the tooling's is
+        # decided after, by whether their buffer is (without_stringio_internals).
+        sought = rest - hidden_lists(young, ids, rest) if STRINGIO_LISTS else rest
+        held = new_reachable(exclusions.holders, sought, young=index)
         ignored_types = exclusions.ignored_types
         # By the real type: isinstance would ask each object for its __class__.
         typed = [o for o in young if ignored_types and is_a(o, ignored_types)]
-        ignored = new_reachable([*exclusions.ignored, *typed], rest, young=index)
+        ignored = new_reachable([*exclusions.ignored, *typed], sought, young=index)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0
         stored = stringio_words(young, ids, held) if STRINGIO_LISTS else set()
