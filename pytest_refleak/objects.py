@@ -15,7 +15,6 @@ import ctypes
 import gc
 import struct
 import sys
-import tracemalloc
 import types
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -255,21 +254,15 @@ def new_reachable(
     else:
         pending = [(root, 0) for root in roots]
     wanted = len(young_ids)
-    # Picking referents out in C makes an int (its id) for each, which tracing
-    # records one by one; under tracing the index's lookups, which allocate
-    # nothing, rule out what they can first.
-    in_c = young is None or not tracemalloc.is_tracing()
     while pending:
         if len(found) >= wanted:
             break
         obj, depth = pending.pop()
         refs = gc.get_referents(obj)
-        if in_c and depth >= old_depth:
+        if young is None and depth >= old_depth:
             # Nothing old is looked through from here, so only new referents
             # matter: picked out in C, which made walking filled caches several
-            # times faster, and the holders' walk of each first run too (a
-            # reporter's list of every report so far, in Python, took a quarter
-            # of idna's 6,400-test session).
+            # times faster.  Not under tracing, where each id() is a traced int.
             for ref in compress(refs, map(young_ids.__contains__, map(id, refs))):
                 if id(ref) not in found:
                     found.add(id(ref))
