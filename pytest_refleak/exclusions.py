@@ -345,23 +345,35 @@ def new_cache_links(growing: Sequence[list[object]], new: set[int]) -> int:
 STRINGIO_LISTS = sys.version_info < (3, 12)
 
 
-def stringio_words(young: list[object], ids: list[int], held: set[int]) -> set[int]:
+def stringio_buffers(young: list[object], ids: list[int], among: set[int]) -> dict[int, list[int]]:
+    """The machine words of the structures of the new ``StringIO`` buffers in
+    ``among``, by the buffer's id: among them the addresses of the accumulator
+    lists each keeps where the garbage collector does not traverse.  Read once per
+    window, for :func:`hidden_lists` and then :func:`stringio_words`."""
+    return {
+        key: _words_of(obj)
+        for obj, key in zip(young, ids, strict=True)
+        if key in among and type(obj) is io.StringIO
+    }
+
+
+def stringio_words(buffers: dict[int, list[int]], held: set[int]) -> set[int]:
     """The addresses stored in the structures of the tooling's new ``StringIO``
-    buffers: among them, the hidden accumulator lists of
-    :func:`without_stringio_internals`."""
+    buffers (those of ``buffers`` that ``held`` has): among them, the hidden
+    accumulator lists of :func:`without_stringio_internals`."""
     stored: set[int] = set()
-    for obj, key in zip(young, ids, strict=True):
-        if key in held and type(obj) is io.StringIO:
-            stored.update(_words_of(obj))
+    for key, words in buffers.items():
+        if key in held:
+            stored.update(words)
     return stored
 
 
-def hidden_lists(young: list[object], ids: list[int], among: set[int]) -> set[int]:
-    """Ids of the lists in ``among`` that a new ``StringIO`` keeps in its own C
+def hidden_lists(young: list[object], ids: list[int], buffers: dict[int, list[int]]) -> set[int]:
+    """Ids of the new lists that a new ``StringIO`` of ``buffers`` keeps in its own C
     structure (its accumulator), where the garbage collector does not traverse:
     no walk of references can reach them, so a walk looking for them never stops
     early.  Whose they are is decided as before (:func:`without_stringio_internals`)."""
-    words = stringio_words(young, ids, among)
+    words = {word for stored in buffers.values() for word in stored}
     if not words:
         return set()
     return {key for obj, key in zip(young, ids, strict=True) if key in words and type(obj) is list}

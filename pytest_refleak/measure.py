@@ -29,7 +29,7 @@ import threading
 import tracemalloc
 import types
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -47,6 +47,7 @@ from pytest_refleak.exclusions import (
     interpreter_held_blocks,
     new_cache_links,
     recent_cache_entries,
+    stringio_buffers,
     stringio_words,
     tooling_made,
     transport_made,
@@ -479,7 +480,8 @@ class Window:
         # collector does not traverse: looked for, they kept every walk from
         # stopping once it had all the rest.  Whether they are the tooling's is
         # decided after, by whether their buffer is (without_stringio_internals).
-        sought = rest - hidden_lists(young, ids, rest) if STRINGIO_LISTS else rest
+        buffers = stringio_buffers(young, ids, rest) if STRINGIO_LISTS else {}
+        sought = rest - hidden_lists(young, ids, buffers) if buffers else rest
         held = new_reachable(exclusions.holders, sought, young=index)
         ignored_types = exclusions.ignored_types
         # By the real type: isinstance would ask each object for its __class__.
@@ -487,7 +489,10 @@ class Window:
         ignored = new_reachable([*exclusions.ignored, *typed], sought, young=index)
         ignored |= abc_cache_entries(young, young_ids)
         links = 0
-        stored = stringio_words(young, ids, held) if STRINGIO_LISTS else set()
+        # The walks look only for what is in ``rest``, so every buffer ``held`` has is
+        # among ``buffers``.
+        stored = stringio_words(buffers, held)
+        del buffers
         # The lists of pytest's capture buffers are all that most clean tests leave
         # unaccounted for here (3.10, 3.11): they need no walk of the caches.
         if not young_ids <= bookkeeping | held | ignored | stored:
@@ -782,15 +787,10 @@ def summarise(
     for (name, kind), count in by_type_id.items():
         replaced_of[name] += min(count, (gone or {}).get(kind, 0))
 
-    def by_growth(n: str) -> tuple[bool, int, int, str]:
-        # By what grew: a type with thousands swapped and one kept is a one-object
-        # leak, and types whose every new object replaced one come last.
-        kept = counts[n] - replaced_of[n]
-        return (kept <= 0, -sizes[n] * kept // counts[n], -kept, n)
-
-    order = sorted(counts, key=by_growth)
     if not detailed:
-        return tuple(TypeGrowth(n, counts[n], sizes[n], replaced=replaced_of[n]) for n in order)
+        return _by_growth(
+            TypeGrowth(n, counts[n], sizes[n], replaced=replaced_of[n]) for n in counts
+        )
     inner = _referenced_within(candidates)
     roots: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}
@@ -815,7 +815,7 @@ def summarise(
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)
-    return tuple(
+    return _by_growth(
         TypeGrowth(
             n,
             counts[n],
@@ -826,8 +826,15 @@ def summarise(
             roots=roots[n],
             replaced=replaced_of[n],
         )
-        for n in order
+        for n in counts
     )
+
+
+def _by_growth(growth: Iterable[TypeGrowth]) -> tuple[TypeGrowth, ...]:
+    """``growth`` by what grew, biggest first: a type with thousands swapped and one
+    kept is a one-object leak, and types whose every new object replaced one an
+    earlier run left come last."""
+    return tuple(sorted(growth, key=lambda g: (g.kept <= 0, -g.kept_size, -g.kept, g.name)))
 
 
 #: Objects of one type whose allocation site is looked up, at most.
