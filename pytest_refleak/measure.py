@@ -86,6 +86,7 @@ from pytest_refleak.text import (
     size_of,
     type_name,
 )
+from pytest_refleak.threads import OtherThreads
 
 _EMPTY_LIST = sys.getsizeof([])
 
@@ -254,6 +255,9 @@ class Window:
         self._findings: cycles_mod.CycleFindings = cycles_mod.NO_CYCLES
         self._snapshot: tracemalloc.Snapshot | None = None
         self._callback: object = None
+        #: Threads already running when a traced window opened: what they
+        #: allocate meanwhile is not the test's (see pytest_refleak.threads).
+        self._threads = OtherThreads()
 
     def open(self) -> None:
         """Start measuring.
@@ -267,6 +271,7 @@ class Window:
             # Before the heap is settled and its old objects listed: what the search
             # keeps is then old, and it runs before tracing starts.
             find_held_structures()
+            self._threads = OtherThreads.now()
         self._frames = frame_objects_of_callers()
         self._flags[7] = os_threads()
         self._flags[8] = threading.active_count()
@@ -348,6 +353,7 @@ class Window:
             self._old_ids = None
             self._old_objects = None
             self._snapshot = None
+            self._threads = OtherThreads()
             if self.trace:
                 self.heap.stop_tracing()
 
@@ -404,19 +410,21 @@ class Window:
         traced = self._traced_growth() if self.trace and tracemalloc.is_tracing() else None
         try:
             if traced is None:
-                return self._read_objects(young, exclusions(), blocks_after, traced, collected)
-            # A partial, not a closure: a closure's cells would be made with this
-            # frame, before the new objects are listed, and look new.
-            read = functools.partial(
-                self._read_objects,
-                young,
-                exclusions(),
-                blocks_after,
-                traced,
-                collected,
-                current_frames(),
-            )
-            return in_a_shallow_stack(read)
+                reading = self._read_objects(young, exclusions(), blocks_after, traced, collected)
+            else:
+                # A partial, not a closure: a closure's cells would be made with this
+                # frame, before the new objects are listed, and look new.
+                read = functools.partial(
+                    self._read_objects,
+                    young,
+                    exclusions(),
+                    blocks_after,
+                    traced,
+                    collected,
+                    current_frames(),
+                )
+                reading = in_a_shallow_stack(read)
+            return reading
         finally:
             young.clear()
 
@@ -521,6 +529,9 @@ class Window:
         candidates = without_subclass_registries(candidates)
         if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
             candidates = [o for o in candidates if not transport_made(o, self.origins)]
+        if self._threads and tracemalloc.is_tracing():
+            limit = tracemalloc.get_traceback_limit()
+            candidates = self._threads.not_theirs(candidates, limit)
         ignored_objects = [o for o, i in zip(young, ids, strict=True) if i in ignored]
         booked = estimated_blocks(
             [o for o, i in zip(young, ids, strict=True) if i in bookkeeping or i in ignored],
@@ -612,10 +623,14 @@ class Window:
                 if s.size_diff:
                     line = frames_of(s.traceback)[-1]
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
+        limit = tracemalloc.get_traceback_limit()
         tallied = [
             (frames, size, count)
             for frames, size, count in ((frames_of(t), size, count) for t, size, count in stats)
-            if frames and not made_by(frames, skip) and not tooling_made(frames, self.origins)
+            if frames
+            and not made_by(frames, skip)
+            and not tooling_made(frames, self.origins)
+            and not self._threads.made(frames, limit)
         ]
         loose = {frames for frames, _, _ in tallied if not made_by(frames, objects)}
         # The tables of old classes' registries of subclasses.  Looked for only in

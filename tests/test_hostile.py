@@ -183,8 +183,16 @@ def test_reprs_that_never_return_are_not_run(leaky: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("args", "marker", "message"),
     [
-        (["--refleak", "--refleak-runs=100000"], "", "*--refleak-runs: must be at most 100, got 100000*"),
-        ([], "@pytest.mark.refleak(runs=10**30)\n", "*refleak marker argument runs: must be at most 100, got 1000000000000000000000000000000*"),
+        (
+            ["--refleak", "--refleak-runs=100000"],
+            "",
+            "*--refleak-runs: must be at most 100, got 100000*",
+        ),
+        (
+            [],
+            "@pytest.mark.refleak(runs=10**30)\n",
+            "*refleak marker argument runs: must be at most 100, got 1000000000000000000000000000000*",
+        ),
     ],
     ids=["option", "marker"],
 )
@@ -208,8 +216,13 @@ def test_runs_beyond_the_cap_are_a_usage_error(
         ("[" * 100_000 + "]" * 100_000, "baseline leaks.json cannot be read (RecursionError*"),
         ('{"version": true, "leaks": {}}', "baseline leaks.json has version True, but *"),
         ('{"version": 1.0, "leaks": {}}', "baseline leaks.json has version 1.0, but *"),
-        ('{"version": 1, "leaks": {"t.py::t": {"kind": "leaked", "objects": ' + "[" * 500 + "]" * 500 + "}}}",
-         "baseline leaks.json, entry 't.py::t': 'objects' must be a whole number, 0 or more, got [[[...]]]"),
+        (
+            '{"version": 1, "leaks": {"t.py::t": {"kind": "leaked", "objects": '
+            + "[" * 500
+            + "]" * 500
+            + "}}}",
+            "baseline leaks.json, entry 't.py::t': 'objects' must be a whole number, 0 or more, got [[[...]]]",
+        ),
     ],
     ids=["deep", "version-true", "version-float", "deep-figure"],
 )
@@ -249,7 +262,7 @@ def test_graph_files_of_tests_with_similar_ids_do_not_collide(leaky: pytest.Pyte
 
 # -- generated hostile objects ------------------------------------------------------------
 
-HOSTILE_PRELUDE = '''
+HOSTILE_PRELUDE = """
 import importlib.util
 import time
 import weakref
@@ -318,7 +331,7 @@ def lazy_module():
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
-'''
+"""
 
 #: Text with lone surrogates among ordinary characters, written into the test file
 #: as Python escapes.
@@ -370,7 +383,11 @@ def test_hostile_objects_never_break_the_run(
         + "\ndef test_clean():\n    pass\n"
     )
     result = leaky.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--refleak", "--refleak-report=report.json", *workers,
+        "-p",
+        "no:cacheprovider",
+        "--refleak",
+        "--refleak-report=report.json",
+        *workers,
         timeout=120,
     )
     no_traceback(result)
@@ -536,9 +553,7 @@ def test_small_lists_are_leaks_whatever_pytest_buffers(pytester: pytest.Pytester
     ],
     ids=["ignore-raises", "ignore-returns-5", "clear-caches-raises"],
 )
-def test_hook_errors_are_the_projects(
-    leaky: pytest.Pytester, conftest: str, message: str
-) -> None:
+def test_hook_errors_are_the_projects(leaky: pytest.Pytester, conftest: str, message: str) -> None:
     """A hook of the project's that raises or returns nonsense is named with the
     project's own frames, not called a bug of the plugin's; the run ends with exit
     code 4 and the other tests are still checked."""
@@ -677,7 +692,89 @@ def test_a_large_leak_costs_time_in_proportion(leaky: pytest.Pytester) -> None:
 def test_a_leaked_frame_is_named_as_one(leaky: pytest.Pytester) -> None:
     """A leak hanging from a frame is headlined ``frame``, not after the generators of
     the pytest calls that frame keeps alive."""
-    leaky.makepyfile(test_it="import sys\nKEEP = []\ndef test_it():\n    KEEP.append(sys._getframe())\n")
+    leaky.makepyfile(
+        test_it="import sys\nKEEP = []\ndef test_it():\n    KEEP.append(sys._getframe())\n"
+    )
     result = run(leaky, "--refleak")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - * frame ×* via test_it.KEEP"])
+
+
+# -- other threads ---------------------------------------------------------------------------
+
+BACKGROUND_THREAD = """
+import collections, threading, time
+import pytest
+
+EVENTS = collections.deque(maxlen=200)
+HISTORY = []
+
+@pytest.fixture(scope="session", autouse=True)
+def ticker():
+    stop = threading.Event()
+    def tick():
+        n = 0
+        while not stop.is_set():
+            EVENTS.append({"seq": n, "at": time.time(), "tags": [str(n)]})
+            HISTORY.append("event %d of the session" % n)
+            n += 1
+            stop.wait(0.001)
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+"""
+
+WHILE_IT_TICKS = """
+import threading, time
+import pytest
+
+@pytest.mark.parametrize("n", range(6))
+def test_clean(n):
+    assert [str(i) for i in range(100)]
+    time.sleep(0.02)
+
+class Node:
+    pass
+
+KEEP = []
+NAMES = set()
+
+def test_keeps_an_object():
+    KEEP.append(Node())
+
+def test_keeps_a_string():
+    NAMES.add("page %d of the test: " % len(NAMES) + "text " * 400)
+
+def test_keeps_what_its_own_thread_made():
+    thread = threading.Thread(target=lambda: KEEP.append({"made": [len(KEEP)]}))
+    thread.start()
+    thread.join()
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_what_a_thread_already_running_keeps_is_not_the_test_s(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """A session fixture's thread that fills a bounded deque and an unbounded list while
+    the tests run leaves every clean test clean; the tests that keep an object, a
+    2 KB string, or what a thread they started themselves made, still leak.  (A
+    60-byte string per run beside this thread can pass: see ``verdict.moved``.)"""
+    pytester.makeconftest(BACKGROUND_THREAD)
+    pytester.makepyfile(test_it=WHILE_IT_TICKS)
+    result = run(pytester, "--refleak", "--refleak-report=report.json", *workers)
+    no_traceback(result)
+    tests = {t["nodeid"]: t["verdict"] for t in read_json(pytester.path / "report.json")["tests"]}
+    leaks = {
+        f"test_it.py::{name}"
+        for name in (
+            "test_keeps_an_object",
+            "test_keeps_a_string",
+            "test_keeps_what_its_own_thread_made",
+        )
+    }
+    assert {nodeid for nodeid, verdict in tests.items() if verdict != "clean"} == leaks
+    assert len(tests) == 9
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_an_object - *Node*"])

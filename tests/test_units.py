@@ -76,7 +76,10 @@ def test_origins_classify_paths(tmp_path: Path, origins: Origins) -> None:
     assert origins.of_file(str(tmp_path / "core_test.py")) is Origin.TESTS
     assert origins.of_file(str(tmp_path / "conftest.py")) is Origin.TESTS
     assert origins.of_file(str(tmp_path / "tests" / "helpers.py")) is Origin.TESTS
-    assert origins.of_file(str(tmp_path / ".venv" / "lib" / "site-packages" / "x.py")) is Origin.THIRD_PARTY
+    assert (
+        origins.of_file(str(tmp_path / ".venv" / "lib" / "site-packages" / "x.py"))
+        is Origin.THIRD_PARTY
+    )
     assert origins.of_file(gc.__doc__ and __import__("json").__file__) is Origin.STDLIB
     assert origins.of_file(pytest.__file__) is Origin.TOOLING
     assert origins.of_file("<frozen importlib._bootstrap>") is Origin.STDLIB
@@ -117,7 +120,11 @@ def test_parse_size_rejects_nonsense(text: str) -> None:
 
 def test_format_size() -> None:
     assert [format_size(n) for n in (0, 640, 4200, 3 * 1024**2)] == [
-        "0 B", "640 B", "4.1 KiB", "3.0 MiB"]
+        "0 B",
+        "640 B",
+        "4.1 KiB",
+        "3.0 MiB",
+    ]
 
 
 class RaisingRepr:
@@ -177,7 +184,9 @@ def test_safe_repr_runs_no_code_of_the_object() -> None:
     assert safe_repr([1, "a", b"b", None, 2.5]) == "[1, 'a', b'b', None, ...]"
     assert safe_repr({"k": (1,)}) == "{'k': (1,)}"
     assert safe_repr(Shape([1, 2])) == "Shape([1, 2])"
-    assert safe_repr(ValueError("bad", endless)) == f"ValueError('bad', <Endless at {id(endless):#x}>)"
+    assert (
+        safe_repr(ValueError("bad", endless)) == f"ValueError('bad', <Endless at {id(endless):#x}>)"
+    )
     assert safe_repr(2**1000) == "<int of 1001 bits>"
     assert safe_repr(["\ud800"]) == "['\\ud800']"
 
@@ -249,8 +258,10 @@ class Node:
 
 def test_cycles_found_and_described(origins: Origins) -> None:
     """A parent/child cycle is one strongly connected group, drawn as a loop."""
+
     def make() -> None:
         Node(Node())
+
     findings = cycles.analyse(_garbage(make), origins)
     group = next(g for g in findings.groups if ("Node", 2) in g.types)
     assert group.path.startswith("Node.")
@@ -261,8 +272,10 @@ def test_cycles_found_and_described(origins: Origins) -> None:
 def test_cycle_origin_follows_the_code_that_made_it(tmp_path: Path) -> None:
     """This file counts as tests for an origin rooted here, as project code for its parent."""
     here = str(Path(__file__).parent)
+
     def make() -> None:
         Node(Node())
+
     # Describing a cycle may give its instances their attribute dicts: one look each.
     as_tests = cycles.analyse(_garbage(make), Origins([here], ["test_*.py"]))
     assert {g.origin for g in as_tests.groups if ("Node", 2) in g.types} == {Origin.TESTS}
@@ -274,9 +287,11 @@ def test_cycle_origin_follows_the_code_that_made_it(tmp_path: Path) -> None:
 
 def test_plain_container_cycle_is_undetermined_without_tracing(origins: Origins) -> None:
     """A cycle of plain lists says nothing about its maker unless allocations are traced."""
+
     def make() -> None:
         items: list[object] = []
         items.append(items)
+
     findings = cycles.analyse(_garbage(make), origins)
     assert findings.undetermined()
 
@@ -351,7 +366,9 @@ def test_an_accepted_shape_is_not_counted_and_other_cycles_are(origins: Origins)
     by_class = _accepting(f"{__name__}:Slotted")
     found = cycles.analyse(_garbage(other_cycle), as_project, accept=by_class)
     assert not found.counted("project")
-    by_function = _accepting(f"{__name__}:test_an_accepted_shape_is_not_counted_and_other_cycles_are")
+    by_function = _accepting(
+        f"{__name__}:test_an_accepted_shape_is_not_counted_and_other_cycles_are"
+    )
     found = cycles.analyse(_garbage(closure), as_project, accept=by_function)
     assert found.groups and not found.counted("all")
     found = cycles.analyse(_garbage(closure), as_project, accept=by_class)
@@ -675,7 +692,9 @@ def _register_and_keep_a_dict() -> None:
     _kept.append({"run": Thing()})
 
 
-@pytest.mark.parametrize(("run", "counted"), [(_register_and_drop, 0), (_register_and_keep_a_dict, 2)])
+@pytest.mark.parametrize(
+    ("run", "counted"), [(_register_and_drop, 0), (_register_and_keep_a_dict, 2)]
+)
 def test_an_old_dict_tracked_again_is_not_new(
     heap: Heap, origins: Origins, run: Callable[[], None], counted: int
 ) -> None:
@@ -808,9 +827,7 @@ def test_memory_verdict_counts_net_growth_after_the_traced_run() -> None:
     limits = Limits()
     grew = Reading(blocks=2, objects=0)
     line = ("leaky.py", 3)
-    traced = Reading(
-        blocks=2, objects=0, traced=632, untracked=632, untracked_lines=((line, 632),)
-    )
+    traced = Reading(blocks=2, objects=0, traced=632, untracked=632, untracked_lines=((line, 632),))
     swapped = Reading(blocks=2, objects=0, traced=0, untracked=0)
     kept = Reading(blocks=2, objects=0, traced=120, untracked=120, untracked_lines=((line, 120),))
     assert not judge([grew, traced, swapped], traced, limits, net=swapped).leaked_memory
@@ -909,7 +926,10 @@ def test_traced_memory_that_took_no_new_blocks_moved() -> None:
     assert not moved([*plain, kept, net], kept, net)
     assert judge([*plain, kept, net], kept, limits, net=net).kind is Kind.LEAKED
     # A buffer grown in place: no block, but bytes on every plain re-run.
-    grown = [Reading(blocks=0, objects=0, malloc=65_600), Reading(blocks=0, objects=0, malloc=65_536)]
+    grown = [
+        Reading(blocks=0, objects=0, malloc=65_600),
+        Reading(blocks=0, objects=0, malloc=65_536),
+    ]
     assert not moved([*grown, traced, net], traced, net)
     assert judge([*grown, traced, net], traced, limits, net=net).kind is Kind.LEAKED
     # No bytes figure on this platform: the traces decide, as before.
@@ -949,6 +969,43 @@ def test_a_disturbed_plain_re_run_puts_the_traced_one_off() -> None:
     assert traced_rerun_due([swapped], 3, dataclasses.replace(limits, allow_objects=10_000)) == 3
 
 
+def _spin(stop: threading.Event, ready: threading.Event, made: list[object]) -> None:
+    ready.set()
+    count = 0
+    while not stop.is_set():
+        count += 1
+        made.append({"event": f"number {count}"})
+        del made[:-3]
+        stop.wait(0.001)
+
+
+def test_what_a_running_thread_allocates_is_told_by_its_stack() -> None:
+    """A trace whose whole stack runs through a thread's code is that thread's; the
+    test's own allocations, under pytest's deep stack, never are."""
+    from pytest_refleak.threads import OtherThreads
+
+    stop, ready = threading.Event(), threading.Event()
+    made: list[object] = []
+    thread = threading.Thread(target=_spin, args=(stop, ready, made), daemon=True)
+    thread.start()
+    ready.wait()
+    was_tracing = tracemalloc.is_tracing()
+    tracemalloc.start(16)
+    try:
+        others = OtherThreads.now()
+        time.sleep(0.05)
+        theirs = made[-1]
+        mine = {"event": f"number {len(made)}"}
+        assert others.not_theirs([theirs, mine], 16) == [mine]
+        # Threads not noted when the window opened are the test's.
+        assert OtherThreads().not_theirs([theirs], 16) == [theirs]
+    finally:
+        stop.set()
+        thread.join()
+        if not was_tracing:
+            tracemalloc.stop()
+
+
 # -- caches ----------------------------------------------------------------------------
 
 
@@ -967,8 +1024,10 @@ def test_bounded_caches_found_in_the_standard_library() -> None:
     import fnmatch
 
     found = caches.bounded_caches()
-    assert any(getattr(c, "__wrapped__", None) is fnmatch._compile_pattern.__wrapped__
-               for c in found) or found
+    assert (
+        any(getattr(c, "__wrapped__", None) is fnmatch._compile_pattern.__wrapped__ for c in found)
+        or found
+    )
     assert all(c.cache_parameters()["maxsize"] is not None for c in found)  # type: ignore[attr-defined]
     assert sys.modules  # the scan does not import anything
 
@@ -1256,6 +1315,7 @@ def test_memory_made_inside_an_object_is_its_constructors_only() -> None:
 def test_a_death_stands_for_one_new_object_only() -> None:
     """What earlier re-runs left and is still alive is passed on to the next; what
     died is counted by the run it died in and then dropped."""
+
     class Entry:
         pass
 

@@ -1,0 +1,170 @@
+"""Which allocations of a traced window another thread made.
+
+A thread that was already running when a test started (a session fixture's
+poller filling a bounded ``deque``, a worker's I/O thread) allocates while the
+test runs, and what it keeps looks like the test's: neither the object census
+nor the allocator's block count says which thread made what.  Tracemalloc's
+traces carry no thread either, but they carry a stack, and a thread's stack
+starts where the thread did: an allocation whose whole stack (shorter than the
+traceback limit, so nothing was cut off) runs through the code a thread was
+running when the window opened was made by that thread.  The main thread's
+stack under pytest is always deeper than the limit, so the test's own
+allocations are never complete and never match.
+
+An object served from one of the interpreter's free lists has no trace (its
+memory was allocated before tracing began, and a thread churning a bounded
+structure keeps such memory coming back): it is judged by the traced objects it
+refers to, which were made with it.
+
+Threads the test starts itself are not listed (they did not exist when the
+window opened), so what they keep stays the test's; work a test hands to a
+thread that was already waiting for work (a session-wide executor) is that
+thread's, which is the price of the rule.  Nothing here holds a frame: stacks
+are kept as file names and line spans.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import types
+from collections.abc import Sequence
+
+from pytest_refleak.text import object_frames
+
+#: A frame's code as a trace sees it: file name, first and last line.
+Span = tuple[str, int, int]
+
+_THREADING_FILE = threading.__file__
+
+
+def _span(code: types.CodeType) -> Span:
+    last = code.co_firstlineno
+    for _, _, line in code.co_lines():
+        if line is not None and line > last:
+            last = line
+    return (code.co_filename, code.co_firstlineno, last)
+
+
+class OtherThreads:
+    """The Python stacks of the other threads running when a window opened."""
+
+    __slots__ = ("_stacks",)
+
+    def __init__(self, stacks: Sequence[tuple[Span, ...]] = ()) -> None:
+        self._stacks = tuple(stacks)
+
+    @classmethod
+    def now(cls) -> OtherThreads:
+        stacks: list[tuple[Span, ...]] = []
+        frames = sys._current_frames()
+        # This call's own frame object, made by the listing: let go while the call
+        # runs.  Held past its return, it would make its caller's frame object,
+        # inside the window being opened.
+        frames.pop(threading.get_ident(), None)
+        try:
+            for frame in frames.values():
+                spans: list[Span] = []
+                current: types.FrameType | None = frame
+                while current is not None:
+                    spans.append(_span(current.f_code))
+                    current = current.f_back
+                spans.reverse()
+                if spans:
+                    stacks.append(tuple(spans))
+        finally:
+            # The frames are other threads' running code: never held.
+            frames.clear()
+            del frames
+        return cls(stacks)
+
+    def __bool__(self) -> bool:
+        return bool(self._stacks)
+
+    def made(self, frames: Sequence[tuple[str, int]], limit: int) -> bool:
+        """Whether an allocation with these ``(filename, lineno)`` frames, innermost
+        last, was made by one of the threads.
+
+        The stack must be whole (fewer frames than ``limit``) and agree, from the
+        outermost frame, with a thread's stack as far as the thread's own code:
+        past the frames of ``threading`` that start every thread, at least one
+        more.  Deeper frames may differ: a thread waiting for work when the window
+        opened runs other code when the work comes.
+        """
+        if not frames or len(frames) >= limit:
+            return False
+        for stack in self._stacks:
+            anchor = 0
+            while anchor < len(stack) - 1 and stack[anchor][0] == _THREADING_FILE:
+                anchor += 1
+            if len(frames) <= anchor:
+                continue
+            for (filename, line), (code_file, first, last) in zip(
+                frames[: anchor + 1], stack[: anchor + 1], strict=True
+            ):
+                if filename != code_file or not first <= line <= last:
+                    break
+            else:
+                return True
+        return False
+
+    def not_theirs(self, candidates: list[object], limit: int) -> list[object]:
+        """The objects of ``candidates`` (each listed once there and once in the
+        window's list of young objects) that none of the threads made."""
+        kept: list[object] = []
+        for obj in candidates:
+            made = self._made(obj, limit)
+            if made is None:
+                # Ours: ``candidates``, the young objects' list, ``obj`` and
+                # getrefcount's argument; one more is the call's.
+                made = sys.getrefcount(obj) - 4 <= 1
+            if not made:
+                kept.append(obj)
+        return kept
+
+    def _made(self, obj: object, limit: int) -> bool | None:
+        """Whether one of the threads made ``obj``: by its own trace, or, where it
+        has none, by those of what it refers to, two levels deep.
+
+        Every traced referent must be the threads' (one traced to the test makes
+        the object the test's), and at least one must be traced.  None for an
+        untraced tuple of untraced numbers and strings: the arguments of a call
+        to C that one of the threads may be in the middle of, which nothing but
+        the call refers to.  A thread waiting with a time-out (``Event.wait(0.5)``)
+        holds ``(True, 0.5)`` for its lock's ``acquire`` until the wait ends.
+        (Asking the thread's frame for its locals would tell, but reading a
+        running frame's locals from outside changes it on 3.10-3.12.)
+        """
+        frames = object_frames(obj)
+        if frames:
+            return self.made(frames, limit)
+        referents = gc.get_referents(obj)
+        found = False
+        level: list[object] = [obj]
+        for _ in range(2):
+            following: list[object] = []
+            for parent in level:
+                children = referents if parent is obj else gc.get_referents(parent)
+                for child in children[:_FAN_OUT]:
+                    child_frames = object_frames(child)
+                    if not child_frames:
+                        following.append(child)
+                    elif self.made(child_frames, limit):
+                        found = True
+                    else:
+                        return False
+            level = following
+        if found:
+            return True
+        if type(obj) is tuple and all(type(r) in _ATOMS for r in referents):
+            return None
+        return False
+
+
+#: How many referents of each object are looked at: what a container holds was
+#: made with it, and a few entries tell as much as all.
+_FAN_OUT = 16
+
+_ATOMS = frozenset({bool, int, float, str, bytes, type(None)})
+
