@@ -271,7 +271,7 @@ class Window:
             # Before the heap is settled and its old objects listed: what the search
             # keeps is then old, and it runs before tracing starts.
             find_held_structures()
-            self._threads = OtherThreads.now()
+            self._threads = OtherThreads.now(self.origins.handed)
         self._frames = frame_objects_of_callers()
         self._flags[7] = os_threads()
         self._flags[8] = threading.active_count()

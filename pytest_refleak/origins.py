@@ -184,6 +184,11 @@ class Origins:
             cached = self._cache[filename] = self._classify(filename)
         return cached
 
+    def handed(self, filename: str) -> bool:
+        """Whether code in ``filename`` is the project's or its tests': what a test
+        hands another thread to run (see :mod:`pytest_refleak.threads`)."""
+        return self.of_file(filename) in (Origin.PROJECT, Origin.TESTS)
+
     def of_plugin(self, filename: str | None) -> bool:
         """Whether the file is installed by a pytest plugin's distribution, or is
         part of the test tooling itself."""

@@ -17,10 +17,11 @@ structure keeps such memory coming back): it is judged by the traced objects it
 refers to, which were made with it.
 
 Threads the test starts itself are not listed (they did not exist when the
-window opened), so what they keep stays the test's; work a test hands to a
-thread that was already waiting for work (a session-wide executor) is that
-thread's, which is the price of the rule.  Nothing here holds a frame: stacks
-are kept as file names and line spans.
+window opened), so what they keep stays the test's; and work a test hands to a
+thread that was already waiting for it (a session-wide executor's worker) is
+the test's when it runs the project's code in a file that thread was not
+running.  Nothing here holds a frame: stacks are kept as file names and line
+spans.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import gc
 import sys
 import threading
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pytest_refleak.text import object_frames
 
@@ -50,13 +51,20 @@ def _span(code: types.CodeType) -> Span:
 class OtherThreads:
     """The Python stacks of the other threads running when a window opened."""
 
-    __slots__ = ("_stacks",)
+    __slots__ = ("_handed", "_stacks")
 
-    def __init__(self, stacks: Sequence[tuple[Span, ...]] = ()) -> None:
+    def __init__(
+        self,
+        stacks: Sequence[tuple[Span, ...]] = (),
+        handed: Callable[[str], bool] = lambda filename: False,
+    ) -> None:
         self._stacks = tuple(stacks)
+        #: Whether code in a file, run by a thread that was not running that file
+        #: when the window opened, was handed to it by the test (the project's).
+        self._handed = handed
 
     @classmethod
-    def now(cls) -> OtherThreads:
+    def now(cls, handed: Callable[[str], bool] = lambda filename: False) -> OtherThreads:
         stacks: list[tuple[Span, ...]] = []
         frames = sys._current_frames()
         # This call's own frame object, made by the listing: let go while the call
@@ -77,7 +85,7 @@ class OtherThreads:
             # The frames are other threads' running code: never held.
             frames.clear()
             del frames
-        return cls(stacks)
+        return cls(stacks, handed)
 
     def __bool__(self) -> bool:
         return bool(self._stacks)
@@ -90,7 +98,11 @@ class OtherThreads:
         outermost frame, with a thread's stack as far as the thread's own code:
         past the frames of ``threading`` that start every thread, at least one
         more.  Deeper frames may differ: a thread waiting for work when the window
-        opened runs other code when the work comes.
+        opened runs other code when the work comes.  But work is the test's when
+        it runs code of the project (``handed``) in a file the thread was not
+        running when the window opened: a worker of a session-wide executor,
+        waiting in ``concurrent.futures`` then, runs a function the test
+        submitted; a poller whose loop is in the project's conftest runs its own.
         """
         if not frames or len(frames) >= limit:
             return False
@@ -106,7 +118,11 @@ class OtherThreads:
                 if filename != code_file or not first <= line <= last:
                     break
             else:
-                return True
+                own = {span[0] for span in stack}
+                return not any(
+                    filename not in own and self._handed(filename)
+                    for filename, _ in frames[anchor + 1 :]
+                )
         return False
 
     def not_theirs(self, candidates: list[object], limit: int) -> list[object]:
@@ -167,4 +183,3 @@ class OtherThreads:
 _FAN_OUT = 16
 
 _ATOMS = frozenset({bool, int, float, str, bytes, type(None)})
-

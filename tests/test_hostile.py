@@ -761,7 +761,7 @@ def test_what_a_thread_already_running_keeps_is_not_the_test_s(
     """A session fixture's thread that fills a bounded deque and an unbounded list while
     the tests run leaves every clean test clean; the tests that keep an object, a
     2 KB string, or what a thread they started themselves made, still leak.  (A
-    60-byte string per run beside this thread can pass: see ``verdict.moved``.)"""
+    60-byte string per run beside this thread can pass: see ``verdict.disturbed``.)"""
     pytester.makeconftest(BACKGROUND_THREAD)
     pytester.makepyfile(test_it=WHILE_IT_TICKS)
     result = run(pytester, "--refleak", "--refleak-report=report.json", *workers)
@@ -778,3 +778,39 @@ def test_what_a_thread_already_running_keeps_is_not_the_test_s(
     assert {nodeid for nodeid, verdict in tests.items() if verdict != "clean"} == leaks
     assert len(tests) == 9
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_an_object - *Node*"])
+
+
+POOL_WORK = """
+from concurrent.futures import ThreadPoolExecutor
+
+POOL = ThreadPoolExecutor(max_workers=1)
+POOL.submit(int).result()  # its worker waits for work before any test runs
+KEEP = []
+
+def keep_a_record():
+    KEEP.append({"made in the pool": [len(KEEP)], "note": "record %d" % len(KEEP)})
+
+def test_keeps_what_a_running_pool_made():
+    POOL.submit(keep_a_record).result()
+
+def test_uses_a_running_pool():
+    assert POOL.submit(sum, range(100)).result() == 4950
+"""
+
+
+def test_work_handed_to_a_waiting_pool_is_the_test_s(pytester: pytest.Pytester) -> None:
+    """A worker that was waiting for work before the test runs the test's function:
+    what that function keeps is the test's leak (the worker's thread was running
+    before the test, but the project's code it runs was handed to it)."""
+    pytester.makepyfile(test_it=POOL_WORK)
+    result = run(pytester, "--refleak", "--refleak-report=report.json")
+    no_traceback(result)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_keeps_what_a_running_pool_made - *dict*via test_it.KEEP*"]
+    )
+    tests = {t["nodeid"]: t["verdict"] for t in read_json(pytester.path / "report.json")["tests"]}
+    if sys.version_info < (3, 11) and tests["test_it.py::test_uses_a_running_pool"] != "clean":
+        # Seen on 3.10 (stop 27): the Future's condition, +168 B, still held by
+        # the worker's running frame for a moment after it set the result.
+        pytest.xfail("3.10: what a worker's running frame still holds reads as kept")
+    assert tests["test_it.py::test_uses_a_running_pool"] == "clean"

@@ -999,6 +999,15 @@ def test_what_a_running_thread_allocates_is_told_by_its_stack() -> None:
         assert others.not_theirs([theirs, mine], 16) == [mine]
         # Threads not noted when the window opened are the test's.
         assert OtherThreads().not_theirs([theirs], 16) == [theirs]
+        # Code of the project that the thread was not running when the window
+        # opened was handed to it: what it makes there is the test's.
+        (spinning,) = [s for s in others._stacks if any(span[0] == __file__ for span in s)]
+        own = tuple((filename, first) for filename, first, _ in spinning)
+        handed = (*own, ("/project/app.py", 1))
+        assert others.made(handed, 16)
+        by_project = OtherThreads(others._stacks, lambda filename: filename != threading.__file__)
+        assert by_project.made(own, 16)
+        assert not by_project.made(handed, 16)
     finally:
         stop.set()
         thread.join()
