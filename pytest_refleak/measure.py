@@ -410,21 +410,19 @@ class Window:
         traced = self._traced_growth() if self.trace and tracemalloc.is_tracing() else None
         try:
             if traced is None:
-                reading = self._read_objects(young, exclusions(), blocks_after, traced, collected)
-            else:
-                # A partial, not a closure: a closure's cells would be made with this
-                # frame, before the new objects are listed, and look new.
-                read = functools.partial(
-                    self._read_objects,
-                    young,
-                    exclusions(),
-                    blocks_after,
-                    traced,
-                    collected,
-                    current_frames(),
-                )
-                reading = in_a_shallow_stack(read)
-            return reading
+                return self._read_objects(young, exclusions(), blocks_after, traced, collected)
+            # A partial, not a closure: a closure's cells would be made with this
+            # frame, before the new objects are listed, and look new.
+            read = functools.partial(
+                self._read_objects,
+                young,
+                exclusions(),
+                blocks_after,
+                traced,
+                collected,
+                current_frames(),
+            )
+            return in_a_shallow_stack(read)
         finally:
             young.clear()
 

@@ -48,10 +48,18 @@ def _span(code: types.CodeType) -> Span:
     return (code.co_filename, code.co_firstlineno, last)
 
 
+def _anchor(stack: tuple[Span, ...]) -> int:
+    """The index of a thread's first frame of its own code, past ``threading``'s."""
+    anchor = 0
+    while anchor < len(stack) - 1 and stack[anchor][0] == _THREADING_FILE:
+        anchor += 1
+    return anchor
+
+
 class OtherThreads:
     """The Python stacks of the other threads running when a window opened."""
 
-    __slots__ = ("_handed", "_stacks")
+    __slots__ = ("_anchored", "_handed", "_stacks")
 
     def __init__(
         self,
@@ -59,6 +67,12 @@ class OtherThreads:
         handed: Callable[[str], bool] = lambda filename: False,
     ) -> None:
         self._stacks = tuple(stacks)
+        # Per stack, worked out once rather than for every trace looked at: how
+        # many frames a trace must share with it (past ``threading``'s, one
+        # more), and the files it was running.
+        self._anchored = tuple(
+            (stack, _anchor(stack), frozenset(span[0] for span in stack)) for stack in self._stacks
+        )
         #: Whether code in a file, run by a thread that was not running that file
         #: when the window opened, was handed to it by the test (the project's).
         self._handed = handed
@@ -106,10 +120,7 @@ class OtherThreads:
         """
         if not frames or len(frames) >= limit:
             return False
-        for stack in self._stacks:
-            anchor = 0
-            while anchor < len(stack) - 1 and stack[anchor][0] == _THREADING_FILE:
-                anchor += 1
+        for stack, anchor, own in self._anchored:
             if len(frames) <= anchor:
                 continue
             for (filename, line), (code_file, first, last) in zip(
@@ -118,7 +129,6 @@ class OtherThreads:
                 if filename != code_file or not first <= line <= last:
                     break
             else:
-                own = {span[0] for span in stack}
                 return not any(
                     filename not in own and self._handed(filename)
                     for filename, _ in frames[anchor + 1 :]
