@@ -60,13 +60,14 @@ Applied by :class:`pytest_refleak.measure.Window`:
   (:data:`interned_size`), and the tables of old classes' registries of
   subclasses (:func:`interpreter_held_blocks`, in the re-run after the traced one).
 
-Emptied before and after each re-run, and put back once the re-runs are done
+Put back before and after each re-run to what they held when the re-runs began
 (``protocol.Checker._rerun`` through :func:`clear_caches` and
-:func:`saved_caches`): the interpreter's type cache, ``re``'s and ``_strptime``'s
-compiled patterns, ``linecache``, ``sys.path_importer_cache``, ``zipimport``'s
-directory cache, pytest's assertion rewriting cache of module names, typing's
-caches of generic aliases (emptied only), hypothesis's caches (emptied only),
-and whatever ``pytest_refleak_clear_caches`` implementations empty.
+:func:`saved_caches`): ``re``'s and ``_strptime``'s compiled patterns.  Emptied
+before and after each re-run, and put back once the re-runs are done:
+``linecache``, ``sys.path_importer_cache``, ``zipimport``'s directory cache,
+pytest's assertion rewriting cache of module names.  Emptied only: the
+interpreter's type cache, typing's caches of generic aliases, hypothesis's
+caches, and whatever ``pytest_refleak_clear_caches`` implementations empty.
 
 Over 500 lines on purpose: the point of this module is that the whole list is
 in one place.
@@ -717,17 +718,34 @@ def _dict_caches() -> list[dict[object, object]]:
     return found
 
 
-def clear_caches() -> None:
-    """Empty the interpreter's type cache, the standard library's dict caches,
-    typing's caches of generic aliases and test libraries' caches.
+#: Copies of the dict caches, taken by :func:`saved_caches`.
+SavedCaches = list[tuple[dict[object, object], dict[object, object]]]
+
+
+def clear_caches(saved: SavedCaches | None = None) -> None:
+    """Put the standard library's dict caches back to ``saved`` (emptied, where it
+    has no copy of them), and empty the interpreter's type cache, typing's caches
+    of generic aliases and test libraries' caches.
+
+    Compiled patterns are put back, not emptied (:func:`saved_caches`): what a run
+    added goes, what it evicted comes back, and what was there stays, so that a
+    re-run finds the patterns the first run compiled.  Emptied, a project that
+    compiles a hundred regular expressions per parse compiled them again on every
+    re-run (a quarter of the plugin's time on sqlparse's suite).  Put back the
+    same way before a run and inside its window after it, the caches hold the same
+    entries in a table of the same size at both ends: no growth to read.
 
     typing's are size-limited, but a test that makes ``List[Point]`` for a class it
     defines keeps that class, and all it owns, in them on every run until they are
     full.  They cannot be put back; emptying them only costs typing a lookup.
     """
     _clear_type_cache()
+    copies = {id(cache): contents for cache, contents in saved or ()}
     for cache in _dict_caches():
         cache.clear()
+        contents = copies.get(id(cache))
+        if contents:
+            cache.update(contents)
     for clear in _typing_cleanups():
         with contextlib.suppress(Exception):
             clear()  # type: ignore[operator]
@@ -738,11 +756,21 @@ def clear_caches() -> None:
 
 
 @contextmanager
-def saved_caches() -> Iterator[None]:
-    """Put the dict caches back as they were when the block started."""
+def saved_caches() -> Iterator[SavedCaches]:
+    """Put the dict caches back as they were when the block started; the copies of
+    compiled patterns it yields are what :func:`clear_caches` puts back meanwhile.
+
+    Only those: they are what costs to fill again.  ``linecache`` put back the same
+    way changed a verdict: hypothesis describes a lambda from its source, and a
+    clean property test drawing fresh lambdas then kept one more table of its
+    ``WeakKeyDictionary`` of descriptions per re-run on 3.11 (a pytester test in
+    ``test_bounds.py``; why a warm ``linecache`` does that is not known yet, 3.13
+    shows the same growth with it emptied).  The others are emptied as before.
+    """
     saved = [(cache, dict(cache)) for cache in _dict_caches()]
+    bounded = {id(cache) for cache in bounded_dict_caches()}
     try:
-        yield
+        yield [(cache, contents) for cache, contents in saved if id(cache) in bounded]
     finally:
         for cache, contents in saved:
             cache.clear()

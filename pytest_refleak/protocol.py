@@ -41,6 +41,7 @@ from pytest_refleak.companions import no_replay, replaying, timed, timer_key
 from pytest_refleak.cycles import Accepted, CycleGroup, precedence, shape_key
 from pytest_refleak.exclusions import (
     Exclusions,
+    SavedCaches,
     bounded_caches,
     clear_caches,
     library_caches,
@@ -145,6 +146,9 @@ class Checker:
         self._hook_error: str | None = None
         #: Puts the current test's replay state back before each re-run.
         self._start_again: Callable[[], None] = no_replay
+        #: The dict caches as the current test's re-runs found them: put back
+        #: around each re-run (``exclusions.clear_caches``).
+        self._saved_caches: SavedCaches | None = None
         #: Cycles traced so far, by test function and shape (cycles.shape_key):
         #: see ``_may_borrow``.
         self._traced_shapes: dict[tuple[str, int], CycleGroup] = {}
@@ -428,7 +432,7 @@ class Checker:
             changed_state = self.watch.changed_state(state_before, state_after)
         memory_clean = False
         try:
-            with saved_caches():
+            with saved_caches() as self._saved_caches:
                 caches = [*bounded_caches(), *tooling_state(self.origins)]
                 # The item's own attributes: another plugin's per-run record there.
                 slots = [*tooling_namespaces(self.origins), item.__dict__]
@@ -580,6 +584,7 @@ class Checker:
                 )
             return verdict
         finally:
+            self._saved_caches = None
             self.heap.release_tracing()
 
     def _may_borrow(self, item: pytest.Item, readings: list[Reading], limits: Limits) -> bool:
@@ -828,7 +833,7 @@ class Checker:
         return (reading if passed else None), window.end_snapshot, left
 
     def _clear_caches(self, config: pytest.Config) -> None:
-        clear_caches()
+        clear_caches(self._saved_caches)
         hook = config.hook.pytest_refleak_clear_caches
         self._call_hook("pytest_refleak_clear_caches", lambda: hook(config=config))
 

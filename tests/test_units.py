@@ -1029,6 +1029,23 @@ def test_saved_caches_are_put_back() -> None:
     assert dict(re._cache) == before  # type: ignore[attr-defined]
 
 
+def test_caches_are_put_back_around_each_re_run() -> None:
+    """Between re-runs, what a run added to ``re``'s cache goes, what it evicted
+    comes back, and what was there stays compiled."""
+    import re
+
+    kept = re.compile("refleak-unit-kept-[a-z]+")
+    cache = re._cache  # type: ignore[attr-defined]
+    with caches.saved_caches() as saved:
+        evicted_key = next(iter(cache))
+        del cache[evicted_key]
+        re.compile("refleak-unit-added-[a-z]+")
+        caches.clear_caches(saved)
+        assert evicted_key in cache
+        assert not any("refleak-unit-added" in str(key) for key in cache)
+        assert re.compile("refleak-unit-kept-[a-z]+") is kept
+
+
 def test_bounded_caches_found_in_the_standard_library() -> None:
     import fnmatch
 
