@@ -43,13 +43,21 @@ def _frames(
 def _type_table(
     growth: Sequence[TypeGrowth], root: str | None, limit: int = 8, sites: int = 1
 ) -> list[str]:
-    if not growth:
-        return []
     # What grew; types whose every new object replaced one the run before left
     # are only counted, below.
-    shown = [g for g in growth if g.kept] or list(growth)
+    shown = [g for g in growth if g.kept]
+    swapped = sum(g.replaced for g in growth)
+    if not shown:
+        # A row of "×0" would read as a leak of nothing.
+        if not swapped:
+            return []
+        return [
+            "  no new object is still alive after the traced re-run: its "
+            f"{swapped} new object{'s' if swapped != 1 else ''} took the place of as many "
+            "the run before left (swapped, not kept)"
+        ]
     width = max(len(g.name) for g in shown[:limit])
-    lines = []
+    lines = ["  what is still alive after the traced re-run:"]
     for g in shown[:limit]:
         sample = f"  e.g. {g.samples[0]}" if g.samples else ""
         lines.append(f"    {g.name:<{width}}  ×{g.kept:<4} {format_size(g.kept_size):>9}{sample}")
@@ -60,7 +68,6 @@ def _type_table(
     if len(shown) > limit:
         rest = sum(g.kept for g in shown[limit:])
         lines.append(f"    ... and {rest} more objects of {len(shown) - limit} other types")
-    swapped = sum(g.replaced for g in growth)
     if swapped:
         lines.append(
             f"    (and {swapped} new objects in place of as many the run before left:"
@@ -90,7 +97,6 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None, verbosity
                 f"(allowed: {format_size(limits.allow_memory)})"
             )
         if detail is not None and detail.by_type:
-            lines.append("  what is still alive after the traced re-run:")
             lines.extend(
                 _type_table(
                     detail.by_type,
@@ -99,8 +105,8 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None, verbosity
                     sites=2 if verbosity > 0 else 1,
                 )
             )
-            own = sum(g.size for g in detail.by_type)
-            if verdict.memory_per_run > own:
+            own = sum(g.kept_size for g in detail.by_type if g.kept)
+            if own and verdict.memory_per_run > own:
                 # The table gives each object's own size (sys.getsizeof); the memory
                 # figure is everything the run kept, which a reader adds up and misses.
                 lines.append(
@@ -190,8 +196,9 @@ def _culprit(verdict: Verdict) -> str:
     detail = verdict.detail
     if detail is None:
         return ""
-    if verdict.leaked_objects and detail.by_type:
-        top = headline_growth(detail.by_type)
+    kept = [g for g in detail.by_type if g.kept]
+    if verdict.leaked_objects and kept:
+        top = headline_growth(kept)
         chain = top.chains[0] if top.chains else ""
         via = ""
         if chain.startswith(_KEPT):
@@ -242,7 +249,7 @@ def _brief(verdict: Verdict, root: str | None) -> str:
     lines = [f"refleak: {_headline(verdict)}"]
     detail = verdict.detail
     if detail is not None:
-        for g in [g for g in detail.by_type if g.chains][:4]:
+        for g in [g for g in detail.by_type if g.chains and g.kept][:4]:
             for chain in g.chains:
                 lines.append(f"  {g.name}: {chain}")
         for growth in detail.memory[:3]:
@@ -296,7 +303,7 @@ def _parts(verdict: Verdict) -> list[str]:
     if verdict.leaked_objects or verdict.leaked_memory:
         size = verdict.memory_per_run
         if not size and detail is not None:
-            size = sum(g.size for g in detail.by_type)
+            size = sum(g.kept_size for g in detail.by_type if g.kept)
         if size:
             parts.append(f"+{format_size(size)}/run")
     if verdict.cycles:

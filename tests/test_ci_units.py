@@ -25,6 +25,7 @@ from pytest_refleak.record import (
     verdict_record,
     write_atomically,
 )
+from pytest_refleak.report import explain
 from pytest_refleak.settings import Limits, Settings, SettingsError, resolve
 from pytest_refleak.verdict import Kind, Verdict
 
@@ -499,3 +500,22 @@ def test_tests_that_round_the_same_loop_share_a_summary_line() -> None:
         "    CYCLES t.py::b - 1 cycle (Statement.tokens → list[3] → Function.parent → Statement)"
         in verbose
     )
+
+
+def test_a_memory_leak_with_only_swapped_objects_lists_no_type() -> None:
+    """When every new object took the place of one the run before left, the report
+    lists no "×0" row and names the memory's holder, not a swapped type."""
+    swapped = TypeGrowth(name="set", count=1, size=216, samples=("{1000}",), replaced=1)
+    memory = MemoryGrowth(
+        size=464, count=1, frames=(("pkg/core.py", 3),), holders=("held by core.CACHE",)
+    )
+    detail = Reading(blocks=1, objects=1, by_type=(swapped,), memory=(memory,))
+    verdict = Verdict(Kind.LEAKED, runs=3, leaked_memory=True, memory_per_run=656, detail=detail)
+    text = explain(verdict, Limits(), root=ROOT)
+    assert "×0" not in text and "{1000}" not in text
+    assert "no new object is still alive after the traced re-run: its 1 new object took" in text
+    assert "is their own size" not in text
+    assert "held by core.CACHE" in text
+    brief = explain(verdict, Limits(), root=ROOT, verbosity=-1)
+    assert brief.startswith("refleak: +656 B/run: held by core.CACHE")
+    assert "set" not in brief
