@@ -13,6 +13,11 @@ what a re-run must do in its stead, is here:
   the way.  The real run did that; a re-run replays a small fixed set of examples
   (``derandomize``, no database, no shrinking, no health checks), so that every
   re-run does the same work and costs a tenth of a search.
+- pytest-benchmark times the benchmarked function over many rounds.  The real run
+  did that; in a re-run the ``benchmark`` fixture calls the function once, as
+  with ``--benchmark-disable``, and records nothing: a leak in the function
+  still grows on every re-run, and a benchmark test no longer costs two or three
+  benchmarks.
 
 Each read of another project's insides is here, with the versions it was checked on.
 """
@@ -102,6 +107,24 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
         yield start_again
     finally:
         test._hypothesis_internal_use_settings = real  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def measuring_once(config: pytest.Config) -> Iterator[None]:
+    """Make pytest-benchmark's ``benchmark`` fixture call its function once, for
+    the re-runs of a test."""
+    # ``config._benchmarksession`` is pytest-benchmark's ``BenchmarkSession``; the
+    # function-scoped ``benchmark`` fixture reads its ``disabled`` when a run sets
+    # it up.  Checked on pytest-benchmark 5.3.1.
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or getattr(session, "disabled", True) is not False:
+        yield
+        return
+    session.disabled = True
+    try:
+        yield
+    finally:
+        session.disabled = False
 
 
 def no_replay() -> None:

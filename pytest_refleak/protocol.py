@@ -37,7 +37,7 @@ from pytest_refleak.alive import (
     search_seconds,
 )
 from pytest_refleak.bound import Bound
-from pytest_refleak.companions import no_replay, replaying, timed, timer_key
+from pytest_refleak.companions import measuring_once, no_replay, replaying, timed, timer_key
 from pytest_refleak.cycles import Accepted, CycleGroup, precedence, shape_key
 from pytest_refleak.exclusions import (
     Exclusions,
@@ -372,7 +372,7 @@ class Checker:
         started = time.perf_counter()
         self.rerun += 1
         try:
-            with replaying(item) as self._start_again:
+            with replaying(item) as self._start_again, measuring_once(item.config):
                 return self._rerun(item, nextitem, limits, doctest, evidence, first_state)
         finally:
             self._start_again = no_replay

@@ -345,6 +345,45 @@ def test_pytest_benchmark(leaky: pytest.Pytester) -> None:
     assert_checked(result, passed=3, leaked=["test_it.py::test_leak"])
 
 
+def test_pytest_benchmark_re_runs_call_the_function_once(leaky: pytest.Pytester) -> None:
+    """The real run benchmarks; a re-run calls the benchmarked function once and
+    records nothing, so that a benchmark test costs one benchmark.  A leak in the
+    benchmarked function still grows on every re-run, and the benchmark table
+    still shows every test's real run."""
+    leaky.makeconftest(
+        """
+        import test_it
+
+        def pytest_sessionfinish(session):
+            print("calls of the clean function:", test_it.CALLS[0])
+        """
+    )
+    leaky.makepyfile(
+        test_it="""
+        import leakylib
+
+        CALLS = [0]
+
+        def work():
+            CALLS[0] += 1
+            return sum(range(100))
+
+        def test_clean(benchmark):
+            benchmark.pedantic(work, rounds=50, iterations=1)
+
+        def test_leak(benchmark):
+            benchmark.pedantic(leakylib.append_thing, rounds=50, iterations=1)
+        """
+    )
+    result = run(leaky, "--refleak", "-s")
+    assert_checked(result, passed=1, leaked=["test_it.py::test_leak"])
+    result.stdout.fnmatch_lines(["*test_leak - 1 object/run*Thing*"])
+    # 50 in the real run, then one per re-run: at most a few re-runs for a clean test.
+    calls = int(result.stdout.str().split("calls of the clean function: ")[1].split()[0])
+    assert 51 <= calls <= 54, calls
+    result.stdout.fnmatch_lines(["*benchmark: 2 tests*", "*test_clean*", "*test_leak*"])
+
+
 # -- coverage ------------------------------------------------------------------------
 
 COVERAGE_SUITE = """
