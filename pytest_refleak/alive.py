@@ -19,6 +19,7 @@ from pytest_refleak import graphs
 from pytest_refleak.chains import (
     Budget,
     Chain,
+    allocated_at,
     chains_to,
     describe_holding,
     held_step,
@@ -29,7 +30,7 @@ from pytest_refleak.report import headline_growth, one_line
 from pytest_refleak.resources import Found as Resource
 from pytest_refleak.resources import owners
 from pytest_refleak.text import class_name, format_size, is_a, safe_repr, size_of, type_name
-from pytest_refleak.unseen import running_at, unseen_holder
+from pytest_refleak.unseen import context_holder, running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
@@ -202,9 +203,15 @@ def _with_holders(
     the container, the object's type and repr, how the container holds it)."""
     if not growth.untracked or growth.innermost is None or budget.spent():
         return growth
-    pairs, complete = holders_of([growth.innermost], ignore=mine, budget=budget, limit=1)
+    site = growth.innermost
+    # Before the search of the heap, which cannot lead there and may take its
+    # whole budget: the running thread's context.
+    context = context_holder(lambda found: not gc.is_tracked(found) and allocated_at(found) == site)
+    if context is not None:
+        return dataclasses.replace(growth, holders=(f"held by {context}",))
+    pairs, complete = holders_of([site], ignore=mine, budget=budget, limit=1)
     if not pairs:
-        running = running_at(growth.innermost)
+        running = running_at(site)
         if running is not None:
             why = f"held by {running}, which is running the call made there"
         else:

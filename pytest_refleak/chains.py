@@ -454,18 +454,18 @@ def holders_of(
         if type(container) is dict:
             # Keys too: a dict does not show the garbage collector its string keys.
             for key in container:
-                if not gc.is_tracked(key) and _innermost(key) in wanted:
+                if not gc.is_tracked(key) and allocated_at(key) in wanted:
                     found.append((container, key))
                     return True
             for value in container.values():
-                if not gc.is_tracked(value) and _innermost(value) in wanted:
+                if not gc.is_tracked(value) and allocated_at(value) in wanted:
                     found.append((container, value))
                     return True
             return False
         # Other containers are read through the collector, never iterated: a
         # tuple found by gc.get_objects() may still be being filled in by C code.
         for item in gc.get_referents(container):
-            if not gc.is_tracked(item) and _innermost(item) in wanted:
+            if not gc.is_tracked(item) and allocated_at(item) in wanted:
                 found.append((container, item))
                 return True
         return False
@@ -489,7 +489,7 @@ def holders_of(
     return found, True
 
 
-def _innermost(obj: object) -> tuple[str, int] | None:
+def allocated_at(obj: object) -> tuple[str, int] | None:
     """Where ``obj`` was allocated: the innermost traced frame, as cheaply as possible.
 
     This runs for every string in every container searched; the raw lookup saves

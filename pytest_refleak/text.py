@@ -191,7 +191,22 @@ _STRING = 60
 #: Types that say little about a leak on their own: the containers and plumbing
 #: around the objects a project made.
 PLAIN_TYPES = frozenset(
-    {"dict", "list", "tuple", "set", "cell", "function", "method", "ReferenceType", "frame"}
+    {
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "cell",
+        "function",
+        "method",
+        "ReferenceType",
+        "frame",
+        # The nodes of a contextvars context's mapping: what holds, never what leaked.
+        "hamt",
+        "hamt_bitmap_node",
+        "hamt_array_node",
+        "hamt_collision_node",
+    }
 )
 
 

@@ -3,13 +3,16 @@
 ``gc.get_referrers`` finds only containers the collector tracks.  An object can
 also be held, from Python code, by places it does not walk: the frames a thread
 is running now (their locals and the method being called), the signal module's
-table of handlers, a thread's running event loop.  An object nothing the
+table of handlers, a thread's running event loop, the variables set in the
+running thread's ``contextvars`` context and their values.  An object nothing the
 collector knows refers to is blamed on native code (a missing ``Py_DECREF``)
 only after these are searched.  Never imports pytest.
 """
 
 from __future__ import annotations
 
+import contextvars
+import gc
 import signal
 import sys
 import threading
@@ -25,7 +28,54 @@ _getsignal: Callable[[int], object] = getattr(
 
 def unseen_holder(obj: object) -> str | None:
     """What holds ``obj`` out of the collector's sight, as text, or ``None``."""
-    return _in_running_frames(obj) or _signal_handler(obj) or _running_loop(obj)
+    return (
+        _in_running_frames(obj)
+        or _signal_handler(obj)
+        or _running_loop(obj)
+        or _running_context(obj)
+        or context_holder(lambda found: found is obj)
+    )
+
+
+def _running_context(obj: object) -> str | None:
+    """The running thread's own context: a copy of it shares its mapping."""
+    if type(obj) is not contextvars.Context:
+        return None
+    mine = set(map(id, gc.get_referents(contextvars.copy_context())))
+    if mine and mine & set(map(id, gc.get_referents(obj))):
+        return "the running thread, as its contextvars context"
+    return None
+
+
+def context_holder(matches: Callable[[object], bool]) -> str | None:
+    """The running thread's ``contextvars`` context, if a variable set in it, its
+    value or what that value directly holds ``matches``; as text, or ``None``.
+
+    A context keeps every variable set in it, and its value, in a mapping the
+    collector's referrer search does not lead to (its nodes are not containers a
+    leak search reads): a variable made per object and set without a token to
+    reset it stays for as long as the context does, a thread's own for good.
+    Only the calling thread's context can be read.
+    """
+    try:
+        items = list(contextvars.copy_context().items())
+    except Exception:  # noqa: BLE001 - a context that cannot be read names nothing
+        return None
+    try:
+        for variable, value in items:
+            name = getattr(variable, "name", "?")
+            where = f"the running thread's context (contextvars), ContextVar {name!r}"
+            if matches(variable):
+                return f"{where} set in it"
+            if matches(name):
+                return f"{where} set in it: its name"
+            if matches(value):
+                return f"{where}: its value"
+            if gc.is_tracked(value) and any(matches(item) for item in gc.get_referents(value)):
+                return f"{where}: in its value"
+    finally:
+        items.clear()
+    return None
 
 
 def running_at(site: tuple[str, int]) -> str | None:

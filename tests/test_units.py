@@ -1416,3 +1416,29 @@ def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
     assert (__file__, line) in innermost
     assert (__file__, line + 1) not in innermost
     del subs, kept
+
+
+def test_context_holder_finds_variables_values_and_what_they_hold() -> None:
+    """The running thread's contextvars context is searched for a variable, its
+    value, and what its value holds; a context copied elsewhere is not this one."""
+    import contextvars
+
+    from pytest_refleak.unseen import context_holder, unseen_holder
+
+    held = object()
+    variable: contextvars.ContextVar[object] = contextvars.ContextVar("refleak-unit")
+    token = variable.set([held])
+    try:
+        assert context_holder(lambda o: o is variable) == (
+            "the running thread's context (contextvars), ContextVar 'refleak-unit' set in it"
+        )
+        assert context_holder(lambda o: o is held) == (
+            "the running thread's context (contextvars), ContextVar 'refleak-unit': in its value"
+        )
+        assert context_holder(lambda o: False) is None
+        assert unseen_holder(held) is not None
+        other = contextvars.Context()
+        assert unseen_holder(other) is None
+    finally:
+        variable.reset(token)
+    assert context_holder(lambda o: o is held) is None
