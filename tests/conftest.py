@@ -15,7 +15,7 @@ needs_subtests = pytest.mark.skipif(
 )
 
 LEAKYLIB = textwrap.dedent(
-    """
+    '''
     import atexit
     import ctypes
     import functools
@@ -156,7 +156,7 @@ LEAKYLIB = textwrap.dedent(
     def self_list():
         items = []
         items.append(items)
-    """
+    '''
 )
 
 
@@ -184,5 +184,7 @@ def run_in_orders(
     """The same run in file order, then under pytest-randomly with each of ``seeds``:
     a verdict must not depend on the order."""
     results = [run(pytester, *args)]
-    results.extend(run(pytester, *args, f"--randomly-seed={seed}", randomly=True) for seed in seeds)
+    results.extend(
+        run(pytester, *args, f"--randomly-seed={seed}", randomly=True) for seed in seeds
+    )
     return results

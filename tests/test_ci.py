@@ -71,21 +71,13 @@ def test_report_has_a_record_for_every_checked_test(leaky: pytest.Pytester) -> N
     assert report["version"] == 1
     assert report["interrupted"] is False
     assert report["totals"] == {
-        "checked": 4,
-        "clean": 1,
-        "leaked": 1,
-        "cycles": 1,
-        "known leak": 0,
-        "error": 1,
+        "checked": 4, "clean": 1, "leaked": 1, "cycles": 1, "known leak": 0, "error": 1,
         "not_checked": 0,
     }
     tests = by_id(report)
     assert list(tests) == sorted(tests)
     assert {nodeid: t["verdict"] for nodeid, t in tests.items()} == {
-        LEAK: "leaked",
-        CYCLE: "cycles",
-        CLEAN: "clean",
-        FAILS: "error",
+        LEAK: "leaked", CYCLE: "cycles", CLEAN: "clean", FAILS: "error"
     }
     # Every record has the same fields, clean ones included.
     assert all(set(t) == set(tests[LEAK]) for t in tests.values())
@@ -95,8 +87,7 @@ def test_report_has_a_record_for_every_checked_test(leaky: pytest.Pytester) -> N
     assert leak["leaked_objects"] is True
     assert leak["bytes_per_run"] > 0
     assert fnmatch.fnmatchcase(
-        leak["summary"],
-        "LEAKED test_it.py::test_leak - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
+        leak["summary"], "LEAKED test_it.py::test_leak - 1 object/run, +* B/run: Thing ×1 via leakylib._registry"
     )
     thing_chains = next(t for t in leak["types"] if t["name"] == "Thing")["chains"]
     assert thing_chains and thing_chains[0].startswith("kept alive by leakylib._registry[")
@@ -107,10 +98,9 @@ def test_report_has_a_record_for_every_checked_test(leaky: pytest.Pytester) -> N
     assert isinstance(thing["chains"], list)
     innermost = thing["sites"][0][-1]
     assert innermost[0] == "leakylib.py"
-    assert (
-        "_registry.append(Thing())"
-        in (leaky.path / "leakylib.py").read_text().splitlines()[innermost[1] - 1]
-    )
+    assert "_registry.append(Thing())" in (leaky.path / "leakylib.py").read_text().splitlines()[
+        innermost[1] - 1
+    ]
 
     cycle = tests[CYCLE]["cycles"][0]
     assert cycle["origin"] == "project"
@@ -156,17 +146,8 @@ def test_report_written_on_ctrl_c(leaky: pytest.Pytester) -> None:
             time.sleep(120)
         """
     )
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        "--refleak",
-        "--refleak-report=refleak.json",
-    ]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "--refleak", "--refleak-report=refleak.json"]
     # A shell without job control starts background jobs with SIGINT ignored, and
     # Python keeps it ignored: give the child the default so that Ctrl-C reaches it.
     process = leaky.popen(
@@ -250,10 +231,7 @@ def test_baseline_update_adopts_the_current_leaks(leaky: pytest.Pytester) -> Non
     assert list(baseline["leaks"]) == [CYCLE, LEAK]
     leak = baseline["leaks"][LEAK]
     assert (leak["kind"], leak["objects"], leak["cycles"], leak["types"]) == (
-        "leaked",
-        1,
-        0,
-        {"Thing": 1},
+        "leaked", 1, 0, {"Thing": 1}
     )
     assert (baseline["leaks"][CYCLE]["kind"], baseline["leaks"][CYCLE]["cycles"]) == ("cycles", 1)
     assert text == json.dumps(baseline, indent=2, ensure_ascii=False) + "\n"
@@ -354,28 +332,14 @@ def test_stale_entries_are_reported_and_removed_on_update(leaky: pytest.Pytester
     )
     result.stdout.no_fnmatch_line("STALE test_other.py*")
     # A deselected test still exists: its entry stays.
-    result = run(
-        leaky,
-        "--refleak",
-        "--refleak-baseline=leaks.json",
-        "test_it.py",
-        "--deselect",
-        "test_it.py::test_fixed",
-    )
+    result = run(leaky, "--refleak", "--refleak-baseline=leaks.json", "test_it.py",
+                 "--deselect", "test_it.py::test_fixed")
     result.stdout.no_fnmatch_line("STALE test_it.py::test_fixed*")
-    result = run(
-        leaky,
-        "--refleak",
-        "--refleak-baseline=leaks.json",
-        "test_it.py",
-        "--refleak-baseline-update",
-    )
+    result = run(leaky, "--refleak", "--refleak-baseline=leaks.json", "test_it.py",
+                 "--refleak-baseline-update")
     result.stdout.fnmatch_lines(["*updated: 2 known leaks (0 added, 3 removed, 1 changed)"])
     result.stdout.no_fnmatch_line("STALE *")
-    assert list(read_json(leaky.path / "leaks.json")["leaks"]) == [
-        LEAK,
-        "test_other.py::test_other",
-    ]
+    assert list(read_json(leaky.path / "leaks.json")["leaks"]) == [LEAK, "test_other.py::test_other"]
 
 
 @pytest.mark.parametrize(
@@ -384,29 +348,14 @@ def test_stale_entries_are_reported_and_removed_on_update(leaky: pytest.Pytester
         (None, "baseline leaks.json does not exist; write it with --refleak-baseline-update"),
         ("", "baseline leaks.json is empty; write it with --refleak-baseline-update"),
         ('{"version": 1, "leaks": {', "baseline leaks.json is not valid JSON (*line 1, column 26*"),
-        (
-            '{"version": 7, "leaks": {}}',
-            "baseline leaks.json has version 7, but this pytest-refleak reads version 1*",
-        ),
+        ('{"version": 7, "leaks": {}}', "baseline leaks.json has version 7, but this pytest-refleak reads version 1*"),
         ("[1, 2]", "baseline leaks.json has no version field: it is not a pytest-refleak baseline"),
-        (
-            '{"version": 1, "leaks": {"t.py::t": {"kind": "leaked", "objects": -1}}}',
-            "baseline leaks.json, entry 't.py::t': 'objects' must be a whole number, 0 or more, got -1",
-        ),
-        (
-            '{"version": 1, "leaks": {"t.py::t": {"kind": "lost"}}}',
-            "baseline leaks.json, entry 't.py::t': 'kind' must be one of leaked, cycles, got 'lost'",
-        ),
+        ('{"version": 1, "leaks": {"t.py::t": {"kind": "leaked", "objects": -1}}}',
+         "baseline leaks.json, entry 't.py::t': 'objects' must be a whole number, 0 or more, got -1"),
+        ('{"version": 1, "leaks": {"t.py::t": {"kind": "lost"}}}',
+         "baseline leaks.json, entry 't.py::t': 'kind' must be one of leaked, cycles, got 'lost'"),
     ],
-    ids=[
-        "missing",
-        "empty",
-        "corrupt",
-        "wrong-version",
-        "not-a-baseline",
-        "bad-figure",
-        "bad-kind",
-    ],
+    ids=["missing", "empty", "corrupt", "wrong-version", "not-a-baseline", "bad-figure", "bad-kind"],
 )
 def test_unusable_baseline(pytester: pytest.Pytester, content: str | None, message: str) -> None:
     """A baseline that cannot be used stops the run before any test: one line, exit code 4."""
@@ -424,14 +373,8 @@ def test_corrupt_baseline_is_not_overwritten_by_update(pytester: pytest.Pytester
     """Updating refuses a file it cannot read rather than replace it, under xdist too."""
     (pytester.path / "leaks.json").write_text("{not json")
     pytester.makepyfile(test_it="def test_it():\n    pass\n")
-    result = run(
-        pytester,
-        "--refleak",
-        "--refleak-baseline=leaks.json",
-        "--refleak-baseline-update",
-        "-n",
-        "2",
-    )
+    result = run(pytester, "--refleak", "--refleak-baseline=leaks.json",
+                 "--refleak-baseline-update", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: refleak: baseline leaks.json is not valid JSON*"])
     no_traceback(result)
@@ -467,9 +410,7 @@ def test_junit_xml_carries_the_figures(leaky: pytest.Pytester) -> None:
     assert int(leak["refleak_bytes_per_run"]) > 0
     assert properties["test_cycle"]["refleak_verdict"] == "cycles"
     assert properties["test_clean"] == {
-        "refleak_verdict": "clean",
-        "refleak_objects_per_run": "0",
-        "refleak_bytes_per_run": "0",
+        "refleak_verdict": "clean", "refleak_objects_per_run": "0", "refleak_bytes_per_run": "0"
     }
     assert properties["test_fails"]["refleak_verdict"] == "error"
 
@@ -534,15 +475,16 @@ def test_many_clean(n):
 
 
 def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, int]]:
-    return {t["nodeid"]: (t["verdict"], min(t["objects_per_run"] or [0])) for t in report["tests"]}
+    return {
+        t["nodeid"]: (t["verdict"], min(t["objects_per_run"] or [0])) for t in report["tests"]
+    }
 
 
 def refleak_lines(result: pytest.RunResult) -> list[str]:
     """The summary lines, with the bytes per run left out: a worker's traced re-run
     may count a few bytes of execnet's messaging that a serial run does not."""
     return [
-        re.sub(r"\+[\d.]+ (B|KiB|MiB)/run", "+N/run", line)
-        for line in result.stdout.lines
+        re.sub(r"\+[\d.]+ (B|KiB|MiB)/run", "+N/run", line) for line in result.stdout.lines
         if line.startswith(("LEAKED ", "CYCLES ", "KNOWN LEAK ", "STALE ", "NOT CHECKED "))
         and " - refleak: " not in line  # pytest's own short summary
     ]
@@ -553,15 +495,8 @@ def test_xdist_gives_the_same_verdicts_and_one_report(leaky: pytest.Pytester) ->
     summary once, from what both workers measured."""
     leaky.makepyfile(test_it=XDIST_SUITE)
     serial = run(leaky, "--refleak", "--refleak-report=serial.json", "--junitxml=serial.xml")
-    parallel = run(
-        leaky,
-        "--refleak",
-        "-n",
-        "2",
-        "-v",
-        "--refleak-report=parallel.json",
-        "--junitxml=parallel.xml",
-    )
+    parallel = run(leaky, "--refleak", "-n", "2", "-v", "--refleak-report=parallel.json",
+                   "--junitxml=parallel.xml")
     parallel.stdout.fnmatch_lines(["created: 2/2 workers"])
     parallel.stdout.fnmatch_lines(["[[]gw0[]]*"])
     parallel.stdout.fnmatch_lines(["[[]gw1[]]*"])
@@ -587,9 +522,7 @@ def test_xdist_baseline(leaky: pytest.Pytester) -> None:
     args = ("--refleak", "--refleak-baseline-update")
     run(leaky, *args, "--refleak-baseline=serial.json")
     result = run(leaky, *args, "--refleak-baseline=parallel.json", "-n", "2")
-    result.stdout.fnmatch_lines(
-        ["*parallel.json updated: 4 known leaks (4 added, 0 removed, 0 changed)"]
-    )
+    result.stdout.fnmatch_lines(["*parallel.json updated: 4 known leaks (4 added, 0 removed, 0 changed)"])
 
     def figures(name: str) -> dict[str, tuple[str, int, int]]:
         leaks = read_json(leaky.path / name)["leaks"]
@@ -602,9 +535,7 @@ def test_xdist_baseline(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak", "--refleak-baseline=leaks.json", "-n", "2")
     result.assert_outcomes(failed=1, passed=9)
     result.stdout.fnmatch_lines(
-        [
-            "KNOWN LEAK test_it.py::test_leak - 1 object/run, +* B/run: Thing ×1 via leakylib._registry"
-        ]
+        ["KNOWN LEAK test_it.py::test_leak - 1 object/run, +* B/run: Thing ×1 via leakylib._registry"]
     )
     result.stdout.fnmatch_lines(["STALE test_it.py::test_removed - no longer exists"])
     result.stdout.fnmatch_lines(["4 known leaks accepted by baseline leaks.json"])

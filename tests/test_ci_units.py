@@ -49,10 +49,7 @@ def leak_verdict(objects: int = 2, memory: int = 300) -> Verdict:
         chains=("core._registry → list[0] → Thing",),
     )
     cycle = CycleGroup(
-        size=2,
-        types=(("Node", 2),),
-        origin=Origin.PROJECT,
-        path="Node.a → Node",
+        size=2, types=(("Node", 2),), origin=Origin.PROJECT, path="Node.a → Node",
         sites=(f"{ROOT}/pkg/tree.py:5",),
     )
     reading = Reading(
@@ -63,23 +60,14 @@ def leak_verdict(objects: int = 2, memory: int = 300) -> Verdict:
         cycles=CycleFindings(groups=(cycle,), garbage=2, truncated=False),
     )
     return Verdict(
-        Kind.LEAKED,
-        runs=3,
-        objects=(objects + 1, objects, objects),
-        blocks=(2, 2, 2),
-        leaked_objects=True,
-        memory_per_run=memory,
-        cycles=(cycle,),
-        detail=reading,
+        Kind.LEAKED, runs=3, objects=(objects + 1, objects, objects), blocks=(2, 2, 2),
+        leaked_objects=True, memory_per_run=memory, cycles=(cycle,), detail=reading,
     )
 
 
-def leak_record(
-    objects: int = 2, memory: int = 300, nodeid: str = "tests/test_x.py::test_a"
-) -> dict[str, Any]:
-    return verdict_record(
-        nodeid, leak_verdict(objects, memory), Limits(), root=ROOT, location=("tests/test_x.py", 6)
-    )
+def leak_record(objects: int = 2, memory: int = 300, nodeid: str = "tests/test_x.py::test_a") -> dict[str, Any]:
+    return verdict_record(nodeid, leak_verdict(objects, memory), Limits(), root=ROOT,
+                          location=("tests/test_x.py", 6))
 
 
 # -- records ---------------------------------------------------------------------------
@@ -104,12 +92,9 @@ def test_type_growth_without_chains_gives_an_empty_list() -> None:
     """Until the measurement says what keeps objects alive, a type's chains are empty."""
     plain = TypeGrowth(name="Thing", count=1, size=48)
     detail = Reading(blocks=1, objects=1, by_type=(plain,))
-    record = verdict_record(
-        "t.py::t",
-        Verdict(Kind.LEAKED, runs=2, objects=(1, 1), leaked_objects=True, detail=detail),
-        Limits(),
-        root=ROOT,
-    )
+    record = verdict_record("t.py::t", Verdict(Kind.LEAKED, runs=2, objects=(1, 1),
+                                                  leaked_objects=True, detail=detail),
+                            Limits(), root=ROOT)
     assert record["types"][0]["chains"] == []
 
 
@@ -121,9 +106,7 @@ def test_clean_record_is_small_and_completed_for_the_report() -> None:
     assert list(full) == list(complete(leak_record()))
     assert full["types"] == [] and full["baseline"] is None
     assert junit_properties(record) == [
-        ("refleak_verdict", "clean"),
-        ("refleak_objects_per_run", 0),
-        ("refleak_bytes_per_run", 0),
+        ("refleak_verdict", "clean"), ("refleak_objects_per_run", 0), ("refleak_bytes_per_run", 0)
     ]
 
 
@@ -185,19 +168,10 @@ def test_entry_of_a_record_takes_the_smallest_object_count() -> None:
         (Entry("leaked", objects=8, bytes=300, cycles=1), 10, 300, []),
         (Entry("leaked", objects=8, bytes=300, cycles=1), 11, 300, ["11 objects/run, recorded 8"]),
         (Entry("leaked", objects=2, bytes=300, cycles=1), 2, 4396, []),
-        (
-            Entry("leaked", objects=2, bytes=300, cycles=1),
-            2,
-            4397,
-            ["4397 bytes/run, recorded 300"],
-        ),
+        (Entry("leaked", objects=2, bytes=300, cycles=1), 2, 4397, ["4397 bytes/run, recorded 300"]),
         (Entry("leaked", objects=2, bytes=100_000, cycles=1), 2, 150_000, []),
-        (
-            Entry("leaked", objects=2, bytes=100_000, cycles=1),
-            2,
-            150_001,
-            ["150001 bytes/run, recorded 100000"],
-        ),
+        (Entry("leaked", objects=2, bytes=100_000, cycles=1), 2, 150_001,
+         ["150001 bytes/run, recorded 100000"]),
         (Entry("leaked", objects=2, bytes=300, cycles=0), 2, 300, ["1 cycles/run, recorded 0"]),
         (Entry("cycles", objects=0, bytes=300, cycles=1), 2, 300, ["2 objects/run, recorded 0"]),
     ],
@@ -230,38 +204,20 @@ def test_baseline_round_trip_is_sorted_and_stable(tmp_path: Path) -> None:
     [
         (None, "baseline leaks.json does not exist; write it with --refleak-baseline-update"),
         ("  \n", "baseline leaks.json is empty; write it with --refleak-baseline-update"),
-        (
-            "{",
-            "baseline leaks.json is not valid JSON (Expecting property name enclosed in "
-            "double quotes at line 1, column 2); fix it, or delete it and write it with "
-            "--refleak-baseline-update",
-        ),
-        (
-            '{"leaks": {}}',
-            "baseline leaks.json has no version field: it is not a pytest-refleak baseline",
-        ),
-        (
-            '{"version": "1", "leaks": {}}',
-            "baseline leaks.json has version '1', but this "
-            "pytest-refleak reads version 1; delete it and write it again with --refleak-baseline-update",
-        ),
+        ("{", "baseline leaks.json is not valid JSON (Expecting property name enclosed in "
+              "double quotes at line 1, column 2); fix it, or delete it and write it with "
+              "--refleak-baseline-update"),
+        ('{"leaks": {}}', "baseline leaks.json has no version field: it is not a pytest-refleak baseline"),
+        ('{"version": "1", "leaks": {}}', "baseline leaks.json has version '1', but this "
+         "pytest-refleak reads version 1; delete it and write it again with --refleak-baseline-update"),
         ('{"version": 1}', "baseline leaks.json: 'leaks' must be an object of test ids"),
-        (
-            '{"version": 1, "leaks": {"t": 3}}',
-            "baseline leaks.json, entry 't': expected an object of figures, got 3",
-        ),
-        (
-            '{"version": 1, "leaks": {"t": {"kind": "leaked", "size": 3}}}',
-            "baseline leaks.json, entry 't': unknown field 'size'",
-        ),
-        (
-            '{"version": 1, "leaks": {"t": {"kind": "leaked", "bytes": 1.5}}}',
-            "baseline leaks.json, entry 't': 'bytes' must be a whole number, 0 or more, got 1.5",
-        ),
-        (
-            '{"version": 1, "leaks": {"t": {"kind": "leaked", "types": {"X": true}}}}',
-            "baseline leaks.json, entry 't': type 'X' must be a whole number, 0 or more, got True",
-        ),
+        ('{"version": 1, "leaks": {"t": 3}}', "baseline leaks.json, entry 't': expected an object of figures, got 3"),
+        ('{"version": 1, "leaks": {"t": {"kind": "leaked", "size": 3}}}',
+         "baseline leaks.json, entry 't': unknown field 'size'"),
+        ('{"version": 1, "leaks": {"t": {"kind": "leaked", "bytes": 1.5}}}',
+         "baseline leaks.json, entry 't': 'bytes' must be a whole number, 0 or more, got 1.5"),
+        ('{"version": 1, "leaks": {"t": {"kind": "leaked", "types": {"X": true}}}}',
+         "baseline leaks.json, entry 't': type 'X' must be a whole number, 0 or more, got True"),
     ],
 )
 def test_unusable_baselines_say_why(tmp_path: Path, content: str | None, message: str) -> None:
@@ -288,18 +244,10 @@ def test_missing_or_empty_baseline_is_fine_when_writing(tmp_path: Path) -> None:
 def test_stale_entries() -> None:
     """Stale: checked and clean, or gone from a file that was collected, or a file that is
     gone; not stale: not run, deselected, or not checkable."""
-    entries = {
-        name: Entry("leaked", objects=1)
-        for name in (
-            "a.py::fixed",
-            "a.py::leaks",
-            "a.py::removed",
-            "a.py::deselected",
-            "a.py::failed",
-            "b.py::not_run",
-            "gone.py::t",
-        )
-    }
+    entries = {name: Entry("leaked", objects=1) for name in (
+        "a.py::fixed", "a.py::leaks", "a.py::removed", "a.py::deselected", "a.py::failed",
+        "b.py::not_run", "gone.py::t",
+    )}
     records = {
         "a.py::fixed": clean_record("a.py::fixed"),
         "a.py::leaks": leak_record(nodeid="a.py::leaks"),
@@ -338,9 +286,7 @@ def test_update_records_new_and_grown_leaks_and_ratchets_down() -> None:
     new = update.entries
     assert new["t.py::same"] == entries["t.py::same"]
     assert new["t.py::noisy"] == entries["t.py::noisy"]
-    assert new["t.py::shrunk"] == Entry(
-        "leaked", objects=2, bytes=300, cycles=1, types={"Thing": 2}
-    )
+    assert new["t.py::shrunk"] == Entry("leaked", objects=2, bytes=300, cycles=1, types={"Thing": 2})
     assert new["t.py::grew"] == Entry("leaked", objects=5, bytes=300, cycles=1, types={"Thing": 5})
     assert new["t.py::new"].objects == 1
     assert new["t.py::not_run"] == entries["t.py::not_run"]
@@ -353,22 +299,16 @@ def test_gate_turns_accepted_leaks_into_known_leaks() -> None:
     updating accepts every leak."""
     entries = {"t.py::known": Entry("leaked", objects=2, bytes=300, cycles=1)}
     gate = Gate(Settings(check_all=True, limits=Limits(), baseline="b.json"), ROOT, entries)
-    known, grown, new = (
-        leak_record(2, 300, "t.py::known"),
-        leak_record(9, 300, "t.py::known"),
-        leak_record(2, 300, "t.py::new"),
-    )
+    known, grown, new = (leak_record(2, 300, "t.py::known"), leak_record(9, 300, "t.py::known"),
+                         leak_record(2, 300, "t.py::new"))
     for record in (known, grown, new):
         gate.judge(record)
     assert known["verdict"] == "known leak" and known["baseline"]["objects"] == 2
     assert grown["verdict"] == "leaked" and grown["growth"] == ["9 objects/run, recorded 2"]
-    assert grown["text"].endswith(
-        "a known leak in the baseline, but it grew:\n    9 objects/run, recorded 2"
-    )
+    assert grown["text"].endswith("a known leak in the baseline, but it grew:\n    9 objects/run, recorded 2")
     assert new["verdict"] == "leaked" and new["baseline"] is None
-    updating = Gate(
-        Settings(check_all=True, limits=Limits(), baseline="b.json", baseline_update=True), ROOT, {}
-    )
+    updating = Gate(Settings(check_all=True, limits=Limits(), baseline="b.json",
+                             baseline_update=True), ROOT, {})
     accepted = leak_record(nodeid="t.py::new")
     updating.judge(accepted)
     assert accepted["verdict"] == "known leak"
@@ -416,22 +356,14 @@ def test_annotations_are_errors_for_leaks_and_warnings_for_known_leaks() -> None
 
 def test_interrupted_run_writes_the_report_but_not_the_baseline(tmp_path: Path) -> None:
     """After Ctrl-C the report holds what finished; the baseline is left as it was."""
-    settings = Settings(
-        check_all=True,
-        limits=Limits(),
-        report=str(tmp_path / "r.json"),
-        baseline=str(tmp_path / "b.json"),
-        baseline_update=True,
-    )
+    settings = Settings(check_all=True, limits=Limits(), report=str(tmp_path / "r.json"),
+                        baseline=str(tmp_path / "b.json"), baseline_update=True)
     gate = Gate(settings, str(tmp_path))
     gate.add(leak_record(nodeid="t.py::t"))
     gate.finish(interrupted=True, exists=lambda path: True)
     assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is True
     assert not (tmp_path / "b.json").exists()
-    assert (
-        "refleak: baseline b.json not updated: the run was interrupted",
-        "yellow",
-    ) in gate.summary()
+    assert ("refleak: baseline b.json not updated: the run was interrupted", "yellow") in gate.summary()
     gate.finish(interrupted=False, exists=lambda path: True)
     assert list(baseline.load(str(tmp_path / "b.json"))) == ["t.py::t"]
 
@@ -442,12 +374,8 @@ def test_interrupted_run_writes_the_report_but_not_the_baseline(tmp_path: Path) 
 def test_paths_are_taken_from_where_they_were_given(tmp_path: Path) -> None:
     """A command-line path is relative to the directory pytest runs in, an ini path to the
     ini file's directory; absolute paths stay as they are."""
-    settings = resolve(
-        {"refleak_report": "r.json"},
-        {"refleak_baseline": "b.json"},
-        cli_dir="/here",
-        ini_dir="/project",
-    )
+    settings = resolve({"refleak_report": "r.json"}, {"refleak_baseline": "b.json"},
+                       cli_dir="/here", ini_dir="/project")
     assert (settings.report, settings.baseline) == ("/here/r.json", "/project/b.json")
     settings = resolve({"refleak_report": "/abs/r.json"}, {}, cli_dir="/here")
     assert settings.report == "/abs/r.json" and settings.baseline is None
@@ -455,12 +383,8 @@ def test_paths_are_taken_from_where_they_were_given(tmp_path: Path) -> None:
         resolve({"refleak_baseline_update": True}, {})
     with pytest.raises(SettingsError, match="is a directory, expected a file"):
         resolve({"refleak_report": str(tmp_path)}, {})
-    assert (
-        resolve(
-            {}, {"refleak_baseline_update": "true", "refleak_baseline": "b.json"}, ini_dir="/p"
-        ).baseline_update
-        is True
-    )
+    assert resolve({}, {"refleak_baseline_update": "true", "refleak_baseline": "b.json"},
+                   ini_dir="/p").baseline_update is True
 
 
 def _cycle_record(nodeid: str, path: str, site: list[Any]) -> dict[str, Any]:
@@ -496,10 +420,7 @@ def test_tests_that_round_the_same_loop_share_a_summary_line() -> None:
         "e.g. t.py::a",
     ]
     verbose = [line for line, _ in gate.summary(verbose=True)]
-    assert (
-        "    CYCLES t.py::b - 1 cycle (Statement.tokens → list[3] → Function.parent → Statement)"
-        in verbose
-    )
+    assert "    CYCLES t.py::b - 1 cycle (Statement.tokens → list[3] → Function.parent → Statement)" in verbose
 
 
 def test_a_memory_leak_with_only_swapped_objects_lists_no_type() -> None:

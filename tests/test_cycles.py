@@ -26,22 +26,14 @@ def assert_cycles(result: pytest.RunResult, *lines: str) -> None:
         ("leakylib.factorial(5)", "*cell.cell_contents → function.__closure__*"),
         ("leakylib.self_list()", "*list[[]0[]] → list*"),
     ],
-    ids=[
-        "parent-child",
-        "bound-method-on-self",
-        "exception-in-local",
-        "del",
-        "recursive-closure",
-        "plain-list",
-    ],
+    ids=["parent-child", "bound-method-on-self", "exception-in-local", "del", "recursive-closure",
+         "plain-list"],
 )
 def test_project_cycles_fail(leaky: pytest.Pytester, call: str, path: str) -> None:
     """Garbage cycles made by the project's code fail the test, with their loop shown."""
     leaky.makepyfile(test_it=f"import leakylib\ndef test_it(): {call}\n")
     result = run(leaky, "--refleak")
-    assert_cycles(
-        result, path, "*allocated at leakylib.py:*", "*only the cyclic garbage collector*"
-    )
+    assert_cycles(result, path, "*allocated at leakylib.py:*", "*only the cyclic garbage collector*")
 
 
 def test_each_allocation_site_of_a_cycle_names_its_member(leaky: pytest.Pytester) -> None:
@@ -78,14 +70,8 @@ def test_cycles_collected_by_automatic_gc_still_count(leaky: pytest.Pytester) ->
         "from xml.dom import minidom\n    minidom.parseString('<a><b/></a>')",
         "items = []\n    items.append(items)",
     ],
-    ids=[
-        "class-in-test",
-        "dataclass-in-test",
-        "pytest-raises",
-        "mock-patch",
-        "stdlib-minidom",
-        "cycle-in-test-code",
-    ],
+    ids=["class-in-test", "dataclass-in-test", "pytest-raises", "mock-patch", "stdlib-minidom",
+         "cycle-in-test-code"],
 )
 def test_cycles_not_made_by_the_project_pass(leaky: pytest.Pytester, body: str) -> None:
     """Cycles made by test code, test tooling or the standard library pass by default."""
@@ -140,7 +126,7 @@ def test_one_time_cycle_passes(leaky: pytest.Pytester) -> None:
 
 
 #: A project whose objects break their own cycles when the collector finalizes them.
-FINALIZING = """
+FINALIZING = '''
 class Tokenizer:
     def __init__(self, text):
         self.text = text
@@ -198,7 +184,7 @@ class Connection:
 
 def open_connection():
     Connection()
-"""
+'''
 
 
 @pytest.mark.parametrize(
@@ -254,7 +240,7 @@ def test_finalizer_cycles_freed_by_automatic_collections_count(pytester: pytest.
 
 
 #: A project with classes, a list type and factories; which cycles are its own.
-OWNERSHIP = """
+OWNERSHIP = '''
 import copy
 
 
@@ -290,7 +276,7 @@ class Node:
         self.children = []
         if parent is not None:
             parent.children.append(self)
-"""
+'''
 
 
 @pytest.mark.parametrize(
@@ -439,10 +425,7 @@ def test_not_accepted():
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        (
-            "leakylib:Nothing",
-            "*refleak_accept_cycles: 'leakylib:Nothing': leakylib has no Nothing*",
-        ),
+        ("leakylib:Nothing", "*refleak_accept_cycles: 'leakylib:Nothing': leakylib has no Nothing*"),
         ("no_such_pkg:Node", "*'no_such_pkg:Node': cannot import 'no_such_pkg'*"),
         ("leakylib.Node", "*expected module:Name or module:Class.attribute*"),
     ],

@@ -59,20 +59,11 @@ def output_of(leaky: pytest.Pytester, call: str, *args: str) -> str:
         ),
         ("leakylib.lose_list()", f"        no referrers: {NATIVE}", "list ×1 with no referrers"),
     ],
-    ids=[
-        "list",
-        "class-registry",
-        "logger",
-        "lru_cache",
-        "sys.modules",
-        "callback",
-        "atexit",
-        "no-referrers",
-    ],
+    ids=["list", "class-registry", "logger", "lru_cache", "sys.modules", "callback", "atexit",
+         "no-referrers"],
 )
-def test_what_keeps_objects_alive(
-    leaky: pytest.Pytester, call: str, chain: str, summary: str
-) -> None:
+def test_what_keeps_objects_alive(leaky: pytest.Pytester, call: str, chain: str,
+                                  summary: str) -> None:
     """Each leaked object's chain from a root, as a path a developer recognises."""
     out = output_of(leaky, call)
     assert chain in out
@@ -146,7 +137,7 @@ def test_a_string_kept_where_an_object_is_swapped_is_caught(pytester: pytest.Pyt
             contextvars.ContextVar("text-%d" % n).set("x" * 200 + str(n))
         """
     )
-    result = run(pytester, "--refleak", "-p", "no:randomly")
+    result = run(pytester, "--refleak")
     result.assert_outcomes(failed=1)
 
 
@@ -180,7 +171,7 @@ def test_what_a_context_variable_keeps_is_named(pytester: pytest.Pytester) -> No
         CURRENT = contextvars.ContextVar("current")
         """
     )
-    result = run(pytester, "--refleak", "-p", "no:randomly")
+    result = run(pytester, "--refleak")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -340,14 +331,13 @@ def test_quiet_keeps_one_liners_and_verbose_shows_more(leaky: pytest.Pytester) -
 def test_graphs_written_and_named(leaky: pytest.Pytester) -> None:
     """--refleak-graphs writes a Graphviz file per leaking test and the report names it."""
     leaky.makepyfile(
-        test_it="import leakylib\ndef test_it(): leakylib.append_thing()\ndef test_clean(): pass\n"
+        test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n"
+        "def test_clean(): pass\n"
     )
     result = run(leaky, "--refleak", "--refleak-graphs=pictures")
     result.assert_outcomes(failed=1, passed=1)
     dot = leaky.path / "pictures" / "test_it.py_test_it-889b5006.dot"
-    result.stdout.fnmatch_lines(
-        ["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.dot"]
-    )
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.dot"])
     text = dot.read_text()
     assert text.startswith("digraph ObjectGraph {")
     assert 'label="Thing' in text
@@ -363,9 +353,7 @@ def test_graphs_rendered_as_svg(leaky: pytest.Pytester) -> None:
     leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n")
     result = run(leaky, "--refleak", "--refleak-graphs=pictures")
     svg = leaky.path / "pictures" / "test_it.py_test_it-889b5006.svg"
-    result.stdout.fnmatch_lines(
-        ["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.svg"]
-    )
+    result.stdout.fnmatch_lines(["*picture of what keeps it alive: pictures/test_it.py_test_it-889b5006.svg"])
     assert "<svg" in svg.read_text()
 
 
@@ -376,7 +364,9 @@ def test_graphs_drawn_for_memory_held_in_strings_and_bytes(leaky: pytest.Pyteste
     import json
 
     leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.cache_bytes(4096)\n")
-    result = run(leaky, "--refleak", "--refleak-graphs=pictures", "--refleak-report=report.json")
+    result = run(
+        leaky, "--refleak", "--refleak-graphs=pictures", "--refleak-report=report.json"
+    )
     result.assert_outcomes(failed=1)
     name = "test_it.py_test_it-889b5006.dot"
     result.stdout.fnmatch_lines([f"*picture of what keeps it alive: pictures/{name}"])
@@ -425,16 +415,12 @@ def test_graph_directory_that_cannot_be_made(leaky: pytest.Pytester) -> None:
     """A directory for pictures that cannot be made is a usage error, said once before
     any test runs."""
     Path(leaky.path / "taken").write_text("a file, not a directory")
-    leaky.makepyfile(
-        test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n"
-        "def test_two(): leakylib.append_thing()\n"
-    )
+    leaky.makepyfile(test_it="import leakylib\ndef test_it(): leakylib.append_thing()\n"
+                     "def test_two(): leakylib.append_thing()\n")
     result = run(leaky, "--refleak", "--refleak-graphs=taken/pictures")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [
-            "ERROR: refleak: --refleak-graphs: cannot write into *taken/pictures*: *taken' is not a directory"
-        ]
+        ["ERROR: refleak: --refleak-graphs: cannot write into *taken/pictures*: *taken' is not a directory"]
     )
     assert len([line for line in result.stderr.lines if "refleak:" in line]) == 1
     assert "Traceback" not in result.stdout.str() + result.stderr.str()

@@ -219,9 +219,8 @@ def test_reruns_of_the_last_test_set_wider_fixtures_up_once(leaky: pytest.Pytest
         "session up,module up,module down,session down"
     ], result.stdout.str()
     # The clean side: the same suite, the last test keeping nothing.
-    leaky.makepyfile(
-        test_it=(leaky.path / "test_it.py").read_text().replace("leakylib.append_thing()", "pass")
-    )
+    leaky.makepyfile(test_it=(leaky.path / "test_it.py").read_text().replace(
+        "leakylib.append_thing()", "pass"))
     result = run(leaky, "--refleak", "-s")
     result.assert_outcomes(passed=2)
 

@@ -34,10 +34,8 @@ HARMLESS = {
 @pytest.mark.parametrize("body", list(HARMLESS.values()), ids=list(HARMLESS))
 def test_harmless_growth_passes(pytester: pytest.Pytester, body: str) -> None:
     """Caches that fill once, first imports and freed temporaries are not leaks."""
-    pytester.makepyfile(
-        test_it=f"def test_before():\n    pass\ndef test_it():\n    {body}\n"
-        "def test_after():\n    pass\n"
-    )
+    pytester.makepyfile(test_it=f"def test_before():\n    pass\ndef test_it():\n    {body}\n"
+                        "def test_after():\n    pass\n")
     result = run(pytester, "--refleak")
     result.assert_outcomes(passed=3)
 
@@ -296,9 +294,7 @@ def test_imports_from_fresh_paths_pass(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        [
-            "LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"
-        ]
+        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
     )
 
 
@@ -330,9 +326,7 @@ def test_importing_fresh_module_names_passes(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak", "--refleak-cycles=off")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        [
-            "LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"
-        ]
+        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
     )
 
 
@@ -494,9 +488,7 @@ def test_a_big_structure_swapped_for_a_fresh_one_passes(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1, failed=1)
     # The kept object and its memory, net of the 6,001 swapped ones and theirs.
     result.stdout.fnmatch_lines(
-        [
-            "LEAKED test_it.py::test_fresh_instance_and_a_kept_zone - * objects/run, +* B/run: Zone ×1*"
-        ]
+        ["LEAKED test_it.py::test_fresh_instance_and_a_kept_zone - * objects/run, +* B/run: Zone ×1*"]
     )
     result.stdout.fnmatch_lines(
         [
@@ -574,10 +566,7 @@ def test_tracebacks_kept_in_a_local_cost_no_re_run(leaky: pytest.Pytester) -> No
     assert reran <= 6, reran
 
 
-@pytest.mark.xfail(
-    reason="stop 16's collector changes: one more test judged leaking under --refleak-cycles=off; not yet found why",
-    strict=False,
-)
+@pytest.mark.xfail(reason="stop 16's collector changes: one more test judged leaking under --refleak-cycles=off; not yet found why", strict=False)
 def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) -> None:
     """pytest drops a test's fixture values after teardown, but a traceback kept in the
     test's frame keeps pytest's calling frame, and with it the values, until the
@@ -781,9 +770,7 @@ def test_typing_caching_generics_of_new_classes_passes(leaky: pytest.Pytester) -
     )
     result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(
-        ["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"]
-    )
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_weak_references - *ReferenceType*"])
 
 

@@ -136,15 +136,9 @@ def test_marker_cycles_switch(leaky: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        (
-            "refleak(tolerance=3)",
-            "*test_it.py::test_it: unknown refleak marker argument 'tolerance'*",
-        ),
+        ("refleak(tolerance=3)", "*test_it.py::test_it: unknown refleak marker argument 'tolerance'*"),
         ("refleak(3)", "*test_it.py::test_it: the refleak marker takes keyword arguments only*"),
-        (
-            "refleak(cycles='some')",
-            "*refleak marker argument cycles: expected one of project, all, off*",
-        ),
+        ("refleak(cycles='some')", "*refleak marker argument cycles: expected one of project, all, off*"),
         ("refleak(allow_memory='lots')", "*refleak marker argument allow_memory: *"),
         ("refleak(runs=1)", "*refleak marker argument runs: must be at least 2, got 1*"),
         ("refleak(enabled='no')", "*refleak marker argument enabled: expected True or False*"),
@@ -166,55 +160,37 @@ def test_ini_switch_turns_checking_on(leaky: pytest.Pytester) -> None:
     leaky.makepyfile(test_it=LEAKY_TEST)
     result = run(leaky)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["refleak: checking every test (cycles: project, at least 3 re-runs of a suspect test)"]
-    )
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 3 re-runs of a suspect test)"])
 
 
 def test_command_line_wins_over_ini(leaky: pytest.Pytester) -> None:
     """Each --refleak-* option wins over its refleak_* ini twin."""
     leaky.makepyprojecttoml(
-        '[tool.pytest.ini_options]\nrefleak = true\nrefleak_cycles = "off"\nrefleak_runs = 5\n'
+        "[tool.pytest.ini_options]\nrefleak = true\nrefleak_cycles = \"off\"\nrefleak_runs = 5\n"
     )
     leaky.makepyfile(test_it="import leakylib\ndef test_it():\n    leakylib.make_tree()\n")
     result = run(leaky)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["refleak: checking every test (cycles: off, at least 5 re-runs of a suspect test)"]
-    )
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: off, at least 5 re-runs of a suspect test)"])
     result = run(leaky, "--refleak-cycles=project", "--refleak-runs=2")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["refleak: checking every test (cycles: project, at least 2 re-runs of a suspect test)"]
-    )
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 2 re-runs of a suspect test)"])
 
 
 @pytest.mark.parametrize(
     ("args", "ini", "message"),
     [
-        (
-            ["--refleak", "--refleak-cycles=sometimes"],
-            "",
-            "*--refleak-cycles: expected one of project, all, off, got 'sometimes'*",
-        ),
+        (["--refleak", "--refleak-cycles=sometimes"], "",
+         "*--refleak-cycles: expected one of project, all, off, got 'sometimes'*"),
         (["--refleak", "--refleak-runs=zero"], "", "*--refleak-runs: expected a whole number*"),
         (["--refleak", "--refleak-allow-memory=-4"], "", "*--refleak-allow-memory: *"),
         ([], "refleak = maybe\n", "*ini option refleak: *'maybe'*"),
-        (
-            ["--refleak"],
-            "refleak_allow_objects = -1\n",
-            "*ini option refleak_allow_objects: must be at least 0, got -1*",
-        ),
-        (
-            ["--refleak", "--refleak-resources=sockets"],
-            "",
-            "*--refleak-resources: unknown resource kind 'sockets'; expected threads, fds, *",
-        ),
-        (
-            ["--refleak"],
-            "refleak_resources = all,none\n",
-            "*ini option refleak_resources: 'all' and 'none' stand alone*",
-        ),
+        (["--refleak"], "refleak_allow_objects = -1\n",
+         "*ini option refleak_allow_objects: must be at least 0, got -1*"),
+        (["--refleak", "--refleak-resources=sockets"], "",
+         "*--refleak-resources: unknown resource kind 'sockets'; expected threads, fds, *"),
+        (["--refleak"], "refleak_resources = all,none\n",
+         "*ini option refleak_resources: 'all' and 'none' stand alone*"),
     ],
     ids=["cycles", "runs", "memory", "ini-bool", "ini-negative", "resources", "ini-resources"],
 )
@@ -244,14 +220,8 @@ def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
             "*--refleak-resources=KINDS*",
         ]
     )
-    for name in (
-        "refleak ",
-        "refleak_cycles",
-        "refleak_runs",
-        "refleak_allow_objects",
-        "refleak_allow_memory",
-        "refleak_resources",
-    ):
+    for name in ("refleak ", "refleak_cycles", "refleak_runs", "refleak_allow_objects",
+                 "refleak_allow_memory", "refleak_resources"):
         result.stdout.fnmatch_lines([f"  {name}*"])
     # Each ini setting shows its type: a switch is a bool, a count an int (pytest
     # 8.4 and newer know int ini settings; older ones show it as a string).
@@ -266,9 +236,7 @@ def test_ini_types_are_read(leaky: pytest.Pytester) -> None:
     leaky.makepyfile(test_it=LEAKY_TEST)
     leaky.makepyprojecttoml("[tool.pytest.ini_options]\nrefleak = true\nrefleak_runs = 4\n")
     result = run(leaky)
-    result.stdout.fnmatch_lines(
-        ["refleak: checking every test (cycles: project, at least 4 re-runs*"]
-    )
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 4 re-runs*"])
     (leaky.path / "pyproject.toml").unlink()
     leaky.makeini("[pytest]\nrefleak = yes\nrefleak_runs = lots\n")
     result = run(leaky)
@@ -288,9 +256,7 @@ def test_disabled_with_p_no(leaky: pytest.Pytester) -> None:
 
 def test_marker_registered_when_off(pytester: pytest.Pytester) -> None:
     """The marker is known to --strict-markers and --markers even when nothing is checked."""
-    pytester.makepyfile(
-        test_it="import pytest\n@pytest.mark.refleak(enabled=False)\ndef test_it():\n    pass\n"
-    )
+    pytester.makepyfile(test_it="import pytest\n@pytest.mark.refleak(enabled=False)\ndef test_it():\n    pass\n")
     result = run(pytester, "--strict-markers")
     result.assert_outcomes(passed=1)
     result = run(pytester, "--markers")
@@ -304,12 +270,7 @@ def test_leaked_status_word_and_exit_code(leaky: pytest.Pytester) -> None:
     )
     result = run(leaky, "--refleak", "-v")
     result.stdout.fnmatch_lines(["test_it.py::test_it LEAKED*", "test_it.py::test_clean PASSED*"])
-    result.stdout.fnmatch_lines(
-        [
-            "*= refleak =*",
-            "LEAKED test_it.py::test_it - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
-            "1 test leaked",
-        ]
-    )
+    result.stdout.fnmatch_lines(["*= refleak =*", "LEAKED test_it.py::test_it - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
+                                 "1 test leaked"])
     result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -198,7 +198,9 @@ def test_leak(offset, x):
         ),
         # hypothesis's pytest plugin wraps a parametrized test's settings in one more
         # layer on every run of an item: not the test's leak.
-        pytest.param(HYPOTHESIS_PARAMETRIZED, 3, "test_it.py::test_leak[[]0[]]", id="parametrized"),
+        pytest.param(
+            HYPOTHESIS_PARAMETRIZED, 3, "test_it.py::test_leak[[]0[]]", id="parametrized"
+        ),
     ],
 )
 def test_hypothesis(leaky: pytest.Pytester, suite: str, passed: int, leak: str) -> None:
@@ -309,7 +311,8 @@ def test_pytest_timeout(leaky: pytest.Pytester, method: str) -> None:
 def test_pytest_timeout_still_stops_a_hanging_test(leaky: pytest.Pytester) -> None:
     """A test that overruns its limit on its real run still fails as a timeout."""
     leaky.makepyfile(
-        test_it="import time\ndef test_hangs():\n    time.sleep(30)\ndef test_after():\n    pass\n"
+        test_it="import time\ndef test_hangs():\n    time.sleep(30)\n"
+        "def test_after():\n    pass\n"
     )
     result = run(leaky, "--refleak", "--timeout=1")
     result.assert_outcomes(passed=1, failed=1)
@@ -627,7 +630,8 @@ def test_plugin_objects_are_tooling_plugin_modules_are_code(leaky: pytest.Pytest
         """
     )
     leaky.makepyfile(
-        test_it="def test_recorded(recorded):\n    pass\ndef test_leak(remembered):\n    pass\n"
+        test_it="def test_recorded(recorded):\n    pass\n"
+        "def test_leak(remembered):\n    pass\n"
     )
     result = run(leaky, "--refleak")
     assert_checked(result, passed=1, leaked=["test_it.py::test_leak"])

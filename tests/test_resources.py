@@ -12,11 +12,13 @@ import textwrap
 import pytest
 from conftest import run
 
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc (Linux)"
+)
 
 #: The code under test: what it leaks lives outside the test files.
 RESLIB = textwrap.dedent(
-    """
+    '''
     import concurrent.futures
     import os
     import signal
@@ -102,7 +104,7 @@ RESLIB = textwrap.dedent(
 
     def keep_worker():
         WORKERS.append(start_worker())
-    """
+    '''
 )
 
 
@@ -204,9 +206,7 @@ def test_socket_never_closed(reslib: pytest.Pytester) -> None:
     reslib.makepyfile(test_it="import reslib\ndef test_it():\n    reslib.keep_server_socket()\n")
     result = run(reslib, "--refleak")
     assert_resource_leak(
-        result,
-        "test_it",
-        "*1 file descriptor left open: fd * → TCP socket listening on 127.0.0.1:*",
+        result, "test_it", "*1 file descriptor left open: fd * → TCP socket listening on 127.0.0.1:*"
     )
 
 
@@ -328,9 +328,7 @@ def test_excepthook_left_replaced(reslib: pytest.Pytester) -> None:
     )
     result = run(reslib, "--refleak")
     assert_resource_leak(
-        result,
-        "test_it",
-        "*process state left changed: sys.excepthook: * → test_it.test_it.<locals>.<lambda>*",
+        result, "test_it", "*process state left changed: sys.excepthook: * → test_it.test_it.<locals>.<lambda>*"
     )
 
 
@@ -460,9 +458,7 @@ def test_resource_leaks_in_report_junit_and_baseline(reslib: pytest.Pytester) ->
     reslib.makepyfile(test_it=one + "    reslib.open_descriptor(reslib.__file__)\n")
     result = run(reslib, *baseline)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*a known leak in the baseline, but it grew:*", "*2 fds/run, recorded 1*"]
-    )
+    result.stdout.fnmatch_lines(["*a known leak in the baseline, but it grew:*", "*2 fds/run, recorded 1*"])
 
 
 # -- the right holder ----------------------------------------------------------------------

@@ -21,7 +21,9 @@ from pytest_refleak import resources
 from pytest_refleak.resources import Evidence, Found, Watch
 from pytest_refleak.settings import RESOURCE_KINDS, SettingsError, resolve
 
-linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc (Linux)")
+linux_only = pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="reads /proc (Linux)"
+)
 
 
 @pytest.fixture
@@ -165,11 +167,7 @@ def test_a_child_never_waited_for_is_found_with_its_command(watch: Watch) -> Non
         child.kill()
         child.wait()
     assert _kinds(found) == ["processes"]
-    assert (
-        found[0]
-        .sentence()
-        .startswith(f"1 child process never waited for: pid {child.pid} (running): ")
-    )
+    assert found[0].sentence().startswith(f"1 child process never waited for: pid {child.pid} (running): ")
     assert "time.sleep(30)" in found[0].sentence()
     assert watch.compare(before, watch.snapshot()) == ()
 
@@ -262,10 +260,7 @@ def test_a_replaced_signal_handler_and_hook_are_state_changed(watch: Watch) -> N
     text = found[0].sentence()
     assert text.startswith("process state left changed: ")
     # Its old value differs (exceptiongroup's backport installs one on 3.10).
-    assert (
-        f"sys.excepthook: {resources._hook_name(old_hook)} → test_resources_units.test_a_replaced"
-        in text
-    )
+    assert f"sys.excepthook: {resources._hook_name(old_hook)} → test_resources_units.test_a_replaced" in text
     assert "signal handler for SIGUSR1: SIG_DFL → test_resources_units._handler" in text
 
 
@@ -365,13 +360,9 @@ def test_a_task_pending_when_the_runner_shuts_its_loop_down_is_found(watch: Watc
     gc.collect()
     found = watch.compare(before, watch.snapshot())
     assert _kinds(found) == ["pending tasks"]
-    assert (
-        found[0]
-        .sentence()
-        .startswith(
-            "1 asyncio task still pending when the event loop was shut down: "
-            "coroutine _forever (cancelled), defined at "
-        )
+    assert found[0].sentence().startswith(
+        "1 asyncio task still pending when the event loop was shut down: "
+        "coroutine _forever (cancelled), defined at "
     )
     assert asyncio.tasks.all_tasks is asyncio.all_tasks
 

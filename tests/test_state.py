@@ -317,9 +317,7 @@ def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*test_breaks_first_run*measuring it failed (RuntimeError: simulated)*"]
     )
-    result.stdout.fnmatch_lines(
-        ["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"]
-    )
+    result.stdout.fnmatch_lines(["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_after - *Thing*"])
 
 
@@ -534,9 +532,8 @@ def test_interpreter_state_after_a_run_equals_a_plain_runs(
     action, check, tests = STATE_CASES[case]
     body = action if action.startswith("\n") else f"\n    {action or 'pass'}\n"
     leaky.makeconftest(
-        STATE_CONFTEST.replace(
-            "def user_action():\n    pass\n", f"def user_action():{body}"
-        ).replace("def user_check():\n    return {}\n", f"def user_check():\n    return {check}\n")
+        STATE_CONFTEST.replace("def user_action():\n    pass\n", f"def user_action():{body}")
+        .replace("def user_check():\n    return {}\n", f"def user_check():\n    return {check}\n")
     )
     leaky.makepyfile(test_it=STATE_TESTS + tests)
     plain = run(leaky, "-s", "-p", "no:randomly")
