@@ -127,8 +127,7 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     budget = Budget(seconds=request.budget_seconds, at_least=SURE_CONTAINERS if full else 0)
     followed = list(detail.by_type[: request.types])
     # The summary is named after this type (report.headline_growth): explain it too.
-    kept = [g for g in detail.by_type if g.kept]
-    telling = headline_growth(kept) if kept else None
+    telling = headline_growth(detail.by_type)
     if telling is not None and telling not in followed:
         followed.append(telling)
     wanted = {i: g.name for g in followed for i in g.sample_ids[:1]}

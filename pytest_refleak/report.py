@@ -105,7 +105,7 @@ def explain(verdict: Verdict, limits: Limits, root: str | None = None, verbosity
                     sites=2 if verbosity > 0 else 1,
                 )
             )
-            own = sum(g.kept_size for g in detail.by_type if g.kept)
+            own = sum(g.kept_size for g in detail.by_type)
             if own and verdict.memory_per_run > own:
                 # The table gives each object's own size (sys.getsizeof); the memory
                 # figure is everything the run kept, which a reader adds up and misses.
@@ -196,9 +196,8 @@ def _culprit(verdict: Verdict) -> str:
     detail = verdict.detail
     if detail is None:
         return ""
-    kept = [g for g in detail.by_type if g.kept]
-    if verdict.leaked_objects and kept:
-        top = headline_growth(kept)
+    top = headline_growth(detail.by_type) if verdict.leaked_objects else None
+    if top is not None:
         chain = top.chains[0] if top.chains else ""
         via = ""
         if chain.startswith(_KEPT):
@@ -216,18 +215,23 @@ def _culprit(verdict: Verdict) -> str:
     return ""
 
 
-def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth:
+def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth | None:
     """The type a leak is named by: what it hangs from, unless that only holds it.
 
     A class of the project says more than the dicts, lists and bound methods around
     it; but where the leak hangs from a frame (``sys._getframe()`` kept), the frame
-    itself is what leaked, not the generators of the calls it keeps alive.
+    itself is what leaked, not the generators of the calls it keeps alive.  Only
+    types the run kept more of: one whose new objects all took the place of the
+    run before's names nothing, and ``None`` when no type grew.
     """
+    kept = [g for g in by_type if g.kept]
+    if not kept:
+        return None
     return (
-        next((g for g in by_type if g.roots and g.name not in PLAIN_TYPES), None)
-        or next((g for g in by_type if g.roots and g.name not in _HOLDERS), None)
-        or next((g for g in by_type if g.name not in PLAIN_TYPES), None)
-        or by_type[0]
+        next((g for g in kept if g.roots and g.name not in PLAIN_TYPES), None)
+        or next((g for g in kept if g.roots and g.name not in _HOLDERS), None)
+        or next((g for g in kept if g.name not in PLAIN_TYPES), None)
+        or kept[0]
     )
 
 
@@ -303,7 +307,7 @@ def _parts(verdict: Verdict) -> list[str]:
     if verdict.leaked_objects or verdict.leaked_memory:
         size = verdict.memory_per_run
         if not size and detail is not None:
-            size = sum(g.kept_size for g in detail.by_type if g.kept)
+            size = sum(g.kept_size for g in detail.by_type)
         if size:
             parts.append(f"+{format_size(size)}/run")
     if verdict.cycles:

@@ -56,6 +56,12 @@ def _anchor(stack: tuple[Span, ...]) -> int:
     return anchor
 
 
+def _nothing_handed(filename: str) -> bool:
+    """Without a project to tell, no work counts as handed to a thread."""
+    del filename
+    return False
+
+
 class OtherThreads:
     """The Python stacks of the other threads running when a window opened."""
 
@@ -64,7 +70,7 @@ class OtherThreads:
     def __init__(
         self,
         stacks: Sequence[tuple[Span, ...]] = (),
-        handed: Callable[[str], bool] = lambda filename: False,
+        handed: Callable[[str], bool] = _nothing_handed,
     ) -> None:
         self._stacks = tuple(stacks)
         # Per stack, worked out once rather than for every trace looked at: how
@@ -78,7 +84,7 @@ class OtherThreads:
         self._handed = handed
 
     @classmethod
-    def now(cls, handed: Callable[[str], bool] = lambda filename: False) -> OtherThreads:
+    def now(cls, handed: Callable[[str], bool] = _nothing_handed) -> OtherThreads:
         stacks: list[tuple[Span, ...]] = []
         frames = sys._current_frames()
         # This call's own frame object, made by the listing: let go while the call
