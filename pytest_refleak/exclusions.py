@@ -85,6 +85,7 @@ import linecache
 import sys
 import tracemalloc
 import types
+import typing
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -518,15 +519,17 @@ def without_subclass_registries(candidates: list[object]) -> list[object]:
 
 
 def interpreter_held_blocks() -> dict[Frames, int]:
-    """Traced blocks that old classes keep in their own structures, by allocating
-    traceback: how many at each.
+    """Traced blocks that old structures keep in their own structures, by
+    allocating traceback: how many at each.
 
     A class's registry of subclasses: listing a new subclass (mock makes one per
     mock) grows its base's registry, and its table is reallocated at the line
     that made the subclass; it shrinks again when the subclass dies.  That memory
     is the class's, as the table of an old dict is the dict's: never the test's.
-    A subclass the test keeps alive is counted by its objects.  Read only while
-    tracing.
+    A subclass the test keeps alive is counted by its objects.  Likewise the room
+    that old structures keep for reuse and that holds no data (see
+    :func:`_code_held_blocks`): an empty module dict's table, and on 3.10 a
+    function's spare frame and lookup cache.  Read only while tracing.
     """
     held: dict[Frames, int] = {}
     if not tracemalloc.is_tracing():
@@ -540,7 +543,147 @@ def interpreter_held_blocks() -> dict[Frames, int]:
         frames = block_frames(table) if table else ()
         if frames:
             held[frames] = held.get(frames, 0) + 1
+    for block in _code_held_blocks():
+        frames = block_frames(block)
+        if frames:
+            held[frames] = held.get(frames, 0) + 1
     return held
+
+
+def _code_words() -> tuple[int, int, int] | None:
+    """Where Python 3.10's code objects keep their spare frame and their warm-up
+    cache (``co_zombieframe``, ``co_opcache_map``, ``co_opcache``), as word
+    indexes into the code object, and the size of the collector's header before
+    each frame's object; ``None`` on other versions or where a probe does not
+    find them where CPython 3.10 puts them.
+
+    A 3.10 function keeps the frame of its last finished call for its next call,
+    and after its 1,024th call a cache of its global and attribute lookups: both
+    allocated while some test ran, held by the code object for as long as it
+    lives, in its C structure where the collector does not look.  Which frame is
+    kept moves from call to call (a generator's frame made in this run may take
+    the place of one made before tracing began, whose release tracing never
+    sees), so a test that merely runs old code looks, under tracing, as if it
+    kept a frame and a cache.  Those blocks are the interpreter's.  3.11 has
+    neither: its frames live on a stack of their own, its caches inside the code.
+    """
+    if sys.version_info[:2] != (3, 10):
+        return None
+    seen: list[int] = []
+
+    def probe() -> None:
+        seen.append(id(sys._getframe()))
+
+    probe()
+    code = probe.__code__
+    words = _words_of(code)
+    try:
+        zombie = words.index(seen[0])
+    except ValueError:
+        return None
+    # co_zombieframe, co_weakreflist, co_extra, co_opcache_map, co_opcache.
+    if zombie + 4 >= len(words) or words[zombie - 1] != id(code.co_linetable):
+        return None
+    return zombie, zombie + 3, zombie + 4
+
+
+_CODE_WORDS = _code_words()
+#: The collector's header, allocated before a frame object's own fields.
+_GC_HEADER = sys.getsizeof(sys._getframe()) - sys._getframe().__sizeof__()
+
+
+def _code_held_blocks() -> Iterator[int]:
+    """The addresses of the blocks old structures keep for reuse: the tables of
+    empty dicts that modules hold, and on 3.10 what code objects keep (see
+    :func:`_code_words`).
+
+    An empty dict holds no data, only room: a module's dict that a call fills and
+    empties again (hypothesis's registry of the threads inside a call) can end up
+    with a table made elsewhere (the interpreter reuses dict tables), whose own
+    allocation was traced in this run while the table it replaced was allocated
+    before tracing began.  Only modules' dicts are looked at: walking every
+    class and function for theirs costs a third of a second under tracing.
+    """
+    for module in list(sys.modules.values()):
+        # A lazily loaded module, whose attributes would load it, is not a plain
+        # module and is passed over.
+        if type(module) is not types.ModuleType:
+            continue
+        for value in module.__dict__.values():
+            if type(value) is dict and not value:
+                table = _word(id(value) + _DICT_KEYS_WORD * _WORD)
+                if table != _SHARED_EMPTY_TABLE:
+                    yield table
+    if _CODE_WORDS is None:
+        return
+    zombie, cache_map, cache = _CODE_WORDS
+    for code in _live_code():
+        base = id(code)
+        frame = _word(base + zombie * _WORD)
+        if frame:
+            yield frame - _GC_HEADER
+        for index in (cache_map, cache):
+            block = _word(base + index * _WORD)
+            if block:
+                yield block
+
+
+#: The table every new empty dict shares, allocated by no one.
+_SHARED_EMPTY_TABLE = _word(id({}) + _DICT_KEYS_WORD * _WORD)
+
+
+def _live_code() -> Iterator[types.CodeType]:
+    """The code of the functions that loaded modules and live classes define, with
+    what they wrap or close over, and the code nested in it.
+
+    Found from the modules and the classes, not from the collector's list, which
+    leaves out what the plugin froze.  Read by exact type only: nothing is asked
+    of an object (a lazily loaded module is passed over).
+    """
+    found: list[object] = []
+    for module in list(sys.modules.values()):
+        if type(module) is types.ModuleType:
+            found.extend(module.__dict__.values())
+    namespace = type.__dict__["__dict__"]
+    stack: list[type] = [object]
+    classes: set[int] = set()
+    while stack:
+        cls = stack.pop()
+        if id(cls) in classes:
+            continue
+        classes.add(id(cls))
+        found.extend(namespace.__get__(cls).values())
+        stack.extend(type.__subclasses__(cls))
+    functions: set[int] = set()
+    codes: set[int] = set()
+    while found:
+        obj = found.pop()
+        kind = type(obj)
+        # By exact type, then cast: isinstance would ask each object its __class__.
+        if kind is staticmethod or kind is classmethod:
+            found.append(typing.cast("staticmethod[..., object]", obj).__func__)
+            continue
+        if kind is property:
+            prop = typing.cast(property, obj)
+            found.extend((prop.fget, prop.fset, prop.fdel))
+            continue
+        if kind is not types.FunctionType or id(obj) in functions:
+            continue
+        function = typing.cast(types.FunctionType, obj)
+        functions.add(id(function))
+        # What a decorator wraps: its original, in the wrapper's cells or __wrapped__.
+        for cell in function.__closure__ or ():
+            with contextlib.suppress(ValueError):
+                found.append(cell.cell_contents)
+        found.extend(function.__dict__.values())
+        nested = [function.__code__]
+        while nested:
+            code = nested.pop()
+            if id(code) in codes:
+                continue
+            codes.add(id(code))
+            nested.extend(c for c in code.co_consts if type(c) is types.CodeType)
+            yield code
 
 
 class _Structures:

@@ -41,14 +41,6 @@ class Service:
 KEPT = []
 '''
 
-#: Why clean property tests can still fail on Python 3.10 (issue 12, stop 22).
-ON_310_HYPOTHESIS = (
-    "on 3.10 a clean property test keeps ~0.5-3 KiB per run: the frame each code "
-    "object keeps for its next call moves to a new block when hypothesis enters its "
-    "context managers inside themselves (found in stop 22; its lookup was taken back "
-    "for perturbing leak pictures)"
-)
-
 
 def test_autospec_mocks_made_in_a_test_pass_and_kept_ones_leak(pytester: pytest.Pytester) -> None:
     """``create_autospec`` gives every mock a class of its own, in cycles the collector
@@ -121,8 +113,6 @@ def test_hypothesis_labels_of_fresh_strategies_pass_and_kept_draws_leak(
     examples too.  What the test tooling's module-level containers gain is theirs.
     A test that keeps what it drew, or leaks through the project, still leaks."""
     pytest.importorskip("hypothesis")
-    if sys.version_info < (3, 11):
-        pytest.skip(ON_310_HYPOTHESIS)
     if sys.version_info >= (3, 13):
         # Not yet explained: +186 B/run, at hypothesis's junkdrawer.py:386 (its
         # running total of gc time, a module-level float) and in a

@@ -779,11 +779,6 @@ def test_hypothesis_strategy_cache_filling_passes(leaky: pytest.Pytester) -> Non
     draws from strategies built from drawn values adds new ones on every run: bounded,
     not the test's.  A leak in such a test is still caught."""
     pytest.importorskip("hypothesis")
-    if sys.version_info < (3, 11):
-        pytest.skip(
-            "on 3.10 a clean property test keeps ~0.5-3 KiB per run: see ON_310_HYPOTHESIS"
-            " in tests/test_bounds.py"
-        )
     leaky.makepyfile(
         test_it="""
         from hypothesis import given, settings, strategies as st

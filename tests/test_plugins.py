@@ -182,13 +182,6 @@ def test_leak(offset, x):
 """
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    strict=False,
-    reason="issue 12: on 3.10 clean @given tests keep ~0.5-3 KiB per re-run: the frame each "
-    "code object keeps for its next call moves when hypothesis nests its context managers "
-    "(stop 22)",
-)
 @pytest.mark.parametrize(
     ("suite", "passed", "leak"),
     [

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1416,6 +1417,51 @@ def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
     assert (__file__, line) in innermost
     assert (__file__, line + 1) not in innermost
     del subs, kept
+
+
+_ROOM_SOURCE = """\
+EMPTIED = {}
+KEPT = {}
+def fill():
+    for i in range(20):
+        EMPTIED[i] = i
+    for i in range(20):
+        del EMPTIED[i]
+    for i in range(20):
+        KEPT[i] = i
+def hot():
+    return len(KEPT)
+"""
+
+
+def test_room_old_structures_keep_for_reuse_is_theirs() -> None:
+    """What old structures keep as room, not data, is found by where it was
+    allocated: the table of a module's dict that a call filled and emptied (not
+    that of a module's dict still holding what the call put in), and on 3.10 the
+    frame a function keeps for its next call and the cache it makes at its
+    1,024th.  An empty dict, a spare frame and a lookup cache hold nothing of the
+    test's."""
+    module = types.ModuleType("refleak_room_probe")
+    sys.modules[module.__name__] = module
+    tracemalloc.start(4)
+    try:
+        exec(compile(_ROOM_SOURCE, "room_probe.py", "exec"), module.__dict__)
+        module.fill()
+        for _ in range(1100):
+            module.hot()  # the spare frame is allocated here
+        call_line = sys._getframe().f_lineno - 1
+        held = caches.interpreter_held_blocks()
+    finally:
+        tracemalloc.stop()
+        del sys.modules[module.__name__]
+    innermost = {frames[-1] for frames in held}
+    assert ("room_probe.py", 5) in innermost  # EMPTIED's table
+    assert ("room_probe.py", 9) not in innermost  # KEPT's table
+    if sys.version_info[:2] == (3, 10):
+        assert ("room_probe.py", 10) in innermost  # hot's lookup cache, at its def line
+        assert (__file__, call_line) in innermost
+    else:
+        assert ("room_probe.py", 10) not in innermost
 
 
 def test_context_holder_finds_variables_values_and_what_they_hold() -> None:
