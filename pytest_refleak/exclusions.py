@@ -675,7 +675,12 @@ def _live_code() -> Iterator[types.CodeType]:
         for cell in function.__closure__ or ():
             with contextlib.suppress(ValueError):
                 found.append(cell.cell_contents)
-        found.extend(function.__dict__.values())
+        # Its attributes (__wrapped__ among them) through the collector: reading
+        # __dict__ would give every function without one a new, empty dict.
+        own = function.__globals__
+        for part in gc.get_referents(function):
+            if type(part) is dict and part is not own:
+                found.extend(part.values())
         nested = [function.__code__]
         while nested:
             code = nested.pop()
