@@ -795,6 +795,45 @@ interned_size: Callable[[], int] | None = (
 )
 
 
+#: Where each function in ``gc.callbacks`` lies: first and last line, by file.
+CallbackSpans = dict[str, list[tuple[int, int]]]
+
+
+def gc_callback_spans() -> CallbackSpans:
+    """The lines of the functions the collector calls around every collection
+    (``gc.callbacks``), by file.
+
+    What they allocate is the bookkeeping of whoever registered them (hypothesis
+    totals the time spent collecting in a module-level float, swapped on every
+    collection), made on every collection, the plugin's own included: never a
+    test's.  Only plain functions and methods are looked at, by exact type.
+    """
+    spans: CallbackSpans = {}
+    for callback in list(gc.callbacks):
+        function = callback
+        if type(function) is types.MethodType:
+            function = function.__func__
+        if type(function) is not types.FunctionType:
+            continue
+        code = function.__code__
+        lines = [line for _, _, line in code.co_lines() if line is not None]
+        if lines:
+            spans.setdefault(code.co_filename, []).append((min(lines), max(lines)))
+    return spans
+
+
+def made_in_gc_callback(frames: Sequence[tuple[str, int]], spans: CallbackSpans) -> bool:
+    """Whether an allocation was made inside one of the collector's callbacks
+    (see :func:`gc_callback_spans`)."""
+    if not spans:
+        return False
+    for filename, line in frames:
+        for first, last in spans.get(filename, ()):
+            if first <= line <= last:
+                return True
+    return False
+
+
 def tooling_made(frames: Sequence[tuple[str, int]], origins: Origins) -> bool:
     """Whether the innermost frame outside the standard library is the test tooling's.
 

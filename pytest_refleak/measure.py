@@ -42,9 +42,11 @@ from pytest_refleak.exclusions import (
     find_held_structures,
     forget_last_failure,
     frame_objects_of_callers,
+    gc_callback_spans,
     hidden_lists,
     interned_size,
     interpreter_held_blocks,
+    made_in_gc_callback,
     new_cache_links,
     recent_cache_entries,
     stringio_buffers,
@@ -557,7 +559,7 @@ class Window:
             # Strings and numbers the caches hold are theirs as well: a cache's keys.
             atoms = untracked_entries(exclusions.caches, exclusions.slots)
             traced_bytes, lines, memory = self._memory_growth(
-                traced, [*ignored_objects, *tooling, *atoms], candidates
+                traced, [*ignored_objects, *tooling, *atoms], kept_types(candidates, gone)
             )
             del atoms
             untracked_bytes = sum(size for _, size in lines)
@@ -598,7 +600,8 @@ class Window:
 
         Returns all of it, the part not allocated where the new objects still
         alive were (memory held by strings, numbers and other untracked objects)
-        by allocating line, and the biggest allocation sites.
+        by allocating line, and the biggest allocation sites.  ``candidates`` are
+        the new objects that may claim their lines (see :func:`kept_types`).
         """
         snapshot, diff = traced
         skip = traceback_keys(ignored)
@@ -622,6 +625,7 @@ class Window:
                     line = frames_of(s.traceback)[-1]
                     net_by_line[line] = net_by_line.get(line, 0) + s.size_diff
         limit = tracemalloc.get_traceback_limit()
+        callbacks = gc_callback_spans()
         tallied = [
             (frames, size, count)
             for frames, size, count in ((frames_of(t), size, count) for t, size, count in stats)
@@ -629,6 +633,7 @@ class Window:
             and not made_by(frames, skip)
             and not tooling_made(frames, self.origins)
             and not self._threads.made(frames, limit)
+            and not made_in_gc_callback(frames, callbacks)
         ]
         loose = {frames for frames, _, _ in tallied if not made_by(frames, objects)}
         # The tables of old classes' registries of subclasses.  Looked for only in
@@ -772,6 +777,23 @@ def _cycle_flag(origin: Origin | None) -> int:
     if origin is not Origin.TOOLING:
         return CYCLE_OTHER
     return 0
+
+
+def kept_types(candidates: list[object], gone: dict[int, int]) -> list[object]:
+    """The new objects of the types that kept more than took the place of what
+    earlier runs left (``gone``, see :func:`~pytest_refleak.objects.replaced`).
+
+    Memory allocated where a new object was made is that object's, unless the
+    object only took an old one's place: then its line says nothing of what else
+    the line made and keeps.  A ``ContextVar`` named by a string, set in the
+    running context, is no object the collector lists; the context's mapping node
+    made at the same call replaces the run before's.  Taken as the node's, the
+    variable and its value were missed.
+    """
+    if not gone:
+        return candidates
+    new = Counter(id(type(obj)) for obj in candidates)
+    return [o for o in candidates if new[id(type(o))] > gone.get(id(type(o)), 0)]
 
 
 def summarise(

@@ -957,3 +957,53 @@ def test_a_short_deque_of_fresh_containers_passes(pytester: pytest.Pytester) -> 
     for result in run_in_orders(pytester, "--refleak"):
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(["LEAKED test_it.py::test_long - *"])
+
+
+def test_what_a_gc_callback_keeps_per_collection_is_not_the_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    """A library's ``gc.callbacks`` function runs on every collection, the
+    plugin's own included: what it keeps (here a history of collection times,
+    one string per collection; hypothesis swaps a module-level float) grows with
+    collections, not with what a test does, and the clean tests pass, also one
+    that collects itself.  A test that keeps a string per run beside it still
+    leaks."""
+    pytester.makepyfile(
+        gctimer="""
+        import gc
+        import time
+
+        started = 0.0
+        HISTORY = []
+
+        def on_collect(phase, info):
+            global started
+            if phase == "start":
+                started = time.perf_counter()
+            else:
+                HISTORY.append("collected in %.9f s" % (time.perf_counter() - started))
+
+        gc.callbacks.append(on_collect)
+        """,
+        test_it="""
+        import gc
+        import gctimer
+
+        KEPT = []
+
+        def test_clean():
+            assert sum(range(100)) == 4950
+
+        def test_clean_that_collects():
+            box = []
+            box.append(box)
+            del box
+            gc.collect()
+
+        def test_keeps_a_string():
+            KEPT.append("x" * 100 + str(len(KEPT)))
+        """,
+    )
+    for result in run_in_orders(pytester, "--refleak", "-rA", seeds=("1", "2")):
+        result.assert_outcomes(passed=2, failed=1)
+        result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_a_string - *"])

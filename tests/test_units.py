@@ -596,6 +596,37 @@ def test_window_tracing_shows_allocation_sites(heap: Heap, origins: Origins) -> 
     assert reading.traced and reading.traced > 0
 
 
+_COLLECTIONS: list[str] = []
+
+
+def _on_collect(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop":
+        _COLLECTIONS.append(f"collection {len(_COLLECTIONS)} of generation {info['generation']}")
+
+
+def test_what_gc_callbacks_allocate_is_not_the_windows(heap: Heap, origins: Origins) -> None:
+    """Strings a ``gc.callbacks`` function keeps on every collection are not the
+    window's untracked memory; a string kept by the code in the window is."""
+    kept: list[str] = []
+    gc.callbacks.append(_on_collect)
+    try:
+        window = Window(heap, origins, cycles=False, trace=True)
+        window.open()
+        gc.collect()
+        kept.append("x" * 100 + str(len(_COLLECTIONS)))  # the window's own
+        line = sys._getframe().f_lineno - 1
+        reading = window.close()
+    finally:
+        gc.callbacks.remove(_on_collect)
+    assert _COLLECTIONS
+    lines = {site for site, _ in reading.untracked_lines}
+    assert (__file__, line) in lines
+    first = _on_collect.__code__.co_firstlineno
+    assert not any(f == __file__ and first <= n <= first + 3 for f, n in lines), lines
+    del kept[:]
+    _COLLECTIONS.clear()
+
+
 def test_objects_made_by_xdist_messaging_are_not_the_tests(heap: Heap, tmp_path: Path) -> None:
     """pytest-xdist's messaging thread allocates while a worker's test runs: in a traced
     window, objects made by its code are left out; the same made elsewhere count."""
