@@ -1451,8 +1451,10 @@ def test_the_table_of_a_class_registry_is_held_by_the_class() -> None:
 
 
 _ROOM_SOURCE = """\
+import sys
 EMPTIED = {}
 KEPT = {}
+FRAMES = []
 def fill():
     for i in range(20):
         EMPTIED[i] = i
@@ -1461,17 +1463,19 @@ def fill():
     for i in range(20):
         KEPT[i] = i
 def hot():
+    if not FRAMES:
+        FRAMES.append(id(sys._getframe()))
     return len(KEPT)
 """
 
 
 def test_room_old_structures_keep_for_reuse_is_theirs() -> None:
-    """What old structures keep as room, not data, is found by where it was
-    allocated: the table of a module's dict that a call filled and emptied (not
-    that of a module's dict still holding what the call put in), and on 3.10 the
-    frame a function keeps for its next call and the cache it makes at its
-    1,024th.  An empty dict, a spare frame and a lookup cache hold nothing of the
-    test's."""
+    """What old structures keep as room, not data, is found: the table of a
+    module's dict that a call filled and emptied (not that of a module's dict
+    still holding what the call put in), and on 3.10 the frame a function keeps
+    for its next call and the lookup cache it makes at its 1,024th call, by where
+    that was allocated.  An empty dict, a spare frame and a lookup cache hold
+    nothing of the test's."""
     module = types.ModuleType("refleak_room_probe")
     sys.modules[module.__name__] = module
     tracemalloc.start(4)
@@ -1479,20 +1483,24 @@ def test_room_old_structures_keep_for_reuse_is_theirs() -> None:
         exec(compile(_ROOM_SOURCE, "room_probe.py", "exec"), module.__dict__)
         module.fill()
         for _ in range(1100):
-            module.hot()  # the spare frame is allocated here
-        call_line = sys._getframe().f_lineno - 1
+            module.hot()
+        blocks = set(caches._code_held_blocks())
         held = caches.interpreter_held_blocks()
     finally:
         tracemalloc.stop()
         del sys.modules[module.__name__]
+    table = caches._DICT_KEYS_WORD * caches._WORD
+    assert caches._word(id(module.EMPTIED) + table) in blocks
+    assert caches._word(id(module.KEPT) + table) not in blocks
     innermost = {frames[-1] for frames in held}
-    assert ("room_probe.py", 5) in innermost  # EMPTIED's table
-    assert ("room_probe.py", 9) not in innermost  # KEPT's table
     if sys.version_info[:2] == (3, 10):
-        assert ("room_probe.py", 10) in innermost  # hot's lookup cache, at its def line
-        assert (__file__, call_line) in innermost
+        (frame,) = module.FRAMES  # the first call's frame, kept by hot's code since
+        assert frame - caches._GC_HEADER in blocks
+        # A fresh allocation, traced where the function starts.
+        assert ("room_probe.py", 12) in innermost
     else:
-        assert ("room_probe.py", 10) not in innermost
+        assert not module.FRAMES or module.FRAMES[0] - caches._GC_HEADER not in blocks
+        assert ("room_probe.py", 12) not in innermost
 
 
 def test_context_holder_finds_variables_values_and_what_they_hold() -> None:
