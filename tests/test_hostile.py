@@ -169,14 +169,18 @@ def test_real_leak():
 """
 
 
-@pytest.mark.xfail(reason="fails on the merged code of stop 16 (3.11); not yet read", strict=False)
 def test_reprs_that_never_return_are_not_run(leaky: pytest.Pytester) -> None:
     """A leaked object whose ``__repr__`` never returns, or sleeps, neither hangs nor
-    slows the run: the plugin never calls the reprs of classes it does not know."""
+    slows the run: the plugin never calls the reprs of classes it does not know.
+
+    Each sample is looked for on its own: pytest-randomly, active in this run,
+    orders the two tests either way (an expected failure from stop 16 to 29 was
+    only that order)."""
     leaky.makepyfile(test_it=SLOW_REPRS)
     result = leaky.runpytest_subprocess("-p", "no:cacheprovider", "--refleak", timeout=50)
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*e.g. <Endless at 0x*", "*e.g. <Sleepy at 0x*"])
+    result.stdout.fnmatch_lines(["*e.g. <Endless at 0x*"])
+    result.stdout.fnmatch_lines(["*e.g. <Sleepy at 0x*"])
     no_traceback(result)
 
 
