@@ -81,6 +81,7 @@ import ctypes
 import functools
 import gc
 import io
+import itertools
 import linecache
 import sys
 import tracemalloc
@@ -477,6 +478,12 @@ def _subclass_registries() -> Iterator[tuple[type, int]]:
     offset = _SUBCLASSES_OFFSET
     if offset is None:
         return
+    for cls in _live_classes():
+        yield cls, _word(id(cls) + offset)
+
+
+def _live_classes() -> Iterator[type]:
+    """Every live class, from ``object`` down its subclasses."""
     stack: list[type] = [object]
     seen: set[int] = set()
     while stack:
@@ -484,8 +491,16 @@ def _subclass_registries() -> Iterator[tuple[type, int]]:
         if id(cls) in seen:
             continue
         seen.add(id(cls))
-        yield cls, _word(id(cls) + offset)
+        yield cls
         stack.extend(type.__subclasses__(cls))
+
+
+def _plain_namespaces() -> Iterator[dict[str, object]]:
+    """The namespaces of the loaded plain modules.  A lazily loaded module, whose
+    attributes would load it, is not a plain module and is passed over."""
+    for module in list(sys.modules.values()):
+        if type(module) is types.ModuleType:
+            yield module.__dict__
 
 
 def without_subclass_registries(candidates: list[object]) -> list[object]:
@@ -519,7 +534,7 @@ def without_subclass_registries(candidates: list[object]) -> list[object]:
 
 
 def interpreter_held_blocks() -> dict[Frames, int]:
-    """Traced blocks that old structures keep in their own structures, by
+    """Traced blocks that old objects keep in their own structures, by
     allocating traceback: how many at each.
 
     A class's registry of subclasses: listing a new subclass (mock makes one per
@@ -528,34 +543,36 @@ def interpreter_held_blocks() -> dict[Frames, int]:
     is the class's, as the table of an old dict is the dict's: never the test's.
     A subclass the test keeps alive is counted by its objects.  Likewise the room
     that old structures keep for reuse and that holds no data (see
-    :func:`_code_held_blocks`): an empty module dict's table, and on 3.10 a
+    :func:`_room_kept_for_reuse`): an empty module dict's table, and on 3.10 a
     function's spare frame and lookup cache.  Read only while tracing.
     """
     held: dict[Frames, int] = {}
     if not tracemalloc.is_tracing():
         return held
     _STRUCTURES.refresh()
-    for ref, slot in _STRUCTURES.registries:
-        if ref() is None:
-            continue
-        registry = _word(slot)
-        table = _word(registry + _DICT_KEYS_WORD * _WORD) if registry else 0
-        frames = block_frames(table) if table else ()
-        if frames:
-            held[frames] = held.get(frames, 0) + 1
-    for block in _code_held_blocks():
+    for block in itertools.chain(_registry_tables(), _room_kept_for_reuse()):
         frames = block_frames(block)
         if frames:
             held[frames] = held.get(frames, 0) + 1
     return held
 
 
+def _registry_tables() -> Iterator[int]:
+    """The addresses of the tables of the live classes' registries of subclasses."""
+    for ref, slot in _STRUCTURES.registries:
+        if ref() is None:
+            continue
+        registry = _word(slot)
+        table = _word(registry + _DICT_KEYS_WORD * _WORD) if registry else 0
+        if table:
+            yield table
+
+
 def _code_words() -> tuple[int, int, int] | None:
     """Where Python 3.10's code objects keep their spare frame and their warm-up
     cache (``co_zombieframe``, ``co_opcache_map``, ``co_opcache``), as word
-    indexes into the code object, and the size of the collector's header before
-    each frame's object; ``None`` on other versions or where a probe does not
-    find them where CPython 3.10 puts them.
+    indexes into the code object; ``None`` on other versions or where a probe
+    does not find them where CPython 3.10 puts them.
 
     A 3.10 function keeps the frame of its last finished call for its next call,
     and after its 1,024th call a cache of its global and attribute lookups: both
@@ -592,7 +609,7 @@ _CODE_WORDS = _code_words()
 _GC_HEADER = sys.getsizeof(sys._getframe()) - sys._getframe().__sizeof__()
 
 
-def _code_held_blocks() -> Iterator[int]:
+def _room_kept_for_reuse() -> Iterator[int]:
     """The addresses of the blocks old structures keep for reuse: the tables of
     empty dicts that modules hold, and on 3.10 what code objects keep (see
     :func:`_code_words`).
@@ -604,12 +621,8 @@ def _code_held_blocks() -> Iterator[int]:
     before tracing began.  Only modules' dicts are looked at: walking every
     class and function for theirs costs a third of a second under tracing.
     """
-    for module in list(sys.modules.values()):
-        # A lazily loaded module, whose attributes would load it, is not a plain
-        # module and is passed over.
-        if type(module) is not types.ModuleType:
-            continue
-        for value in module.__dict__.values():
+    for namespace in _plain_namespaces():
+        for value in namespace.values():
             if type(value) is dict and not value:
                 table = _word(id(value) + _DICT_KEYS_WORD * _WORD)
                 if table != _SHARED_EMPTY_TABLE:
@@ -641,19 +654,11 @@ def _live_code() -> Iterator[types.CodeType]:
     of an object (a lazily loaded module is passed over).
     """
     found: list[object] = []
-    for module in list(sys.modules.values()):
-        if type(module) is types.ModuleType:
-            found.extend(module.__dict__.values())
+    for plain in _plain_namespaces():
+        found.extend(plain.values())
     namespace = type.__dict__["__dict__"]
-    stack: list[type] = [object]
-    classes: set[int] = set()
-    while stack:
-        cls = stack.pop()
-        if id(cls) in classes:
-            continue
-        classes.add(id(cls))
+    for cls in _live_classes():
         found.extend(namespace.__get__(cls).values())
-        stack.extend(type.__subclasses__(cls))
     functions: set[int] = set()
     codes: set[int] = set()
     while found:

@@ -71,6 +71,7 @@ from pytest_refleak.objects import (
     exclusive_contents,
     function_parts,
     gone_by_type,
+    kept_types,
     made_by,
     new_reachable,
     replaced,
@@ -601,7 +602,8 @@ class Window:
         Returns all of it, the part not allocated where the new objects still
         alive were (memory held by strings, numbers and other untracked objects)
         by allocating line, and the biggest allocation sites.  ``candidates`` are
-        the new objects that may claim their lines (see :func:`kept_types`).
+        the new objects that may claim their lines (see
+        :func:`~pytest_refleak.objects.kept_types`).
         """
         snapshot, diff = traced
         skip = traceback_keys(ignored)
@@ -777,23 +779,6 @@ def _cycle_flag(origin: Origin | None) -> int:
     if origin is not Origin.TOOLING:
         return CYCLE_OTHER
     return 0
-
-
-def kept_types(candidates: list[object], gone: dict[int, int]) -> list[object]:
-    """The new objects of the types that kept more than took the place of what
-    earlier runs left (``gone``, see :func:`~pytest_refleak.objects.replaced`).
-
-    Memory allocated where a new object was made is that object's, unless the
-    object only took an old one's place: then its line says nothing of what else
-    the line made and keeps.  A ``ContextVar`` named by a string, set in the
-    running context, is no object the collector lists; the context's mapping node
-    made at the same call replaces the run before's.  Taken as the node's, the
-    variable and its value were missed.
-    """
-    if not gone:
-        return candidates
-    new = Counter(id(type(obj)) for obj in candidates)
-    return [o for o in candidates if new[id(type(o))] > gone.get(id(type(o)), 0)]
 
 
 def summarise(

@@ -95,8 +95,29 @@ def replaced(candidates: list[object], gone: dict[int, int]) -> int:
     """
     if not gone:
         return 0
-    new = Counter(id(type(obj)) for obj in candidates)
+    new = _count_by_type(candidates)
     return sum(min(count, gone.get(kind, 0)) for kind, count in new.items())
+
+
+def kept_types(candidates: list[object], gone: dict[int, int]) -> list[object]:
+    """The new objects of the types that kept more than took the place of what
+    earlier runs left (``gone``, see :func:`replaced`).
+
+    Memory allocated where a new object was made is that object's, unless the
+    object only took an old one's place: then its line says nothing of what else
+    the line made and keeps.  A ``ContextVar`` named by a string, set in the
+    running context, is no object the collector lists; the context's mapping node
+    made at the same call replaces the run before's.  Taken as the node's, the
+    variable and its value were missed.
+    """
+    if not gone:
+        return candidates
+    new = _count_by_type(candidates)
+    return [o for o in candidates if new[id(type(o))] > gone.get(id(type(o)), 0)]
+
+
+def _count_by_type(objects: list[object]) -> Counter[int]:
+    return Counter(id(type(obj)) for obj in objects)
 
 
 def function_parts(function: object) -> set[int]:

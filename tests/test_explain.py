@@ -117,7 +117,7 @@ def test_closure_variable_named_in_chain(leaky: pytest.Pytester) -> None:
 
 @pytest.mark.xfail(
     reason="caught on 3.10, 3.11 and 3.13 since new objects that only took an old one's "
-    "place claim no line (measure.kept_types); on 3.12 missed in 3 of 8 runs by hand, "
+    "place claim no line (objects.kept_types); on 3.12 missed in 3 of 8 runs by hand, "
     "when the context's mapping grows a node of a type more than it drops, which then "
     "claims the line as before (stop 29: claiming only each object's own size there "
     "caught it, and flagged a warming cache, so it was not landed)",

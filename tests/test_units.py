@@ -1484,7 +1484,7 @@ def test_room_old_structures_keep_for_reuse_is_theirs() -> None:
         module.fill()
         for _ in range(1100):
             module.hot()
-        blocks = set(caches._code_held_blocks())
+        blocks = set(caches._room_kept_for_reuse())
         held = caches.interpreter_held_blocks()
     finally:
         tracemalloc.stop()
