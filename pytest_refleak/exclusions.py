@@ -533,7 +533,9 @@ def without_subclass_registries(candidates: list[object]) -> list[object]:
     return [o for o in candidates if id(o) not in registries]
 
 
-def interpreter_held_blocks() -> dict[Frames, int]:
+def interpreter_held_blocks(
+    wanted: dict[Frames, tuple[int, int]] | None = None,
+) -> dict[Frames, int]:
     """Traced blocks that old objects keep in their own structures, by
     allocating traceback: how many at each.
 
@@ -545,6 +547,11 @@ def interpreter_held_blocks() -> dict[Frames, int]:
     that old structures keep for reuse and that holds no data (see
     :func:`_room_kept_for_reuse`): an empty module dict's table, and on 3.10 a
     function's spare frame and lookup cache.  Read only while tracing.
+
+    ``wanted``: the bytes and blocks that grew at each allocating traceback.
+    When the structures above do not account for all of them, the empty dicts
+    held anywhere deeper are looked for too (see :func:`_deep_empty_dict_tables`),
+    until they do; not for a single block of a size no dict table has.
     """
     held: dict[Frames, int] = {}
     if not tracemalloc.is_tracing():
@@ -554,7 +561,87 @@ def interpreter_held_blocks() -> dict[Frames, int]:
         frames = block_frames(block)
         if frames:
             held[frames] = held.get(frames, 0) + 1
+    if not wanted:
+        return held
+    missing = {
+        frames: count - held.get(frames, 0)
+        for frames, (size, count) in wanted.items()
+        if count > held.get(frames, 0) and (count > 1 or size in _dict_table_sizes())
+    }
+    if not missing:
+        return held
+    found: set[int] = set()
+    for block in _deep_empty_dict_tables():
+        if block in found:
+            continue
+        frames = block_frames(block)
+        if frames not in missing:
+            continue
+        found.add(block)
+        held[frames] = held.get(frames, 0) + 1
+        missing[frames] -= 1
+        if not missing[frames]:
+            del missing[frames]
+            if not missing:
+                break
     return held
+
+
+@functools.cache
+def _dict_table_sizes() -> frozenset[int]:
+    """The sizes a dict's table can have, as this Python allocates them: what a
+    dict's size counts beyond an empty one's, for each table a growing dict takes
+    (keys of strings only, and of anything)."""
+    sizes: set[int] = set()
+    empty = sys.getsizeof({})
+    for make in (str, float):
+        grown: dict[object, None] = {}
+        for n in range(1 << 16):
+            grown[make(n)] = None
+            sizes.add(sys.getsizeof(grown) - empty)
+    return frozenset(sizes)
+
+
+#: How many objects :func:`_deep_empty_dict_tables` looks at, at most: it runs only
+#: where memory would otherwise be called leaked, and stops early once it found
+#: what it looks for; a leak never lets it, so its cost is bounded here (about a
+#: tenth of a second on a heap of a few hundred thousand objects).
+DEEP_WALK_LIMIT = 500_000
+
+
+def _deep_empty_dict_tables(limit: int = DEEP_WALK_LIMIT) -> Iterator[int]:
+    """The tables of empty dicts held anywhere from the loaded modules and the
+    frames now running, nearest first.
+
+    The same room as an empty module dict's (see :func:`_room_kept_for_reuse`),
+    held further away: a cache that a call fills and empties again inside a
+    per-thread object that a module holds (hypothesis's per-thread ``unwrap``
+    cache, a ``WeakKeyDictionary`` in a ``threading.local``) can end up with a
+    table made in this run in place of one made before tracing began.  Found by
+    the address the dict stores.  Walked through the collector's referents only,
+    a level at a time (one call, one list a level: under tracing each allocation
+    records a traceback): nothing is asked of any object, and frozen objects are
+    reached as well.  Strings and numbers, which hold nothing, are passed over
+    before they are counted.
+    """
+    level: list[object] = list(sys.modules.values())
+    level.extend(sys._current_frames().values())
+    seen: set[int] = set()
+    is_tracked = gc.is_tracked
+    while level and len(seen) < limit:
+        level = [o for o in level if type(o) is dict or is_tracked(o)]
+        further: list[object] = []
+        for key, obj in zip(list(map(id, level)), level, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
+            if type(obj) is dict and not obj:
+                table = _word(key + _DICT_KEYS_WORD * _WORD)
+                if table != _SHARED_EMPTY_TABLE:
+                    yield table
+                continue
+            further.append(obj)
+        level = gc.get_referents(*further) if further else []
 
 
 def _registry_tables() -> Iterator[int]:
@@ -731,8 +818,10 @@ _TYPE_FLAGS = type.__dict__["__flags__"]
 def find_held_structures() -> None:
     """Finds the classes :func:`interpreter_held_blocks` reads, if modules were
     imported since: called before tracing starts, where the search costs a few
-    milliseconds instead of tens (and none of the test's time allowance)."""
+    milliseconds instead of tens (and none of the test's time allowance).  Also
+    works out the sizes of dict tables once, for the same reason."""
     _STRUCTURES.refresh()
+    _dict_table_sizes()
 
 
 def transport_made(obj: object, origins: Origins) -> bool:

@@ -645,7 +645,11 @@ class Window:
         # the same lines in both runs, so what is theirs needs taking off in one
         # of them only.
         twice = self.grown_before and any(frames[-1] in self.grown_before for frames in loose)
-        held = interpreter_held_blocks() if twice else {}
+        held = (
+            interpreter_held_blocks({f: (s, c) for f, s, c in tallied if f in loose})
+            if twice
+            else {}
+        )
         for frames, size, count in tallied:
             theirs = min(held.pop(frames, 0), count)
             if theirs:

@@ -1503,6 +1503,61 @@ def test_room_old_structures_keep_for_reuse_is_theirs() -> None:
         assert ("room_probe.py", 12) not in innermost
 
 
+_DEEP_ROOM_SOURCE = """\
+import threading
+class Holder:
+    def __init__(self):
+        self.local = threading.local()
+        self.local.caches = [{}, {}]
+HOLDER = Holder()
+def fill():
+    emptied, kept = HOLDER.local.caches
+    for i in range(20):
+        emptied[str(i)] = i
+    for i in range(20):
+        del emptied[str(i)]
+    for i in range(20):
+        kept[str(i)] = i
+"""
+
+
+def test_empty_dicts_held_deep_are_room_not_data() -> None:
+    """An empty dict's table is found however deep it is held (here in a list in a
+    ``threading.local`` on an object a module holds), but only when what grew at
+    its line is not yet accounted for and has a size some dict table has; a dict
+    still holding what the call put in is not taken, nor a block of a size no
+    dict table has."""
+    module = types.ModuleType("refleak_deep_room_probe")
+    sys.modules[module.__name__] = module
+    tracemalloc.start(4)
+    try:
+        exec(compile(_DEEP_ROOM_SOURCE, "deep_room_probe.py", "exec"), module.__dict__)
+        module.fill()
+        emptied, kept = module.HOLDER.local.caches
+        table = caches._DICT_KEYS_WORD * caches._WORD
+        emptied_table = caches._word(id(emptied) + table)
+        kept_table = caches._word(id(kept) + table)
+        frames = caches.block_frames(emptied_table)
+        kept_frames = caches.block_frames(kept_table)
+        blocks = set(caches._deep_empty_dict_tables())
+        size = sys.getsizeof(emptied) - sys.getsizeof({})
+        # Its own size: looked for and found, deeper than modules' dicts.
+        held = caches.interpreter_held_blocks({frames: (size, 1)})
+        # A single block of a size no table has is not looked for.
+        odd = caches.interpreter_held_blocks({frames: (size + 1, 1)})
+        not_empty = caches.interpreter_held_blocks({kept_frames: (size, 1)})
+    finally:
+        tracemalloc.stop()
+        del sys.modules[module.__name__]
+    assert frames and frames[-1] == ("deep_room_probe.py", 10)
+    assert emptied_table in blocks
+    assert kept_table not in blocks
+    assert emptied_table not in set(caches._room_kept_for_reuse())
+    assert held.get(frames) == 1
+    assert frames not in odd
+    assert kept_frames not in not_empty
+
+
 def test_context_holder_finds_variables_values_and_what_they_hold() -> None:
     """The running thread's contextvars context is searched for a variable, its
     value, and what its value holds; a context copied elsewhere is not this one."""
