@@ -29,6 +29,7 @@ import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from pytest_refleak.heap import referents
 from pytest_refleak.text import (
     class_module,
     class_name,
@@ -159,7 +160,7 @@ def chains_to(
                 if id(ref) in skip or id(ref) in mine or _is_tooling(ref):
                     continue
                 root = _root_name(ref) is not None
-                for child in gc.get_referents(ref):
+                for child in referents(ref):
                     for which in waiting.get(id(child), ()):
                         referred.add(id(child))
                         key = (which, id(ref))
@@ -464,7 +465,7 @@ def holders_of(
             return False
         # Other containers are read through the collector, never iterated: a
         # tuple found by gc.get_objects() may still be being filled in by C code.
-        for item in gc.get_referents(container):
+        for item in referents(container):
             if not gc.is_tracked(item) and allocated_at(item) in wanted:
                 found.append((container, item))
                 return True

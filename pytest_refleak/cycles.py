@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import gc
 import importlib
 import re
 import tracemalloc
@@ -41,6 +40,7 @@ import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pytest_refleak.heap import referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_site,
@@ -170,7 +170,7 @@ def _parts(
         return []
     objects = list(garbage[:limit])
     index = {id(obj): i for i, obj in enumerate(objects)}
-    edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in objects]
+    edges = [[index[id(r)] for r in referents(obj) if id(r) in index] for obj in objects]
     tracing = tracemalloc.is_tracing()
     found = []
     for component in _strongly_connected(edges):

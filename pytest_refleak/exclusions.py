@@ -92,7 +92,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pytest_refleak.heap import _clear_type_cache
+from pytest_refleak.heap import _clear_type_cache, referents
 from pytest_refleak.objects import Frames
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
@@ -258,7 +258,7 @@ def _lru_link_type() -> type | None:
     objects, one per cached call, that only the cache's own traversal shows."""
     probe = functools.lru_cache(maxsize=1)(lambda: _LINK_PROBE)
     probe()
-    refs = gc.get_referents(probe)
+    refs = referents(probe)
     # The cache's type, then the entry's key, value and type.
     kind = refs[3] if len(refs) > 3 and refs[2] is _LINK_PROBE else None
     if not isinstance(kind, type) or not kind.__name__.endswith("lru_list_elem"):
@@ -312,7 +312,7 @@ def recent_cache_entries(caches: Sequence[object]) -> CacheEntries:
         since = seen[1] if seen is not None and seen[0]() is cache else calls + 1
         if since == calls:
             continue
-        refs = gc.get_referents(cache)
+        refs = referents(cache)
         # The cache's type first, then each entry as its key, value and link type,
         # oldest first, then the wrapper's own parts.
         end = 1
@@ -641,7 +641,7 @@ def _deep_empty_dict_tables(limit: int = DEEP_WALK_LIMIT) -> Iterator[int]:
                     yield table
                 continue
             further.append(obj)
-        level = gc.get_referents(*further) if further else []
+        level = referents(*further) if further else []
 
 
 def _registry_tables() -> Iterator[int]:
@@ -770,7 +770,7 @@ def _live_code() -> Iterator[types.CodeType]:
         # Its attributes (__wrapped__ among them) through the collector: reading
         # __dict__ would give every function without one a new, empty dict.
         own = function.__globals__
-        for part in gc.get_referents(function):
+        for part in referents(function):
             if type(part) is dict and part is not own:
                 found.extend(part.values())
         nested = [function.__code__]

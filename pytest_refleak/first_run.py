@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_refleak.exclusions import Exclusions, bounded_caches, bounded_dict_caches
-from pytest_refleak.heap import malloc_chunk
+from pytest_refleak.heap import malloc_chunk, referents
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
 from pytest_refleak.objects import hidden_blocks
@@ -174,7 +174,7 @@ class FirstRun:
         item = self.item
         current = [c for owner in (item, self.request) for _, c, _, _ in containers_of(owner)]
         # The stash's storage: new entries there (tmp_path's results, say) are pytest's.
-        current.extend(r for r in gc.get_referents(item.stash) if type(r) is dict)
+        current.extend(r for r in referents(item.stash) if type(r) is dict)
         call = self.hook_call
         extra_blocks = self.extra_blocks + self._new_untracked_containers(current)
         if call is not None:

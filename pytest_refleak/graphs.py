@@ -9,7 +9,6 @@ which also writes a note for a leak with nothing to draw.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 import shutil
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pytest_refleak.cycles import CycleGroup
+from pytest_refleak.heap import referents
 from pytest_refleak.text import printable
 
 #: How far up from the leaked objects the picture goes, and how many referrers of
@@ -111,7 +111,7 @@ def _worth_drawing(referrer: object) -> bool:
     namespaces = (referrer.__globals__, getattr(referrer, "__builtins__", None))
     return any(
         type(r) in (dict, tuple) and not any(r is n for n in namespaces)
-        for r in gc.get_referents(referrer)
+        for r in referents(referrer)
     )
 
 

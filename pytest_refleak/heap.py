@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -44,6 +45,34 @@ _clear_type_cache: Callable[[], None] = (
     or getattr(sys, "_clear_type_cache", None)
     or _nothing
 )
+
+
+#: A module's namespace, read without asking the module (a lazily loaded module
+#: would load on any attribute read).
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
+
+
+def referents(*objs: object) -> list[object]:
+    """``gc.get_referents(*objs)``, but of a module only its namespace.
+
+    The collector's view of a module also goes through the module's own C state,
+    and on some interpreters that is unsafe to hand out: CPython 3.12 and 3.13.0
+    list ``_asyncio``'s free list of future iterators there, memory already
+    freed, and dropping the list frees it again; the free list then loops, and
+    the next traversal of that module (any collection, ``gc.get_referrers``)
+    never ends (python/cpython#122695, a corpus run hung in it on 3.12.1).
+    What modules hold for Python code is in their namespace; what a C module
+    keeps only in its state is left unwalked.  Every walk of the plugin's goes
+    through here.
+    """
+    for obj in objs:
+        if issubclass(type(obj), types.ModuleType):
+            break
+    else:
+        return gc.get_referents(*objs)
+    found = gc.get_referents(*[o for o in objs if not issubclass(type(o), types.ModuleType)])
+    found.extend(_MODULE_DICT.__get__(o) for o in objs if issubclass(type(o), types.ModuleType))
+    return found
 
 
 def read_blocks() -> int:
@@ -684,7 +713,7 @@ def _reached(seeds: list[object], young: set[int], limit: int) -> list[object]:
             nodes.clear()
             stack.clear()
             break
-        stack.extend(r for r in gc.get_referents(obj) if id(r) in young and id(r) not in seen)
+        stack.extend(r for r in referents(obj) if id(r) in young and id(r) not in seen)
     return nodes
 
 
@@ -704,7 +733,7 @@ def _unreferenced_from_outside(nodes: list[object]) -> list[int]:
     it) is what refers to it from outside; what such an object reaches is alive.
     """
     index = {id(obj): i for i, obj in enumerate(nodes)}
-    edges = [[index[id(r)] for r in gc.get_referents(obj) if id(r) in index] for obj in nodes]
+    edges = [[index[id(r)] for r in referents(obj) if id(r) in index] for obj in nodes]
     inside = [0] * len(nodes)
     for targets in edges:
         for target in targets:

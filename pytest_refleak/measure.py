@@ -63,6 +63,7 @@ from pytest_refleak.heap import (
     malloc_chunk,
     os_threads,
     read_blocks,
+    referents,
     wait_for_ending_threads,
 )
 from pytest_refleak.objects import (
@@ -869,7 +870,7 @@ def _referenced_within(objects: list[object]) -> set[int]:
     ids = {id(o) for o in objects}
     inner: set[int] = set()
     for obj in objects:
-        for ref in gc.get_referents(obj):
+        for ref in referents(obj):
             if id(ref) in ids and ref is not obj:
                 inner.add(id(ref))
     return inner

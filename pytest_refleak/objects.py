@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 
+from pytest_refleak.heap import referents
 from pytest_refleak.text import instance_dict, is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
@@ -266,7 +267,7 @@ def new_reachable(
         # The roots' referents all at once, in C: the caches' walk passes hundreds
         # of containers, most of which gained nothing.
         pending = [(root, 0) for root in roots if id(root) in found]
-        refs = gc.get_referents(*roots)
+        refs = referents(*roots)
         for ref in compress(refs, map(young_ids.__contains__, map(id, refs))):
             if id(ref) not in found:
                 found.add(id(ref))
@@ -279,7 +280,7 @@ def new_reachable(
         if len(found) >= wanted:
             break
         obj, depth = pending.pop()
-        refs = gc.get_referents(obj)
+        refs = referents(obj)
         if young is None and depth >= old_depth:
             # Nothing old is looked through from here, so only new referents
             # matter: picked out in C, which made walking filled caches several
@@ -326,7 +327,7 @@ def _references_within(objects: Iterable[object], targets: dict[int, object]) ->
     """How many references each of ``targets`` gets from ``objects``."""
     counts: dict[int, int] = {}
     for holder in objects:
-        for ref in gc.get_referents(holder):
+        for ref in referents(holder):
             key = id(ref)
             if key in targets:
                 counts[key] = counts.get(key, 0) + 1
@@ -459,7 +460,7 @@ def _untracked_referents(
 ) -> dict[int, object]:
     fresh: dict[int, object] = {}
     for holder in holders:
-        for ref in gc.get_referents(holder):
+        for ref in referents(holder):
             key = id(ref)
             if key in found or key in counted or key in fresh:
                 continue

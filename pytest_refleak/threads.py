@@ -26,12 +26,12 @@ spans.
 
 from __future__ import annotations
 
-import gc
 import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
 
+from pytest_refleak.heap import referents
 from pytest_refleak.text import object_frames
 
 #: A frame's code as a trace sees it: file name, first and last line.
@@ -171,13 +171,13 @@ class OtherThreads:
         frames = object_frames(obj)
         if frames:
             return self.made(frames, limit)
-        referents = gc.get_referents(obj)
+        own = referents(obj)
         found = False
         level: list[object] = [obj]
         for _ in range(2):
             following: list[object] = []
             for parent in level:
-                children = referents if parent is obj else gc.get_referents(parent)
+                children = own if parent is obj else referents(parent)
                 for child in children[:_FAN_OUT]:
                     child_frames = object_frames(child)
                     if not child_frames:
@@ -189,7 +189,7 @@ class OtherThreads:
             level = following
         if found:
             return True
-        if type(obj) is tuple and all(type(r) in _ATOMS for r in referents):
+        if type(obj) is tuple and all(type(r) in _ATOMS for r in own):
             return None
         return False
 

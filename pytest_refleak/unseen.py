@@ -19,6 +19,8 @@ import threading
 import types
 from collections.abc import Callable
 
+from pytest_refleak.heap import referents
+
 # signal.getsignal converts each handler to an enum where it can; the C function
 # answers the same question without.
 _getsignal: Callable[[int], object] = getattr(
@@ -41,8 +43,8 @@ def _running_context(obj: object) -> str | None:
     """The running thread's own context: a copy of it shares its mapping."""
     if type(obj) is not contextvars.Context:
         return None
-    mine = set(map(id, gc.get_referents(contextvars.copy_context())))
-    if mine and mine & set(map(id, gc.get_referents(obj))):
+    mine = set(map(id, referents(contextvars.copy_context())))
+    if mine and mine & set(map(id, referents(obj))):
         return "the running thread, as its contextvars context"
     return None
 
@@ -71,7 +73,7 @@ def context_holder(matches: Callable[[object], bool]) -> str | None:
                 return f"{where} set in it: its name"
             if matches(value):
                 return f"{where}: its value"
-            if gc.is_tracked(value) and any(matches(item) for item in gc.get_referents(value)):
+            if gc.is_tracked(value) and any(matches(item) for item in referents(value)):
                 return f"{where}: in its value"
     finally:
         items.clear()

@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -1582,3 +1583,43 @@ def test_context_holder_finds_variables_values_and_what_they_hold() -> None:
     finally:
         variable.reset(token)
     assert context_holder(lambda o: o is held) is None
+
+
+_FREED_ITERATORS = """\
+import asyncio, gc, sys
+import _asyncio
+from pytest_refleak.heap import referents
+
+loop = asyncio.new_event_loop()
+for _ in range(50):
+    it = iter(loop.create_future())
+    del it
+    kinds = {type(r).__name__ for r in referents(_asyncio)}
+    kinds |= {type(r).__name__ for r in referents(sys.modules['asyncio.futures'], _asyncio)}
+    assert 'FutureIter' not in kinds, kinds
+    gc.get_referrers(loop)
+    gc.collect()
+loop.close()
+print("done")
+"""
+
+
+def test_walks_take_a_module_by_its_namespace_only() -> None:
+    """The plugin's walks see a module's namespace, never its C state: on CPython
+    3.12 and 3.13.0 the ``_asyncio`` module's state lists freed future iterators,
+    and a walk that got hold of them freed them again, so that the next
+    collection never ended (python/cpython#122695).  Run in a child process, as
+    the old way hangs it (on those versions) rather than failing."""
+    from pytest_refleak.heap import referents
+
+    assert referents(re) == [vars(re)]
+    assert referents(re, [sys]) == [sys, vars(re)]
+    child = subprocess.run(
+        [sys.executable, "-c", _FREED_ITERATORS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "done"
