@@ -23,6 +23,7 @@ from pytest_refleak.heap import malloc_chunk, referents
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
 from pytest_refleak.objects import hidden_blocks
+from pytest_refleak.origins import tracers
 from pytest_refleak.pytest_internals import (
     RunningHookCall,
     containers_of,
@@ -188,7 +189,7 @@ class FirstRun:
                 *(call.roots() if call is not None else ()),
             ],
             owned=current,
-            holders=tooling_holders(item.config),
+            holders=[*tooling_holders(item.config), *tracers()],
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
             extra_blocks=extra_blocks,

@@ -123,10 +123,12 @@ def _plugin_paths() -> set[str]:
 
 
 def _tracer_paths() -> set[str]:
-    """The code tracing or profiling the interpreter (coverage's Python tracer, say):
-    it runs on every line, on no one's behalf, and what it allocates is its own."""
+    """The code tracing or profiling the interpreter (coverage's Python tracer, or
+    its ``sys.monitoring`` core): it runs on every line, on no one's behalf, and
+    what it allocates and keeps is its own."""
     paths = set()
-    for hook in (sys.gettrace(), sys.getprofile()):
+    _MONITORING[:] = _monitoring_callbacks()
+    for hook in (sys.gettrace(), sys.getprofile(), *_MONITORING):
         if hook is None:
             continue
         module = getattr(hook, "__module__", None) or type(hook).__module__
@@ -135,6 +137,47 @@ def _tracer_paths() -> set[str]:
             if path:
                 paths.add(path)
     return paths
+
+
+#: The callbacks of the tools registered with ``sys.monitoring``, as found when
+#: the tooling was looked for: they live as long as the tool, the session.
+_MONITORING: list[object] = []
+
+
+def tracers() -> list[object]:
+    """The objects now tracing the interpreter: ``sys.gettrace()``'s and
+    ``sys.getprofile()``'s, and what ``sys.monitoring``'s callbacks are bound to
+    (coverage's collector, under its ``sysmon`` core).  What they keep (coverage's
+    record of each code object it sees run) is theirs: they run on every line of
+    a test, on no one's behalf."""
+    found: list[object] = [h for h in (sys.gettrace(), sys.getprofile()) if h is not None]
+    for callback in _MONITORING:
+        bound = getattr(callback, "__self__", None)
+        found.append(callback if bound is None else bound)
+    return found
+
+
+def _monitoring_callbacks() -> list[object]:
+    """The functions the tools registered with ``sys.monitoring`` (Python 3.12+)
+    have called on code events.  ``sys.monitoring`` hands a tool's callback out
+    only when another is registered in its place: each is put straight back."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return []
+    events = monitoring.events
+    found: list[object] = []
+    for tool in range(6):
+        if monitoring.get_tool(tool) is None:
+            continue
+        for name in ("PY_START", "PY_RESUME", "LINE", "BRANCH", "JUMP", "CALL", "PY_RETURN"):
+            event = getattr(events, name, None)
+            if event is None:
+                continue
+            callback = monitoring.register_callback(tool, event, None)
+            if callback is not None:
+                monitoring.register_callback(tool, event, callback)
+                found.append(callback)
+    return found
 
 
 def _stdlib_dirs() -> list[str]:
