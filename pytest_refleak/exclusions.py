@@ -141,6 +141,10 @@ class Exclusions:
     :class:`pytest_refleak.heap.MallocBytes`).
     ``exact``: new tooling objects to count as bookkeeping one by one (pytest's
     record of a node it set up), without what they refer to.
+    ``tracers``: the objects tracing the interpreter (:func:`~pytest_refleak.origins.tracers`),
+    holders like ``holders``, walked last and only for new objects nothing else
+    accounts for: coverage's records are large, and hold a test's new objects
+    only when it ran code not seen before.
     """
 
     bookkeeping: Sequence[object] = ()
@@ -156,6 +160,7 @@ class Exclusions:
     #: Namespaces and instance dicts of the tooling (its modules', a test item's):
     #: the strings and numbers they hold directly are the tooling's memory.
     slots: Sequence[object] = ()
+    tracers: Sequence[object] = ()
 
 
 # -- before a window opens -----------------------------------------------------------

@@ -189,7 +189,8 @@ class FirstRun:
                 *(call.roots() if call is not None else ()),
             ],
             owned=current,
-            holders=[*tooling_holders(item.config), *tracers()],
+            holders=tooling_holders(item.config),
+            tracers=tracers(),
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
             extra_blocks=extra_blocks,

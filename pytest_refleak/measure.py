@@ -516,6 +516,10 @@ class Window:
             links = new_cache_links(recent.growing, cached) if cached else 0
             del recent
             ignored |= cached
+        if exclusions.tracers and not young_ids <= bookkeeping | held | ignored | stored:
+            held |= new_reachable(
+                exclusions.tracers, young_ids - bookkeeping - held - ignored, young=index
+            )
         del typed, index
         excluded = bookkeeping | held | ignored
         # A weak reference exists because its object does (a new class is listed in
