@@ -457,7 +457,7 @@ class Checker:
                     number < due
                     or since is not None
                     or retrace
-                    or (number < 2 * runs and settling(comparable))
+                    or (number < 2 * runs and settling(comparable, limits))
                 ):
                     number += 1
                     # Tracing makes a run several times slower: only a test that grew
@@ -506,7 +506,9 @@ class Checker:
                     if not scoped:
                         comparable.append(reading)
                     evidence.reruns.append(left)
-                    if traced is None:
+                    # Not after the traced re-run itself: its reading (described,
+                    # its block count inexact) would put the traced one later again.
+                    if traced is None and not tracing:
                         due = traced_rerun_due(readings, runs, limits)
                     kept = reading.kept
                     if tracing:
@@ -552,7 +554,7 @@ class Checker:
                     if number < due or since is not None:
                         bound.cut.append(_cut_short(number, due, since is not None))
                         break
-                    if number < 2 * runs and settling(comparable):
+                    if number < 2 * runs and settling(comparable, limits):
                         bound.cut.append(f"stopped after {number} re-runs, still settling")
                         break
             if failure is not None:

@@ -974,13 +974,21 @@ def test_settling_growth_is_told_from_steady_growth() -> None:
     def runs(*blocks: int) -> list[Reading]:
         return [Reading(blocks=b, objects=2) for b in blocks]
 
-    assert settling(runs(10, 18, 22, 2))
-    assert not settling(runs(2, 2, 2, 2))
-    assert not settling(runs(1, 2, 3))
-    assert not settling(runs(5))
-    assert settling(runs(3, 1))
+    limits = Limits()
+    assert settling(runs(10, 18, 22, 2), limits)
+    assert not settling(runs(2, 2, 2, 2), limits)
+    assert not settling(runs(1, 2, 3), limits)
+    assert not settling(runs(5), limits)
+    assert settling(runs(3, 1), limits)
     # A reading disturbed by describing cycles says nothing either way.
-    assert not settling([*runs(4), Reading(blocks=1, objects=2, blocks_exact=False)])
+    assert not settling([*runs(4), Reading(blocks=1, objects=2, blocks_exact=False)], limits)
+    # Growth that stopped has settled: no later re-run can make it a leak.
+    stopped = [Reading(blocks=b, objects=0) for b in (3, -2)]
+    assert not settling(stopped, limits)
+    # Unless the last run's new objects took no block (disturbed): it says nothing.
+    assert settling([*stopped[:1], Reading(blocks=0, objects=5)], limits)
+    # A buffer grown in place grows by bytes, not blocks.
+    assert settling([*stopped[:1], Reading(blocks=0, objects=0, malloc=65_536)], limits)
 
 
 def test_a_disturbed_plain_re_run_puts_the_traced_one_off() -> None:
