@@ -7,7 +7,7 @@ import re
 import sys
 
 import pytest
-from conftest import run
+from conftest import run, run_in_orders
 
 
 def assert_cycles(result: pytest.RunResult, *lines: str) -> None:
@@ -422,6 +422,44 @@ def test_tree_once():
     assert records["test_tree_and_leak"]["verdict"] == "leaked"
     assert records["test_tree_and_leak"]["runs"] >= 3, records["test_tree_and_leak"]
     assert records["test_tree_once"]["verdict"] == "clean"
+
+
+def test_a_leak_beside_cyclic_garbage_is_caught_in_any_order(leaky: pytest.Pytester) -> None:
+    """Cyclic garbage a test makes itself (not counted in the default mode) must not
+    hide what it keeps: a test that puts a list into itself and keeps an object per
+    run leaks, and its twin that keeps nothing passes, in file order and shuffled."""
+    leaky.makepyfile(
+        test_it="""
+import pytest
+import leakylib
+
+def test_own_loop_and_leak():
+    loop = []
+    loop.append(loop)
+    leakylib.append_thing()
+
+def test_own_loop_only():
+    loop = []
+    loop.append(loop)
+
+def test_raises_and_leak():
+    with pytest.raises(ValueError):
+        int("x")
+    leakylib.append_thing()
+
+def test_leak_only():
+    leakylib.append_thing()
+"""
+    )
+    for result in run_in_orders(leaky, "--refleak", seeds=("1", "2")):
+        result.assert_outcomes(passed=1, failed=3)
+        result.stdout.fnmatch_lines_random(
+            [
+                "LEAKED test_it.py::test_own_loop_and_leak - 1 object/run*Thing*",
+                "LEAKED test_it.py::test_raises_and_leak - 1 object/run*Thing*",
+                "LEAKED test_it.py::test_leak_only - 1 object/run*Thing*",
+            ]
+        )
 
 
 def test_an_accepted_cycle_shape_passes_and_other_cycles_still_fail(

@@ -562,6 +562,30 @@ def test_window_reads_nothing_for_clean_code(heap: Heap, origins: Origins) -> No
     assert (reading.objects, reading.blocks, reading.cycle_flags) == (0, 0, 0)
 
 
+def test_cyclic_garbage_does_not_hide_a_kept_object(heap: Heap, origins: Origins) -> None:
+    """A window reads the same blocks for an object kept whether or not the run also
+    made cyclic garbage: the collection that frees what was caught must not leave
+    the free lists emptier than the window's calibration found them (it read two
+    blocks fewer, and a test keeping an object per run read 0)."""
+    readings = {}
+    for made_garbage in (False, True):
+        for freeze in (True, False):
+            offset = calibrate_offset(heap, origins, cycles=True, freeze=freeze)
+            window = Window(heap, origins, cycles=True, offset=offset, freeze=freeze)
+            window.open()
+            if made_garbage:
+                loop: list[object] = []
+                loop.append(loop)
+                del loop
+            _kept.append(Thing())
+            reading = window.close()
+            readings[made_garbage, freeze] = (reading.objects, reading.blocks)
+    _kept.clear()
+    assert readings[True, True] == readings[False, True], readings
+    assert readings[True, False] == readings[False, False], readings
+    assert readings[True, False][1] >= 1, readings
+
+
 def test_window_catches_cycles_collected_midway(heap: Heap, origins: Origins) -> None:
     """Cycles freed by an automatic collection inside the window are still seen."""
     window = Window(heap, origins, cycles=True)
