@@ -368,7 +368,6 @@ class Window:
         wait_for_ending_threads(self._flags, 7, 8)
         gc.collect()
         self._catcher.stop()
-        collected = self._catcher.collected
         self._flags[0] = self._flags[6]
         self._flags[1] = 1
         if self._catching and (self._catcher.saved or self._freed):
@@ -412,6 +411,8 @@ class Window:
             # A reader that stopped (over its time budget) gives no figure.
             self._malloc = self.heap.malloc.read(self._flags, 5)
         blocks_after = read_blocks()
+        # Read after the blocks: a count over 256 is an int of its own, one block.
+        collected = self._catcher.collected
         self._frames.clear()
         self._flags[3] = 0
         if interned_size is not None:
