@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import sysconfig
+import time
 from collections.abc import Iterable, Sequence
 
 
@@ -206,6 +207,8 @@ class Origins:
         self._transport = [d for d in map(_package_dir, ("xdist", "execnet")) if d]
         self._stdlib = _stdlib_dirs()
         self._cache: dict[str, Origin] = {}
+        #: Files written after this are not cached (see ``_classify``).
+        self._started = time.time()
         # Installed with a pytest plugin, and not the project's own (a plugin
         # project tests itself with its package installed in editable mode).
         self._plugins = [
@@ -224,7 +227,9 @@ class Origins:
             return Origin.UNKNOWN
         cached = self._cache.get(filename)
         if cached is None:
-            cached = self._cache[filename] = self._classify(filename)
+            cached, known = self._classify(filename)
+            if known:
+                self._cache[filename] = cached
         return cached
 
     def handed(self, filename: str) -> bool:
@@ -243,7 +248,8 @@ class Origins:
             cached = self.of_file(filename) is Origin.TOOLING or any(
                 _is_under(path, p) for p in self._plugins
             )
-            self._plugin_cache[filename] = cached
+            if filename in self._cache:
+                self._plugin_cache[filename] = cached
         return cached
 
     @property
@@ -274,26 +280,46 @@ class Origins:
         module = sys.modules.get(module_name)
         return self.of_file(getattr(module, "__file__", None))
 
-    def _classify(self, filename: str) -> Origin:
+    def _classify(self, filename: str) -> tuple[Origin, bool]:
+        """The file's origin, and whether it lies in a place the plugin knows (the
+        tooling, installed packages, the standard library, the project) and so may
+        be cached.
+
+        Names of generated code (``<...>``, a relative name that is no file),
+        files elsewhere and files written since the session began are classified
+        afresh each time: code a test generates on every run, under a fresh
+        temporary path (jinja2's templates compiled to modules, a module written
+        under ``tmp_path``) or a fresh name (attrs' generated methods), would
+        otherwise leave its name in this cache on every run, memory the plugin
+        held in the test's windows (two blocks a run, read as the test's).
+        """
         if filename.startswith("<"):
-            return Origin.STDLIB if filename.startswith("<frozen ") else Origin.UNKNOWN
+            frozen = filename.startswith("<frozen ")
+            return (Origin.STDLIB if frozen else Origin.UNKNOWN), frozen
         if not os.path.isabs(filename) and not os.path.exists(filename):
             # A name given to generated code, not a file: attrs compiles the
             # ``__init__`` it writes for a class under the name ``__init__``, which
             # would otherwise resolve to a file of the rootdir, the project's.
-            return Origin.UNKNOWN
+            return Origin.UNKNOWN, False
         path = _norm(filename)
         if any(_is_under(path, d) for d in self._tooling):
-            return Origin.TOOLING
+            return Origin.TOOLING, True
         parts = path.split(os.sep)
         if "site-packages" in parts or "dist-packages" in parts:
-            return Origin.THIRD_PARTY
+            return Origin.THIRD_PARTY, True
         if any(_is_under(path, d) for d in self._stdlib):
-            return Origin.STDLIB
+            return Origin.STDLIB, True
         for directory in self._project:
             if _is_under(path, directory):
-                return self._within_project(path, directory)
-        return Origin.THIRD_PARTY
+                return self._within_project(path, directory), not self._written_since(path)
+        return Origin.THIRD_PARTY, False
+
+    def _written_since(self, path: str) -> bool:
+        """Whether the file was written after the session began (or is gone)."""
+        try:
+            return os.stat(path).st_mtime >= self._started
+        except OSError:
+            return True
 
     def _within_project(self, path: str, directory: str) -> Origin:
         name = os.path.basename(path)

@@ -1007,3 +1007,35 @@ def test_what_a_gc_callback_keeps_per_collection_is_not_the_tests(
     for result in run_in_orders(pytester, "--refleak", "-rA", seeds=("1", "2")):
         result.assert_outcomes(passed=2, failed=1)
         result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_a_string - *"])
+
+
+GENERATED_CODE = """
+import importlib.util
+
+_kept = []
+
+def load_fresh(tmp_path):
+    path = tmp_path / "generated.py"
+    path.write_text("VALUE = 1\\ndef make():\\n    return [VALUE]\\n")
+    spec = importlib.util.spec_from_file_location("generated", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make()
+
+def test_generated_module_clean(tmp_path):
+    assert load_fresh(tmp_path) == [1]
+
+def test_generated_module_kept(tmp_path):
+    _kept.append(load_fresh(tmp_path))
+"""
+
+
+def test_code_generated_to_a_fresh_path_each_run_passes(leaky: pytest.Pytester) -> None:
+    """A test that writes a module under its fresh ``tmp_path`` and runs it leaves
+    the module's name nowhere of its own: the plugin must not keep it either (its
+    table of file origins kept each run's path, two blocks a run read as the
+    test's).  Its twin that keeps what the module made still leaks."""
+    leaky.makepyfile(test_it=GENERATED_CODE)
+    for result in run_in_orders(leaky, "--refleak", seeds=("1", "2")):
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["LEAKED test_it.py::test_generated_module_kept - *"])
