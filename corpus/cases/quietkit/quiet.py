@@ -127,3 +127,30 @@ def format_amount(value: float, width: int) -> str:
 @functools.cache
 def tax_rate(country: str, category: str) -> float:
     return {"DE": 0.19, "FR": 0.2}.get(country, 0.0) * (0.5 if category == "food" else 1)
+
+
+# --- a table of canonical names filled over the first calls (memory only) -----------
+
+# A str -> str dict made at import: untracked by the collector, so only memory grows
+# while it fills, and it stops once every alias in use has been seen.
+_canonical: dict[str, str] = {}
+ALIASES_5 = ("UTF_8", "Latin_1", "US_ASCII", "Windows_1252", "ISO_8859_15")
+ALIASES_3 = ("UTF_16", "UTF_32", "KOI8_R")
+_turn5 = itertools.count()
+_turn3 = itertools.count()
+
+
+def canonical_charset(alias: str) -> str:
+    name = _canonical.get(alias)
+    if name is None:
+        name = _canonical[alias] = alias.lower().replace("_", "-")
+    return name
+
+
+def next_charset_of_five() -> str:
+    """Uploads name five charsets in turn: the table grows on the first five calls."""
+    return canonical_charset(ALIASES_5[next(_turn5) % 5])
+
+
+def next_charset_of_three() -> str:
+    return canonical_charset(ALIASES_3[next(_turn3) % 3])

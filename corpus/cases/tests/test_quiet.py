@@ -45,3 +45,12 @@ def test_format_spec_built_per_call():
 
 def test_functools_cache_same_arguments():
     assert quiet.tax_rate("DE", "food") == 0.095
+
+
+def test_charset_table_warms_over_five_calls():
+    # Memory only (an untracked str -> str dict), growing on the first five calls.
+    assert "-" in quiet.next_charset_of_five()
+
+
+def test_charset_table_warms_over_three_calls():
+    assert "-" in quiet.next_charset_of_three()
