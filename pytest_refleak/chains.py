@@ -466,7 +466,9 @@ def holders_of(
         # Other containers are read through the collector, never iterated: a
         # tuple found by gc.get_objects() may still be being filled in by C code.
         for item in referents(container):
-            if not gc.is_tracked(item) and allocated_at(item) in wanted:
+            if gc.is_tracked(item):
+                continue
+            if allocated_at(item) in wanted or _holds_from(item, wanted):
                 found.append((container, item))
                 return True
         return False
@@ -488,6 +490,16 @@ def holders_of(
     finally:
         everything.clear()
     return found, True
+
+
+def _holds_from(item: object, wanted: set[tuple[str, int]]) -> bool:
+    """Whether ``item``, a tuple the collector stopped tracking (it holds only
+    strings and numbers), holds one allocated at ``wanted``: such a tuple is no
+    container the collector lists, so what it holds would look held by nothing.
+    The tuple is then the held object, found in its tracked container."""
+    if type(item) is not tuple:
+        return False
+    return any(allocated_at(part) in wanted for part in item)
 
 
 def allocated_at(obj: object) -> tuple[str, int] | None:

@@ -206,6 +206,39 @@ def test_what_holds_untracked_memory(leaky: pytest.Pytester, call: str, holder: 
     assert f"      {holder}" in out
 
 
+def test_numbers_inside_untracked_tuples_are_held_by_the_tuples_holder(
+    pytester: pytest.Pytester,
+) -> None:
+    """A tuple of strings and numbers is no container the collector lists: what it
+    holds (a number made in another function, so at another line) is found through
+    the tuple, in the list that holds it, not blamed on native code."""
+    pytester.makepyfile(
+        postings="""
+_TRAIL = []
+
+def amount(n):
+    return n * 1000003 + 7
+
+def post(n):
+    _TRAIL.append((amount(n), "refund " * 3))
+""",
+        test_it="""
+import itertools
+import postings
+
+_n = itertools.count(10**6)
+
+def test_post():
+    postings.post(next(_n))
+""",
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "held by postings._TRAIL[" in out
+    assert "missing Py_DECREF" not in out
+
+
 def test_cycle_path_and_allocation(leaky: pytest.Pytester) -> None:
     """A cycle is shown as a path back to its start, with where its objects came from."""
     out = output_of(leaky, "leakylib.make_tree()")
