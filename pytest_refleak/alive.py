@@ -130,7 +130,9 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     telling = headline_growth(detail.by_type)
     if telling is not None and telling not in followed:
         followed.append(telling)
-    wanted = {i: g.name for g in followed for i in g.sample_ids[:1]}
+    # Every sample of each type (up to three): the first may be an object a later
+    # run swapped for its own, dead by now, while another is still kept.
+    wanted = {i: g.name for g in followed for i in g.sample_ids}
     found: dict[int, object] = {}
     everything = gc.get_objects()
     try:
@@ -148,12 +150,17 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     finally:
         everything.clear()
         del everything
-    targets = [found[i] for g in followed for i in g.sample_ids[:1] if i in found]
-    mine = {id(found), id(targets)}
+    chosen: dict[str, int] = {}
+    for growth in followed:
+        alive = next((i for i in growth.sample_ids if i in found), None)
+        if alive is not None:
+            chosen[growth.name] = alive
+    targets = [found[i] for i in chosen.values()]
+    mine = {id(found), id(targets), id(chosen)}
     native = _native_root(request.atexit_grew)
     chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
     by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
-    by_type = tuple(_with_chain(g, by_id) for g in detail.by_type)
+    by_type = tuple(_with_chain(g, by_id, chosen.get(g.name)) for g in detail.by_type)
     # The containers holding a sample of the strings and bytes, to draw them from
     # (a dict does not show the collector its string keys: the picture goes up from
     # the container), and a text for each held object: only when pictures are
@@ -185,9 +192,10 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     return dataclasses.replace(detail, by_type=by_type, memory=memory), files, problem
 
 
-def _with_chain(growth: TypeGrowth, chains: dict[int, Chain]) -> TypeGrowth:
-    texts = tuple(chains[i].sentence for i in growth.sample_ids[:1] if i in chains)
-    return dataclasses.replace(growth, chains=texts) if texts else growth
+def _with_chain(growth: TypeGrowth, chains: dict[int, Chain], sample: int | None) -> TypeGrowth:
+    if sample is None or sample not in chains:
+        return growth
+    return dataclasses.replace(growth, chains=(chains[sample].sentence,))
 
 
 def _with_holders(

@@ -239,6 +239,42 @@ def test_post():
     assert "missing Py_DECREF" not in out
 
 
+def test_a_kept_object_is_explained_though_its_first_sample_was_swapped(
+    pytester: pytest.Pytester,
+) -> None:
+    """Each run sets two accessors on a class: one under a fixed name, which the next
+    run swaps for its own, and one under a new name, which stays.  The sample the
+    explanation starts from must be one still alive: the report names the class
+    attribute that keeps the function, not nothing."""
+    pytester.makepyfile(
+        rows="""
+def _getter(field):
+    def get(self):
+        return self.values[field]
+    return get
+
+class Row:
+    pass
+
+def bind(cls, columns):
+    for column in columns:
+        setattr(cls, "get_" + column, _getter(column))
+""",
+        test_it="""
+import itertools
+import rows
+
+_n = itertools.count()
+
+def test_bind():
+    rows.bind(rows.Row, ["region", "d%d" % next(_n)])
+""",
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_bind - *function ×1 via rows.Row.get_d*"])
+
+
 def test_cycle_path_and_allocation(leaky: pytest.Pytester) -> None:
     """A cycle is shown as a path back to its start, with where its objects came from."""
     out = output_of(leaky, "leakylib.make_tree()")
