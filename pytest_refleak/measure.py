@@ -28,6 +28,7 @@ import sys
 import threading
 import tracemalloc
 import types
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +120,10 @@ class TypeGrowth:
     #: How many of them took the place of objects of their type that an earlier
     #: run left and that died since (see objects.replaced): not what grew.
     replaced: int = 0
+    #: Weak references (``weakref.ref`` and its subclasses, such as the entries of
+    #: a ``WeakValueDictionary``): they exist because their object does, so they
+    #: never name a leak (see report.headline_growth).
+    weak: bool = False
 
     @property
     def kept(self) -> int:
@@ -814,9 +819,13 @@ def summarise(
     counts: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
     by_type_id: Counter[tuple[str, int]] = Counter()
+    weak: set[str] = set()
     for obj in candidates:
         name = type_name(obj)
         counts[name] += 1
+        # By the real type: isinstance would ask the object for its __class__.
+        if issubclass(type(obj), weakref.ref):
+            weak.add(name)
         by_type_id[name, id(type(obj))] += 1
         with contextlib.suppress(Exception):  # a broken size only loses a figure
             sizes[name] += size_of(obj)
@@ -826,7 +835,8 @@ def summarise(
 
     if not detailed:
         return _by_growth(
-            TypeGrowth(n, counts[n], sizes[n], replaced=replaced_of[n]) for n in counts
+            TypeGrowth(n, counts[n], sizes[n], replaced=replaced_of[n], weak=n in weak)
+            for n in counts
         )
     inner = _referenced_within(candidates)
     roots: Counter[str] = Counter()
@@ -862,6 +872,7 @@ def summarise(
             tuple(sample_ids.get(n, ())),
             roots=roots[n],
             replaced=replaced_of[n],
+            weak=n in weak,
         )
         for n in counts
     )

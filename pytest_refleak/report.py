@@ -216,7 +216,8 @@ def _culprit(verdict: Verdict) -> str:
 
 
 def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth | None:
-    """The type a leak is named by: what it hangs from, unless that only holds it.
+    """The type a leak is named by: what it hangs from, unless that only holds it
+    or is a weak reference to it.
 
     A class of the project says more than the dicts, lists and bound methods around
     it; but where the leak hangs from a frame (``sys._getframe()`` kept), the frame
@@ -227,10 +228,12 @@ def headline_growth(by_type: Sequence[TypeGrowth]) -> TypeGrowth | None:
     kept = [g for g in by_type if g.kept]
     if not kept:
         return None
+    # A weak reference, of whatever class, only says that its object is alive.
+    named = [g for g in kept if not g.weak]
     return (
-        next((g for g in kept if g.roots and g.name not in PLAIN_TYPES), None)
-        or next((g for g in kept if g.roots and g.name not in _HOLDERS), None)
-        or next((g for g in kept if g.name not in PLAIN_TYPES), None)
+        next((g for g in named if g.roots and g.name not in PLAIN_TYPES), None)
+        or next((g for g in named if g.roots and g.name not in _HOLDERS), None)
+        or next((g for g in named if g.name not in PLAIN_TYPES), None)
         or kept[0]
     )
 

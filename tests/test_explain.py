@@ -275,6 +275,43 @@ def test_bind():
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_bind - *function ×1 via rows.Row.get_d*"])
 
 
+def test_a_weak_reference_never_names_the_leak(pytester: pytest.Pytester) -> None:
+    """An identity map (a ``WeakValueDictionary``) beside a strong history list: each
+    run's item is kept by the list, and its weak entry only because it is.  The
+    leak is named by the item and the list, not by the weak entry's class."""
+    pytester.makepyfile(
+        catalog="""
+import weakref
+
+class Item:
+    def __init__(self, sku):
+        self.sku = sku
+
+by_sku = weakref.WeakValueDictionary()
+history = []
+
+def view(sku):
+    item = by_sku.get(sku)
+    if item is None:
+        item = by_sku[sku] = Item(sku)
+    history.append(item)
+    return item
+""",
+        test_it="""
+import itertools
+import catalog
+
+_n = itertools.count()
+
+def test_view():
+    catalog.view("SKU-%d" % next(_n))
+""",
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_view - *: Item ×1 via catalog.history"])
+
+
 def test_cycle_path_and_allocation(leaky: pytest.Pytester) -> None:
     """A cycle is shown as a path back to its start, with where its objects came from."""
     out = output_of(leaky, "leakylib.make_tree()")
