@@ -50,7 +50,7 @@ NO_REFERRERS = (
 _CONTAINERS = (dict, list, set, frozenset, tuple, collections.deque)
 #: Containers the last-resort search of the whole heap looks into: the ones a
 #: leak can grow.
-_SEARCHED = frozenset((dict, list, set, collections.deque))
+_SEARCHED = frozenset((dict, list, set, collections.deque, types.CellType))
 
 
 @dataclass

@@ -245,7 +245,8 @@ def test_a_kept_object_is_explained_though_its_first_sample_was_swapped(
     """Each run sets two accessors on a class: one under a fixed name, which the next
     run swaps for its own, and one under a new name, which stays.  The sample the
     explanation starts from must be one still alive: the report names the class
-    attribute that keeps the function, not nothing."""
+    attribute that keeps the function, not nothing; and the column name the
+    function's closure keeps is held by that cell, not by native code."""
     pytester.makepyfile(
         rows="""
 def _getter(field):
@@ -273,6 +274,8 @@ def test_bind():
     result = run(pytester, "--refleak")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_bind - *function ×1 via rows.Row.get_d*"])
+    # The column's name, a string the closure's cell holds: a cell is a container too.
+    assert "missing Py_DECREF" not in result.stdout.str()
 
 
 def test_a_weak_reference_never_names_the_leak(pytester: pytest.Pytester) -> None:
