@@ -65,13 +65,11 @@ def referents(*objs: object) -> list[object]:
     keeps only in its state is left unwalked.  Every walk of the plugin's goes
     through here.
     """
-    for obj in objs:
-        if issubclass(type(obj), types.ModuleType):
-            break
-    else:
+    modules = [o for o in objs if issubclass(type(o), types.ModuleType)]
+    if not modules:
         return gc.get_referents(*objs)
     found = gc.get_referents(*[o for o in objs if not issubclass(type(o), types.ModuleType)])
-    found.extend(_MODULE_DICT.__get__(o) for o in objs if issubclass(type(o), types.ModuleType))
+    found.extend(_MODULE_DICT.__get__(m) for m in modules)
     return found
 
 

@@ -781,12 +781,7 @@ class Checker:
             # The item itself: what a run leaves on pytest's node (another plugin's
             # per-run records, a timer's handle) is pytest's.
             return Exclusions(
-                holders=[
-                    item,
-                    item.stash,
-                    *tooling_holders(config),
-                    *fixture_finalizers(item),
-                ],
+                holders=[item, item.stash, *tooling_holders(config), *fixture_finalizers(item)],
                 tracers=tracers(),
                 ignored=ignored,
                 ignored_types=ignored_types,
