@@ -84,6 +84,9 @@ class CycleGroup:
     site_types: tuple[str, ...] = ()
     #: The ``refleak_accept_cycles`` name that accepts this cycle, if one does.
     accepted: str = ""
+    #: Whether a member's maker was decided from allocation traces cut short before
+    #: what decides it (see :func:`_settled`): a deeper trace could name another.
+    shallow: bool = False
 
 
 def precedence(group: CycleGroup) -> tuple[int, int]:
@@ -246,6 +249,7 @@ def _describe(
     member_ids = {id(objects[i]) for i in component}
     found: list[Origin] = []
     sites: dict[str, str] = {}
+    shallow = False
     for n, i in enumerate(component):
         # Where members were allocated is looked up for the first few only: a
         # parse tree with parent pointers makes groups of thousands, and the
@@ -253,7 +257,8 @@ def _describe(
         # their kind they could outvote what the allocations say.
         if tracing and n >= _SITES_LOOKED_UP:
             continue
-        origin, site = _member_origin(objects[i], member_ids, origins, tracing)
+        origin, site, settled = _member_origin(objects[i], member_ids, origins, tracing)
+        shallow = shallow or not settled
         if origin is not None:
             found.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
@@ -273,6 +278,7 @@ def _describe(
         sites=tuple(sites)[:5],
         site_types=tuple(sites.values())[:5],
         loop=loop,
+        shallow=shallow,
     )
 
 
@@ -281,29 +287,35 @@ _SITES_LOOKED_UP = 64
 
 def _member_origin(
     obj: object, member_ids: set[int], origins: Origins, tracing: bool
-) -> tuple[Origin | None, str | None]:
-    """The origin one cycle member counts for, and where it came from, if known."""
+) -> tuple[Origin | None, str | None, bool]:
+    """The origin one cycle member counts for, where it came from, if known, and
+    whether its allocation trace, if one decided, showed all that decides it."""
     # Types by type(), never isinstance: that would ask the object for its __class__.
     if type(obj) is types.FrameType:
         if obj.f_back is not None and id(obj.f_back) in member_ids:
-            return None, None
+            return None, None, True
         frame_code = obj.f_code
         return (
             origins.of_file(frame_code.co_filename),
             f"{frame_code.co_filename}:{obj.f_lineno}",
+            True,
         )
     if is_a(obj, (BaseException, types.TracebackType)):
-        return None, None
+        return None, None, True
     kind = _origin_by_kind(obj, origins)
     if tracing:
         frames = object_frames(obj)
         if frames:
-            return _maker(frames, kind, origins), allocation_site(obj, origins)
+            return (
+                _maker(frames, kind, origins),
+                allocation_site(obj, origins),
+                _settled(frames, kind, origins),
+            )
     code = _code_of(obj)
     if code is not None:
-        return kind, f"{code.co_filename}:{code.co_firstlineno}"
+        return kind, f"{code.co_filename}:{code.co_firstlineno}", True
     if kind is None:
-        return None, None
+        return None, None, True
     site = None
     if tracing:
         # Python 3.11 cannot always trace instances that keep their attributes
@@ -312,7 +324,7 @@ def _member_origin(
         init = class_namespace(cls).get("__init__")
         if type(init) is types.FunctionType:
             site = f"{init.__code__.co_filename}:{init.__code__.co_firstlineno}"
-    return kind, site
+    return kind, site, True
 
 
 def _origin_by_kind(obj: object, origins: Origins) -> Origin | None:
@@ -359,6 +371,35 @@ def _maker(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Orig
 
 
 _OWN = (Origin.PROJECT, Origin.TESTS)
+
+
+def _settled(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Origins) -> bool:
+    """Whether the frames :func:`_maker` decided from can be all that decides it.
+
+    A trace holds only the innermost frames, as many as tracing was started with.
+    Frames further out change the answer in two ways only: an import further out
+    makes it the importer's, and a library's object made for the project or its
+    tests needs the first of their frames.  Only the import system (and ``exec``)
+    runs a module body, so an import further out can only be behind the outermost
+    frame kept: the trace decides unless that frame is at the top level of a
+    module or in a class body, or in code whose source cannot be read to tell.
+    A module body that calls helpers more frames deep than were traced, each of
+    which makes a cycle, is missed, as it is at any depth: docs/how-it-decides.md.
+    """
+    if len(frames) < tracemalloc.get_traceback_limit():
+        return True
+    if (
+        kind in _OWN
+        and origins.of_file(frames[-1][0]) not in _OWN
+        and not any(origins.of_file(filename) in _OWN for filename, _ in frames)
+    ):
+        # Library code made it, for own code further out than was traced.
+        return False
+    if any(filename.startswith(_IMPORT_SYSTEM) for filename, _ in frames):
+        return False
+    filename, line = frames[0]
+    top = origins.top_level_lines(filename)
+    return top is not None and line not in top
 
 
 def _code_of(obj: object) -> types.CodeType | None:

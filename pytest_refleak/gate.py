@@ -204,9 +204,9 @@ class Gate:
         for group in shapes:
             if len(group) < 2:
                 continue
-            lines.append(
-                (f"CYCLES {len(group)} tests: {_shape(group[0])}, e.g. {group[0]['nodeid']}", "red")
-            )
+            # The first by name: the largest may change from run to run.
+            example = min(str(r["nodeid"]) for r in group)
+            lines.append((f"CYCLES {len(group)} tests: {_shape(group[0])}, e.g. {example}", "red"))
             if verbose:
                 lines.extend((f"    {_line(r)}", "") for r in group)
         known = [r for r in records if r["verdict"] == KNOWN]

@@ -13,6 +13,8 @@ import re
 import sys
 import sysconfig
 import time
+import types
+import warnings
 from collections.abc import Iterable, Sequence
 
 
@@ -181,6 +183,41 @@ def _monitoring_callbacks() -> list[object]:
     return found
 
 
+#: Code flags of functions, lambdas and comprehensions: code that runs in a call.
+_CALLED = 0x0002  # CO_NEWLOCALS
+
+
+def _top_level_lines(filename: str) -> frozenset[int] | None:
+    if type(filename) is not str:
+        return None
+    if filename.startswith("<frozen ") and not filename.startswith("<frozen importlib"):
+        # A frozen standard module (3.11+): its lines are those of its source file.
+        module = sys.modules.get(filename[len("<frozen ") : -1])
+        source = module.__dict__.get("__file__") if type(module) is types.ModuleType else None
+        if type(source) is not str:
+            return None
+        filename = source
+    elif filename.startswith("<"):
+        return None
+    try:
+        with open(filename, "rb") as file:
+            text = file.read()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(text, filename, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    lines: set[int] = set()
+    pending = [code]
+    while pending:
+        body = pending.pop()
+        lines.update(line for _, _, line in body.co_lines() if line is not None)
+        pending.extend(
+            c for c in body.co_consts if type(c) is types.CodeType and not c.co_flags & _CALLED
+        )
+    return frozenset(lines)
+
+
 def _stdlib_dirs() -> list[str]:
     paths = sysconfig.get_paths()
     return sorted({_norm(paths[key]) for key in ("stdlib", "platstdlib") if key in paths})
@@ -215,6 +252,7 @@ class Origins:
             p for p in plugin_package_paths() if not any(_is_under(p, d) for d in self._project)
         ]
         self._plugin_cache: dict[str, bool] = {}
+        self._top_lines: dict[str, frozenset[int] | None] = {}
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -231,6 +269,20 @@ class Origins:
             if known:
                 self._cache[filename] = cached
         return cached
+
+    def top_level_lines(self, filename: str) -> frozenset[int] | None:
+        """The lines of ``filename`` that run when its module body runs (the top
+        level and class bodies), or ``None`` if its source cannot be read.
+
+        Cached like :meth:`of_file`, only for files in places the plugin knows
+        that were not written since the session began.
+        """
+        if filename in self._top_lines:
+            return self._top_lines[filename]
+        lines = _top_level_lines(filename)
+        if type(filename) is str and self._classify(filename)[1]:
+            self._top_lines[filename] = lines
+        return lines
 
     def handed(self, filename: str) -> bool:
         """Whether code in ``filename`` is the project's or its tests': what a test

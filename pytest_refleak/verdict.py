@@ -165,19 +165,35 @@ def traced_rerun_due(readings: Sequence[Reading], runs: int, limits: Limits) -> 
     """
     late = sum(1 for r in readings if r.untracked is None and disturbed(r, limits))
     due = runs + min(late, runs - 1)
-    if limits.cycles != "off" and readings and not late:
-        # Only cycles left to confirm: memory must grow on every re-run to leak,
-        # and a re-run that grew none was seen, so more plain re-runs cannot make
-        # it a leak; cycles are made on a run or not.  The first run and a plain
-        # re-run made them: the second re-run traces (or borrows the sites traced
-        # for the test's other cases, see Checker._may_borrow).
-        memory_only = dataclasses.replace(limits, cycles="off")
-        if all(
-            r.cycle_flags & _cycle_bits(limits.cycles) and not still_leaky(r, memory_only)
-            for r in readings
-        ):
-            due = min(due, 2)
+    if not late and only_cycles_left(readings, limits):
+        # The first run and a plain re-run made them: the second re-run traces
+        # (or borrows the sites traced for the test's other cases, see
+        # Checker._may_borrow).
+        due = min(due, 2)
     return due
+
+
+def memory_cleared(readings: Sequence[Reading], limits: Limits) -> bool:
+    """Whether a re-run so far left no memory behind: memory leaks only if every
+    re-run grows, so whatever follows, only cycles and resources can fail the test."""
+    memory_only = dataclasses.replace(limits, cycles="off")
+    return any(not still_leaky(r, memory_only) for r in readings)
+
+
+def only_cycles_left(readings: Sequence[Reading], limits: Limits) -> bool:
+    """Whether the re-runs so far leave only cycles to confirm.
+
+    Every one made cycles that count and none grew memory: memory must grow on
+    every re-run to leak, so more re-runs cannot make it a leak; cycles are made
+    on a run or not.
+    """
+    if limits.cycles == "off" or not readings:
+        return False
+    memory_only = dataclasses.replace(limits, cycles="off")
+    return all(
+        r.cycle_flags & _cycle_bits(limits.cycles) and not still_leaky(r, memory_only)
+        for r in readings
+    )
 
 
 def settling(readings: Sequence[Reading], limits: Limits) -> bool:

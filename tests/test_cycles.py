@@ -280,20 +280,63 @@ class Node:
 '''
 
 
+#: A module whose body grows a tree through its own helpers when it runs.
+PLANTING = """
+class Node:
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+
+def _pair():
+    root = Node()
+    Node(root)
+    return root
+
+
+def _grow():
+    return _pair()
+
+
+def plant():
+    return _grow()
+
+
+plant()
+"""
+
+
 @pytest.mark.parametrize(
     "body",
     [
         "sys.modules.pop('ownership', None)\n    importlib.import_module('ownership')",
         "bag = ownership.Bag()\n    bag.append(bag)\n    assert copy.deepcopy(bag)[0] is not bag",
+        # Made by the project's code, three calls in from a module body the test
+        # runs again: traced with few frames, the import is out of sight.
+        "importlib.reload(planting)",
+        # Made by the library the test called, many calls in: the test's frame
+        # is further out than few frames reach.
+        "bag = ownership.Bag()\n    bag.append(bag)\n    copy.deepcopy([[[[bag]]]])",
     ],
-    ids=["module-re-executed-by-the-test", "object-put-into-itself-by-the-test"],
+    ids=[
+        "module-re-executed-by-the-test",
+        "object-put-into-itself-by-the-test",
+        "module-reloaded-by-the-test",
+        "object-copied-deep-in-a-library",
+    ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
     """Class objects left behind because a test re-executed a module body, and a project
-    container the test puts into itself, are the test's cycles, not the project's."""
-    pytester.makepyfile(ownership=OWNERSHIP)
+    container the test puts into itself, are the test's cycles, not the project's,
+    however far from where they were made the test's own call is."""
+    pytester.makepyfile(ownership=OWNERSHIP, planting=PLANTING)
     pytester.makepyfile(
-        test_it=f"import copy, importlib, sys\nimport ownership\ndef test_it():\n    {body}\n"
+        test_it=(
+            "import copy, importlib, sys\nimport ownership, planting\n"
+            f"def test_it():\n    {body}\n"
+        )
     )
     result = run(pytester, "--refleak")
     result.assert_outcomes(passed=1)

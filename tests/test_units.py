@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import gc
+import importlib
 import os
 import re
 import subprocess
@@ -285,6 +286,68 @@ def test_cycle_origin_follows_the_code_that_made_it(tmp_path: Path) -> None:
     assert {g.origin for g in as_project.groups if ("Node", 2) in g.types} == {Origin.PROJECT}
     assert as_project.counted("project") and not as_tests.counted("project")
     assert as_tests.counted("all") and not as_tests.counted("off")
+
+
+#: A module whose body grows a tree through its own helpers, three calls in.
+_PLANTING = """
+class Node:
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+def _pair():
+    root = Node()
+    Node(root)
+    return root
+
+def _grow():
+    return _pair()
+
+def plant():
+    return _grow()
+
+plant()
+"""
+
+
+def _traced_findings(
+    make: Callable[[], object], frames: int, origins: Origins
+) -> cycles.CycleFindings:
+    """The cycles ``make`` leaves, described while their allocations are traced."""
+    tracemalloc.start(frames)
+    try:
+        return cycles.analyse(_garbage(make), origins)
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.skipif(tracemalloc.is_tracing(), reason="tracemalloc is on for the whole run")
+def test_a_trace_too_short_to_tell_the_maker_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traced with few frames, a tree a module body grows three calls in, as this
+    test runs it again, shows the module body but not the import: its maker is left
+    open (and is this test, with frames enough).  The same tree grown by a call
+    from this test is told by the innermost frames alone."""
+    (tmp_path / "planting.py").write_text(_PLANTING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import planting  # type: ignore[import-not-found]
+
+    origins = Origins([str(tmp_path), str(Path(__file__).parent)], ["test_*.py"])
+
+    def tree(findings: cycles.CycleFindings) -> cycles.CycleGroup:
+        return next(g for g in findings.groups if ("Node", 2) in g.types)
+
+    def reload() -> None:
+        importlib.reload(planting)
+
+    assert tree(_traced_findings(reload, 4, origins)).shallow
+    assert tree(_traced_findings(reload, 16, origins)).origin is Origin.TESTS
+    called = tree(_traced_findings(planting.plant, 4, origins))
+    assert not called.shallow
+    assert called.origin is Origin.PROJECT
 
 
 def test_plain_container_cycle_is_undetermined_without_tracing(origins: Origins) -> None:
