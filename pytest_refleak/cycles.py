@@ -397,9 +397,7 @@ def _settled(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Or
         return False
     if any(filename.startswith(_IMPORT_SYSTEM) for filename, _ in frames):
         return False
-    filename, line = frames[0]
-    top = origins.top_level_lines(filename)
-    return top is not None and line not in top
+    return origins.at_top_level(*frames[0]) is False
 
 
 def _code_of(obj: object) -> types.CodeType | None:

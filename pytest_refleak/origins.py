@@ -187,9 +187,8 @@ def _monitoring_callbacks() -> list[object]:
 _CALLED = 0x0002  # CO_NEWLOCALS
 
 
-def _top_level_lines(filename: str) -> frozenset[int] | None:
-    if type(filename) is not str:
-        return None
+def _top_level_lines(filename: str) -> bytes | None:
+    """The bitmap of :meth:`Origins.at_top_level`."""
     if filename.startswith("<frozen ") and not filename.startswith("<frozen importlib"):
         # A frozen standard module (3.11+): its lines are those of its source file.
         module = sys.modules.get(filename[len("<frozen ") : -1])
@@ -207,15 +206,20 @@ def _top_level_lines(filename: str) -> frozenset[int] | None:
             code = compile(text, filename, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError):
         return None
-    lines: set[int] = set()
+    bits = bytearray()
     pending = [code]
     while pending:
         body = pending.pop()
-        lines.update(line for _, _, line in body.co_lines() if line is not None)
+        for _, _, line in body.co_lines():
+            if line is None:
+                continue
+            if line >> 3 >= len(bits):
+                bits.extend(bytes((line >> 3) + 1 - len(bits)))
+            bits[line >> 3] |= 1 << (line & 7)
         pending.extend(
             c for c in body.co_consts if type(c) is types.CodeType and not c.co_flags & _CALLED
         )
-    return frozenset(lines)
+    return bytes(bits)
 
 
 def _stdlib_dirs() -> list[str]:
@@ -252,7 +256,7 @@ class Origins:
             p for p in plugin_package_paths() if not any(_is_under(p, d) for d in self._project)
         ]
         self._plugin_cache: dict[str, bool] = {}
-        self._top_lines: dict[str, frozenset[int] | None] = {}
+        self._top_lines: dict[str, bytes | None] = {}
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -270,19 +274,26 @@ class Origins:
                 self._cache[filename] = cached
         return cached
 
-    def top_level_lines(self, filename: str) -> frozenset[int] | None:
-        """The lines of ``filename`` that run when its module body runs (the top
-        level and class bodies), or ``None`` if its source cannot be read.
+    def at_top_level(self, filename: str, line: int) -> bool | None:
+        """Whether ``line`` of ``filename`` runs when its module body runs (the top
+        level and class bodies); ``None`` if its source cannot be read to tell.
 
         Cached like :meth:`of_file`, only for files in places the plugin knows
-        that were not written since the session began.
+        that were not written since the session began.  As a bitmap in ``bytes``:
+        looked up inside measured windows, and an object the collector tracks (a
+        set of line numbers) would be counted as the test's new object.
         """
+        if type(filename) is not str:
+            return None
         if filename in self._top_lines:
-            return self._top_lines[filename]
-        lines = _top_level_lines(filename)
-        if type(filename) is str and self._classify(filename)[1]:
-            self._top_lines[filename] = lines
-        return lines
+            lines = self._top_lines[filename]
+        else:
+            lines = _top_level_lines(filename)
+            if self._classify(filename)[1]:
+                self._top_lines[filename] = lines
+        if lines is None:
+            return None
+        return line >> 3 < len(lines) and bool(lines[line >> 3] & 1 << (line & 7))
 
     def handed(self, filename: str) -> bool:
         """Whether code in ``filename`` is the project's or its tests': what a test
