@@ -179,6 +179,49 @@ def test_cache_warming_over_several_calls_passes(pytester: pytest.Pytester) -> N
     result.assert_outcomes(passed=1)
 
 
+def test_a_cache_filled_over_its_first_calls_passes(pytester: pytest.Pytester) -> None:
+    """A cache keyed by four names used in turn gains one entry on each of its first
+    four calls, as much each time as a leak would, and then none: it passes, in any
+    order, as does a table of five strings; their twins that key by a new name on
+    every call leak."""
+    pytester.makepyfile(
+        test_it="""
+        import itertools
+        class Dialect:
+            def __init__(self, name):
+                self.name = name
+        _dialect_turn = itertools.count()
+        _charset_turn = itertools.count()
+        _fresh = itertools.count()
+        DIALECTS = {}
+        CHARSETS = {}
+        def dialect(name):
+            found = DIALECTS.get(name)
+            if found is None:
+                found = DIALECTS[name] = Dialect(name)
+            return found
+        def charset(alias):
+            return CHARSETS.setdefault(alias, alias.lower().replace("_", "-"))
+        def test_four_dialects_in_turn():
+            dialect(("excel", "tab", "unix", "pipe")[next(_dialect_turn) % 4])
+        def test_five_charsets_in_turn():
+            charset(("UTF_8", "Latin_1", "ASCII", "UTF_16", "CP_1252")[next(_charset_turn) % 5])
+        def test_a_new_dialect_every_call():
+            dialect(f"dialect-{next(_fresh)}")
+        def test_a_new_charset_every_call():
+            charset(f"CHARSET_{next(_fresh)}")
+        """
+    )
+    for result in run_in_orders(pytester, "--refleak", seeds=("1", "2")):
+        result.assert_outcomes(passed=2, failed=2)
+        result.stdout.fnmatch_lines_random(
+            [
+                "LEAKED test_it.py::test_a_new_dialect_every_call - *Dialect*",
+                "LEAKED test_it.py::test_a_new_charset_every_call - *",
+            ]
+        )
+
+
 def test_paths_never_seen_before_pass(pytester: pytest.Pytester) -> None:
     """Making paths with new names on every call is not a leak.
 

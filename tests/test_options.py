@@ -160,18 +160,18 @@ def test_ini_switch_turns_checking_on(leaky: pytest.Pytester) -> None:
     leaky.makepyfile(test_it=LEAKY_TEST)
     result = run(leaky)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 3 re-runs of a suspect test)"])
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 5 re-runs of a suspect test)"])
 
 
 def test_command_line_wins_over_ini(leaky: pytest.Pytester) -> None:
     """Each --refleak-* option wins over its refleak_* ini twin."""
     leaky.makepyprojecttoml(
-        "[tool.pytest.ini_options]\nrefleak = true\nrefleak_cycles = \"off\"\nrefleak_runs = 5\n"
+        "[tool.pytest.ini_options]\nrefleak = true\nrefleak_cycles = \"off\"\nrefleak_runs = 4\n"
     )
     leaky.makepyfile(test_it="import leakylib\ndef test_it():\n    leakylib.make_tree()\n")
     result = run(leaky)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: off, at least 5 re-runs of a suspect test)"])
+    result.stdout.fnmatch_lines(["refleak: checking every test (cycles: off, at least 4 re-runs of a suspect test)"])
     result = run(leaky, "--refleak-cycles=project", "--refleak-runs=2")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["refleak: checking every test (cycles: project, at least 2 re-runs of a suspect test)"])
