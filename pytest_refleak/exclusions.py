@@ -829,10 +829,15 @@ def find_held_structures() -> None:
     _dict_table_sizes()
 
 
-def transport_made(obj: object, origins: Origins) -> bool:
+def transport_made(
+    obj: object,
+    origins: Origins,
+    frames_of: Callable[[object], tuple[tuple[str, int], ...]] = object_frames,
+) -> bool:
     """Whether pytest-xdist's messaging made ``obj``, in a thread of its own, as it
-    does while a test runs in a worker.  Known only where allocations are traced."""
-    frames = object_frames(obj)
+    does while a test runs in a worker.  Known only where allocations are traced;
+    ``frames_of`` as for :meth:`OtherThreads.not_theirs`."""
+    frames = frames_of(obj)
     if not frames:
         return False
     filename = _allocating_file(frames, origins)

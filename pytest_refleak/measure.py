@@ -86,6 +86,7 @@ from pytest_refleak.text import (
     allocation_frames,
     frames_of,
     is_a,
+    object_frames,
     pick_frames,
     safe_repr,
     size_of,
@@ -546,11 +547,26 @@ class Window:
         ]
         candidates = without_stringio_internals(candidates, stored)
         candidates = without_subclass_registries(candidates)
-        if self.trace and self.origins.has_transport and tracemalloc.is_tracing():
-            candidates = [o for o in candidates if not transport_made(o, self.origins)]
-        if self._threads and tracemalloc.is_tracing():
+        # Asked only when another thread ran in the window: each answer reads an
+        # object's trace, and a leak of a hundred thousand objects took a minute.
+        others_ran = self.trace and tracemalloc.is_tracing() and self._threads.ran()
+        if others_ran:
+            # Both ask where each object was allocated: read once.
+            seen: dict[int, tuple[tuple[str, int], ...]] = {}
+
+            def allocated_at(obj: object) -> tuple[tuple[str, int], ...]:
+                frames = seen.get(id(obj))
+                if frames is None:
+                    frames = seen[id(obj)] = object_frames(obj)
+                return frames
+
+            if self.origins.has_transport:
+                candidates = [
+                    o for o in candidates if not transport_made(o, self.origins, allocated_at)
+                ]
             limit = tracemalloc.get_traceback_limit()
-            candidates = self._threads.not_theirs(candidates, limit)
+            candidates = self._threads.not_theirs(candidates, limit, allocated_at)
+            del allocated_at, seen
         ignored_objects = [o for o, i in zip(young, ids, strict=True) if i in ignored]
         booked = estimated_blocks(
             [o for o, i in zip(young, ids, strict=True) if i in bookkeeping or i in ignored],

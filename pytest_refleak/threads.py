@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Sequence
 
@@ -56,6 +57,17 @@ def _anchor(stack: tuple[Span, ...]) -> int:
     return anchor
 
 
+def _cpu_clock(ident: int) -> int | None:
+    """The CPU-time clock of the thread ``ident`` (POSIX threads), or None."""
+    getter = getattr(time, "pthread_getcpuclockid", None)
+    if getter is None:
+        return None
+    try:
+        return int(getter(ident))
+    except (OSError, OverflowError, ValueError):
+        return None
+
+
 def _nothing_handed(filename: str) -> bool:
     """Without a project to tell, no work counts as handed to a thread."""
     del filename
@@ -65,14 +77,18 @@ def _nothing_handed(filename: str) -> bool:
 class OtherThreads:
     """The Python stacks of the other threads running when a window opened."""
 
-    __slots__ = ("_anchored", "_handed", "_stacks")
+    __slots__ = ("_anchored", "_clocks", "_handed", "_stacks")
 
     def __init__(
         self,
         stacks: Sequence[tuple[Span, ...]] = (),
         handed: Callable[[str], bool] = _nothing_handed,
+        clocks: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         self._stacks = tuple(stacks)
+        #: Each thread's CPU clock and its reading when the window opened, in
+        #: nanoseconds; None where a thread's clock cannot be read.
+        self._clocks = tuple(clocks) if clocks is not None else None
         # Per stack, worked out once rather than for every trace looked at: how
         # many frames a trace must share with it (past ``threading``'s, one
         # more), and the files it was running.
@@ -86,12 +102,19 @@ class OtherThreads:
     @classmethod
     def now(cls, handed: Callable[[str], bool] = _nothing_handed) -> OtherThreads:
         stacks: list[tuple[Span, ...]] = []
+        clocks: list[tuple[int, int]] | None = []
         frames = sys._current_frames()
         # This call's own frame object, made by the listing: let go while the call
         # runs.  Held past its return, it would make its caller's frame object,
         # inside the window being opened.
         frames.pop(threading.get_ident(), None)
         try:
+            for ident in frames:
+                clock = _cpu_clock(ident)
+                if clock is None or clocks is None:
+                    clocks = None
+                else:
+                    clocks.append((clock, time.clock_gettime_ns(clock)))
             for frame in frames.values():
                 spans: list[Span] = []
                 current: types.FrameType | None = frame
@@ -105,10 +128,27 @@ class OtherThreads:
             # The frames are other threads' running code: never held.
             frames.clear()
             del frames
-        return cls(stacks, handed)
+        return cls(stacks, handed, clocks)
 
     def __bool__(self) -> bool:
         return bool(self._stacks)
+
+    def ran(self) -> bool:
+        """Whether any of the threads ran since the window opened: one that did not
+        (a server waiting in ``accept()``, as pytest-rerunfailures' is in every
+        session) made nothing, and no allocation needs asking which thread made it.
+        True where a thread's CPU clock cannot tell."""
+        if not self._stacks:
+            return False
+        if self._clocks is None:
+            return True
+        for clock, before in self._clocks:
+            try:
+                if time.clock_gettime_ns(clock) != before:
+                    return True
+            except OSError:  # the thread ended: it ran
+                return True
+        return False
 
     def made(self, frames: Sequence[tuple[str, int]], limit: int) -> bool:
         """Whether an allocation with these ``(filename, lineno)`` frames, innermost
@@ -141,12 +181,18 @@ class OtherThreads:
                 )
         return False
 
-    def not_theirs(self, candidates: list[object], limit: int) -> list[object]:
+    def not_theirs(
+        self,
+        candidates: list[object],
+        limit: int,
+        frames_of: Callable[[object], tuple[tuple[str, int], ...]] = object_frames,
+    ) -> list[object]:
         """The objects of ``candidates`` (each listed once there and once in the
-        window's list of young objects) that none of the threads made."""
+        window's list of young objects) that none of the threads made; ``frames_of``
+        reads where an object was allocated (:func:`object_frames`, or a memo of it)."""
         kept: list[object] = []
         for obj in candidates:
-            made = self._made(obj, limit)
+            made = self._made(obj, limit, frames_of)
             if made is None:
                 # Ours: ``candidates``, the young objects' list, ``obj`` and
                 # getrefcount's argument; one more is the call's.
@@ -155,7 +201,12 @@ class OtherThreads:
                 kept.append(obj)
         return kept
 
-    def _made(self, obj: object, limit: int) -> bool | None:
+    def _made(
+        self,
+        obj: object,
+        limit: int,
+        frames_of: Callable[[object], tuple[tuple[str, int], ...]] = object_frames,
+    ) -> bool | None:
         """Whether one of the threads made ``obj``: by its own trace, or, where it
         has none, by those of what it refers to, two levels deep.
 
@@ -168,7 +219,7 @@ class OtherThreads:
         (Asking the thread's frame for its locals would tell, but reading a
         running frame's locals from outside changes it on 3.10-3.12.)
         """
-        frames = object_frames(obj)
+        frames = frames_of(obj)
         if frames:
             return self.made(frames, limit)
         own = referents(obj)

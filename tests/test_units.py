@@ -1145,6 +1145,54 @@ def test_what_a_running_thread_allocates_is_told_by_its_stack() -> None:
             tracemalloc.stop()
 
 
+@pytest.mark.skipif(
+    not hasattr(time, "pthread_getcpuclockid"), reason="no per-thread CPU clocks here"
+)
+def test_a_thread_that_did_not_run_made_nothing() -> None:
+    """A thread blocked for the whole window (a server in ``accept()``) ran no code,
+    so nothing needs asking whether it made it; one that ran did."""
+    from pytest_refleak.threads import OtherThreads, _cpu_clock
+
+    def noted(thread: threading.Thread) -> OtherThreads:
+        clock = _cpu_clock(thread.ident or 0)
+        assert clock is not None
+        return OtherThreads([((__file__, 1, 1),)], clocks=[(clock, time.clock_gettime_ns(clock))])
+
+    blocked, release = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        blocked.set()
+        release.wait()
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    blocked.wait()
+    time.sleep(0.05)  # until it is in the wait itself
+    try:
+        others = noted(waiter)
+        sum(range(100_000))
+        time.sleep(0.05)
+        assert not others.ran()
+    finally:
+        release.set()
+        waiter.join()
+    stop, ready = threading.Event(), threading.Event()
+    spinner = threading.Thread(target=_spin, args=(stop, ready, []), daemon=True)
+    spinner.start()
+    ready.wait()
+    try:
+        others = noted(spinner)
+        time.sleep(0.05)
+        assert others.ran()
+        # As a window notes them: every thread's clock, where each can be read.
+        assert OtherThreads.now()._clocks is not None
+    finally:
+        stop.set()
+        spinner.join()
+    # No thread at all: none ran.
+    assert not OtherThreads().ran()
+
+
 # -- caches ----------------------------------------------------------------------------
 
 
