@@ -23,7 +23,6 @@ from pytest_refleak.heap import malloc_chunk, referents
 from pytest_refleak.held_reports import pack_reports, unpack_reports
 from pytest_refleak.measure import Reading
 from pytest_refleak.objects import hidden_blocks
-from pytest_refleak.origins import tracers
 from pytest_refleak.pytest_internals import (
     RunningHookCall,
     containers_of,
@@ -51,6 +50,7 @@ class FirstRun:
     def __init__(self, checker: Checker, item: pytest.Item, limits: Limits) -> None:
         self.item = item
         self.first_call = checker.first_call_of(item)
+        self.origins = checker.origins
         self.limits = limits
         # Its bytes held through malloc decide nothing (every checked test is re-run,
         # see verdict.looks_leaky), and their readings have a budget: not read.
@@ -190,7 +190,7 @@ class FirstRun:
             ],
             owned=current,
             holders=tooling_holders(item.config),
-            tracers=tracers(),
+            tracers=self.origins.tracers(),
             # What bounded caches gained is theirs to drop: no reason to re-run.
             caches=self.caches,
             extra_blocks=extra_blocks,

@@ -41,10 +41,11 @@ def _package_dir(module_name: str) -> str | None:
     return _norm(os.path.dirname(path)) if path else None
 
 
-def _tooling_dirs() -> list[str]:
+def _tooling_dirs(monitoring: Sequence[object]) -> list[str]:
     """Directories (and files) of the test tooling itself: pytest, pluggy, this
     plugin, pytest-xdist with its messaging library, the pytest plugins loaded,
-    and the code tracing or profiling the interpreter."""
+    and the code tracing or profiling the interpreter (``monitoring``: the
+    callbacks of the tools registered with ``sys.monitoring``)."""
     tooling = ("_pytest", "pluggy", "pytest_refleak", "xdist", "execnet")
     dirs = {_package_dir(name) for name in tooling}
     pytest_module = sys.modules.get("pytest")
@@ -52,7 +53,7 @@ def _tooling_dirs() -> list[str]:
     if pytest_file:
         dirs.add(_norm(os.path.dirname(pytest_file)))
     dirs.update(_plugin_paths())
-    dirs.update(_tracer_paths())
+    dirs.update(_tracer_paths(monitoring))
     return sorted(d for d in dirs if d)
 
 
@@ -125,13 +126,12 @@ def _plugin_paths() -> set[str]:
     return paths
 
 
-def _tracer_paths() -> set[str]:
+def _tracer_paths(monitoring: Sequence[object]) -> set[str]:
     """The code tracing or profiling the interpreter (coverage's Python tracer, or
     its ``sys.monitoring`` core): it runs on every line, on no one's behalf, and
     what it allocates and keeps is its own."""
     paths = set()
-    _MONITORING[:] = _monitoring_callbacks()
-    for hook in (sys.gettrace(), sys.getprofile(), *_MONITORING):
+    for hook in (sys.gettrace(), sys.getprofile(), *monitoring):
         if hook is None:
             continue
         module = getattr(hook, "__module__", None) or type(hook).__module__
@@ -141,23 +141,6 @@ def _tracer_paths() -> set[str]:
                 paths.add(path)
     return paths
 
-
-#: The callbacks of the tools registered with ``sys.monitoring``, as found when
-#: the tooling was looked for: they live as long as the tool, the session.
-_MONITORING: list[object] = []
-
-
-def tracers() -> list[object]:
-    """The objects now tracing the interpreter: ``sys.gettrace()``'s and
-    ``sys.getprofile()``'s, and what ``sys.monitoring``'s callbacks are bound to
-    (coverage's collector, under its ``sysmon`` core).  What they keep (coverage's
-    record of each code object it sees run) is theirs: they run on every line of
-    a test, on no one's behalf."""
-    found: list[object] = [h for h in (sys.gettrace(), sys.getprofile()) if h is not None]
-    for callback in _MONITORING:
-        bound = getattr(callback, "__self__", None)
-        found.append(callback if bound is None else bound)
-    return found
 
 
 def _monitoring_callbacks() -> list[object]:
@@ -244,7 +227,10 @@ class Origins:
         self._test_names = re.compile(
             "|".join(fnmatch.translate(p) for p in (*test_patterns, "conftest.py"))
         )
-        self._tooling = _tooling_dirs()
+        #: The callbacks of the tools registered with ``sys.monitoring``, as found
+        #: when the tooling was looked for: they live as long as the tool, the session.
+        self._monitoring = _monitoring_callbacks()
+        self._tooling = _tooling_dirs(self._monitoring)
         self._transport = [d for d in map(_package_dir, ("xdist", "execnet")) if d]
         self._stdlib = _stdlib_dirs()
         self._cache: dict[str, Origin] = {}
@@ -294,6 +280,18 @@ class Origins:
         if lines is None:
             return None
         return line >> 3 < len(lines) and bool(lines[line >> 3] & 1 << (line & 7))
+
+    def tracers(self) -> list[object]:
+        """The objects now tracing the interpreter: ``sys.gettrace()``'s and
+        ``sys.getprofile()``'s, and what ``sys.monitoring``'s callbacks are bound
+        to (coverage's collector, under its ``sysmon`` core).  What they keep
+        (coverage's record of each code object it sees run) is theirs: they run on
+        every line of a test, on no one's behalf."""
+        found: list[object] = [h for h in (sys.gettrace(), sys.getprofile()) if h is not None]
+        for callback in self._monitoring:
+            bound = getattr(callback, "__self__", None)
+            found.append(callback if bound is None else bound)
+        return found
 
     def handed(self, filename: str) -> bool:
         """Whether code in ``filename`` is the project's or its tests': what a test

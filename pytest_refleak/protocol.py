@@ -61,7 +61,7 @@ from pytest_refleak.measure import (
     calibrate_offset,
     calibrate_type,
 )
-from pytest_refleak.origins import Origin, Origins, tracers
+from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
     doctest_globals,
     explanation_longrepr,
@@ -817,7 +817,7 @@ class Checker:
             # per-run records, a timer's handle) is pytest's.
             return Exclusions(
                 holders=[item, item.stash, *tooling_holders(config), *fixture_finalizers(item)],
-                tracers=tracers(),
+                tracers=self.origins.tracers(),
                 ignored=ignored,
                 ignored_types=ignored_types,
                 caches=caches,
