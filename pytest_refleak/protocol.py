@@ -117,6 +117,12 @@ TRACE_FRAMES = 16
 #: cycles are traced again); the same reports with 4.
 CYCLE_FRAMES = 4
 
+#: Frames kept when even ``TRACE_FRAMES`` left a cycle's maker open: a test's
+#: ``copy.deepcopy`` of a five-level structure holding a project object makes the
+#: copy sixteen library frames above the test's line.  Enough to reach pytest's
+#: own frames below any test; traced so only for such a cycle, once.
+DEEPEST_FRAMES = 128
+
 #: A doctest's globals, and the copy each re-run starts from.
 Globals = tuple[dict[str, Any], dict[str, Any]]
 
@@ -465,8 +471,9 @@ class Checker:
                 retrace = False
                 # Which re-run traces: later while plain re-runs were disturbed.
                 due = runs
-                # A trace of few frames left some cycle's maker open: trace them all.
-                deep = False
+                # Frames for the next traced re-run, when a trace of fewer left some
+                # cycle's maker open (0: as the re-runs so far call for).
+                deeper = 0
                 while (
                     number < due
                     or since is not None
@@ -486,9 +493,9 @@ class Checker:
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
-                    frames = (
+                    frames = deeper or (
                         CYCLE_FRAMES
-                        if tracing and not deep and memory_cleared(readings, limits)
+                        if tracing and memory_cleared(readings, limits)
                         else TRACE_FRAMES
                     )
                     scoped = _sets_up_a_scope(item)
@@ -518,14 +525,15 @@ class Checker:
                         break
                     if (
                         tracing
-                        and frames < TRACE_FRAMES
+                        and frames < DEEPEST_FRAMES
                         and any(g.shallow for g in reading.cycles.groups)
                         and not self.heap.user_tracing
                         and not bound.reached()
                     ):
-                        # Traced again with every frame; this run is not one of the
+                        # Traced again with more frames; this run is not one of the
                         # re-runs judged (it read no quick cycle flags).
-                        deep = retrace = True
+                        deeper = TRACE_FRAMES if frames < TRACE_FRAMES else DEEPEST_FRAMES
+                        retrace = True
                         self.heap.release_tracing()
                         evidence.reruns.append(left)
                         continue

@@ -277,7 +277,22 @@ class Node:
         self.children = []
         if parent is not None:
             parent.children.append(self)
+
 '''
+
+#: A project container made at import that holds itself, and a project function
+#: that copies it from deep inside a nested structure.
+TEMPLATES = """
+import copy
+from ownership import Bag
+
+TEMPLATE = Bag()
+TEMPLATE.append(TEMPLATE)
+
+
+def fork_deep():
+    return copy.deepcopy([[[[[[[[TEMPLATE]]]]]]]])
+"""
 
 
 #: A module whose body grows a tree through its own helpers when it runs.
@@ -319,22 +334,25 @@ plant()
         # Made by the library the test called, many calls in: the test's frame
         # is further out than few frames reach.
         "bag = ownership.Bag()\n    bag.append(bag)\n    copy.deepcopy([[[[bag]]]])",
+        # Eight levels in: past sixteen frames of the library's own.
+        "copy.deepcopy([[[[[[[[templates.TEMPLATE]]]]]]]])",
     ],
     ids=[
         "module-re-executed-by-the-test",
         "object-put-into-itself-by-the-test",
         "module-reloaded-by-the-test",
         "object-copied-deep-in-a-library",
+        "object-copied-very-deep-in-a-library",
     ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
     """Class objects left behind because a test re-executed a module body, and a project
     container the test puts into itself, are the test's cycles, not the project's,
     however far from where they were made the test's own call is."""
-    pytester.makepyfile(ownership=OWNERSHIP, planting=PLANTING)
+    pytester.makepyfile(ownership=OWNERSHIP, planting=PLANTING, templates=TEMPLATES)
     pytester.makepyfile(
         test_it=(
-            "import copy, importlib, sys\nimport ownership, planting\n"
+            "import copy, importlib, sys\nimport ownership, planting, templates\n"
             f"def test_it():\n    {body}\n"
         )
     )
@@ -351,8 +369,14 @@ def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body
         ("ownership.make_model()", "*Model*"),
         ("ownership.nested_bag()", "*Bag*Bag*"),
         ("root = ownership.Node()\n    ownership.Node(root)", "*Node.parent*"),
+        ("templates.fork_deep()", "*Bag*Bag*"),
     ],
-    ids=["class-made-per-call", "project-puts-object-into-itself", "tree-linked-by-constructor"],
+    ids=[
+        "class-made-per-call",
+        "project-puts-object-into-itself",
+        "tree-linked-by-constructor",
+        "project-copies-very-deep-in-a-library",
+    ],
 )
 def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
     pytester: pytest.Pytester, body: str, path: str
@@ -360,8 +384,8 @@ def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
     """A class made on every call, a container the project's code puts into itself, and a
     tree the project's constructor links up (even when the test calls the constructor)
     are the project's cycles."""
-    pytester.makepyfile(ownership=OWNERSHIP)
-    pytester.makepyfile(test_it=f"import ownership\ndef test_it():\n    {body}\n")
+    pytester.makepyfile(ownership=OWNERSHIP, templates=TEMPLATES)
+    pytester.makepyfile(test_it=f"import ownership, templates\ndef test_it():\n    {body}\n")
     result = run(pytester, "--refleak")
     assert_cycles(result, path)
 
