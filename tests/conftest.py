@@ -188,3 +188,32 @@ def run_in_orders(
         run(pytester, *args, f"--randomly-seed={seed}", randomly=True) for seed in seeds
     )
     return results
+
+
+#: A module whose body grows a tree through its own helpers, three calls in, when it
+#: runs: a test that runs it again (a reload) makes those cycles on its behalf.
+PLANTING = """
+class Node:
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+
+
+def _pair():
+    root = Node()
+    Node(root)
+    return root
+
+
+def _grow():
+    return _pair()
+
+
+def plant():
+    return _grow()
+
+
+plant()
+"""

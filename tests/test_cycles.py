@@ -7,7 +7,7 @@ import re
 import sys
 
 import pytest
-from conftest import run, run_in_orders
+from conftest import PLANTING, run, run_in_orders
 
 from pytest_refleak.settings import Limits
 
@@ -297,32 +297,6 @@ def fork_deep():
 """
 
 
-#: A module whose body grows a tree through its own helpers when it runs.
-PLANTING = """
-class Node:
-    def __init__(self, parent=None):
-        self.parent = parent
-        self.children = []
-        if parent is not None:
-            parent.children.append(self)
-
-
-def _pair():
-    root = Node()
-    Node(root)
-    return root
-
-
-def _grow():
-    return _pair()
-
-
-def plant():
-    return _grow()
-
-
-plant()
-"""
 
 
 @pytest.mark.parametrize(

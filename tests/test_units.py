@@ -21,6 +21,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from conftest import PLANTING
 
 from pytest_refleak import cycles
 from pytest_refleak import exclusions as caches
@@ -288,28 +289,6 @@ def test_cycle_origin_follows_the_code_that_made_it(tmp_path: Path) -> None:
     assert as_tests.counted("all") and not as_tests.counted("off")
 
 
-#: A module whose body grows a tree through its own helpers, three calls in.
-_PLANTING = """
-class Node:
-    def __init__(self, parent=None):
-        self.parent = parent
-        self.children = []
-        if parent is not None:
-            parent.children.append(self)
-
-def _pair():
-    root = Node()
-    Node(root)
-    return root
-
-def _grow():
-    return _pair()
-
-def plant():
-    return _grow()
-
-plant()
-"""
 
 
 def _traced_findings(
@@ -331,7 +310,7 @@ def test_a_trace_too_short_to_tell_the_maker_says_so(
     test runs it again, shows the module body but not the import: its maker is left
     open (and is this test, with frames enough).  The same tree grown by a call
     from this test is told by the innermost frames alone."""
-    (tmp_path / "planting.py").write_text(_PLANTING)
+    (tmp_path / "planting.py").write_text(PLANTING)
     monkeypatch.syspath_prepend(str(tmp_path))
     import planting  # type: ignore[import-not-found]
 
