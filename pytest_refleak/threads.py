@@ -109,13 +109,12 @@ class OtherThreads:
         # inside the window being opened.
         frames.pop(threading.get_ident(), None)
         try:
-            for ident in frames:
+            for ident, frame in frames.items():
                 clock = _cpu_clock(ident)
                 if clock is None or clocks is None:
                     clocks = None
                 else:
                     clocks.append((clock, time.clock_gettime_ns(clock)))
-            for frame in frames.values():
                 spans: list[Span] = []
                 current: types.FrameType | None = frame
                 while current is not None:
