@@ -195,7 +195,18 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
 def _with_chain(growth: TypeGrowth, chains: dict[int, Chain], sample: int | None) -> TypeGrowth:
     if sample is None or sample not in chains:
         return growth
-    return dataclasses.replace(growth, chains=(chains[sample].sentence,))
+    growth = dataclasses.replace(growth, chains=(chains[sample].sentence,))
+    # The sample shown is the one whose holder is named.
+    ids = growth.sample_ids
+    at = ids.index(sample)
+    if at and len(growth.samples) == len(ids):
+        order = [at, *(i for i in range(len(ids)) if i != at)]
+        growth = dataclasses.replace(
+            growth,
+            samples=tuple(growth.samples[i] for i in order),
+            sample_ids=tuple(ids[i] for i in order),
+        )
+    return growth
 
 
 def _with_holders(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import _thread
 import array
 import contextlib
+import dataclasses
 import functools
 import gc
 import sys
@@ -183,6 +184,35 @@ class Reading:
     #: The keys (:func:`pytest_refleak.cycles.shape_key`) of the cycles a plain
     #: window saw; ``None`` when there were too many to note.
     cycle_shapes: tuple[int, ...] | None = ()
+    #: Of the ids the window was asked to watch (an earlier reading's samples),
+    #: those that no longer name the object sampled: absent when the window
+    #: closed (it died), or given to an object the window made (its address
+    #: taken again).  An explanation that looked them up would find another object.
+    stale: frozenset[int] = frozenset()
+
+
+def without_samples(reading: Reading, ids: Iterable[int]) -> Reading:
+    """``reading`` without the samples whose ids are among ``ids`` (see
+    Reading.stale): an object since dead is not what the others of its type keep
+    showing.  A type all of whose samples went keeps their printed forms, as what
+    the traced run saw, and nothing to look up."""
+    gone = frozenset(ids)
+
+    def kept(growth: TypeGrowth) -> TypeGrowth:
+        if gone.isdisjoint(growth.sample_ids):
+            return growth
+        left = [
+            (text, i)
+            for text, i in zip(growth.samples, growth.sample_ids, strict=False)
+            if i not in gone
+        ]
+        if not left:
+            return dataclasses.replace(growth, sample_ids=())
+        return dataclasses.replace(
+            growth, samples=tuple(t for t, _ in left), sample_ids=tuple(i for _, i in left)
+        )
+
+    return dataclasses.replace(reading, by_type=tuple(map(kept, reading.by_type)))
 
 
 class Window:
@@ -206,8 +236,11 @@ class Window:
         accept: Sequence[cycles_mod.Accepted] = (),
         settle_malloc: bool = False,
         read_malloc: bool = True,
+        watched: frozenset[int] = frozenset(),
     ) -> None:
         self.heap = heap
+        #: Ids of objects sampled by an earlier window (see Reading.stale).
+        self.watched = watched
         #: Whether the window reads the bytes held through malloc at all: only where
         #: they decide something, as reading them has a budget (see MallocBytes).
         self.read_malloc = read_malloc
@@ -479,8 +512,13 @@ class Window:
         problem = None
         gone = gone_by_type(self.previous, all_ids)
         previous_alive = tuple(pair for pair in self.previous if pair[0] in all_ids)
+        # Died: there when the window opened, gone now.  (A frozen object is listed
+        # by neither: nothing is said of it.)
+        stale: frozenset[int] = frozenset()
         if self._old_ids is not None:
+            stale = (self.watched & self._old_ids) - all_ids
             all_ids -= self._old_ids
+        stale |= self.watched & all_ids
         young_ids = all_ids - ours
         if previous_alive:
             young_ids -= alive_since_earlier(previous_alive, young, ids, young_ids)
@@ -623,6 +661,7 @@ class Window:
             problem=problem,
             blocks_exact=bool(self._flags[1]),
             untracked_lines=lines,
+            stale=frozenset(stale),
         )
 
     def _memory_growth(

@@ -60,6 +60,7 @@ from pytest_refleak.measure import (
     Window,
     calibrate_offset,
     calibrate_type,
+    without_samples,
 )
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.pytest_internals import (
@@ -199,6 +200,7 @@ class Checker:
         settle_malloc: bool = False,
         read_malloc: bool = True,
         frames: int = TRACE_FRAMES,
+        watched: frozenset[int] = frozenset(),
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -222,6 +224,7 @@ class Checker:
             accept=accept,
             settle_malloc=settle_malloc,
             read_malloc=read_malloc,
+            watched=watched,
         )
 
     @property
@@ -474,6 +477,12 @@ class Checker:
                 # Frames for the next traced re-run, when a trace of fewer left some
                 # cycle's maker open (0: as the re-runs so far call for).
                 deeper = 0
+                # The traced re-run's samples, which the explanation looks up by id
+                # after the last re-run: those that died or whose address a later
+                # object took since are not looked up (a swapped function's address
+                # reused by the next run's function would name the wrong holder).
+                watched: frozenset[int] = frozenset()
+                stale: set[int] = set()
                 while (
                     number < due
                     or since is not None
@@ -519,6 +528,7 @@ class Checker:
                         # re-run grew it: once no kind is left suspect, reading
                         # them again decides nothing (most tests: none from the start).
                         resources=bool(evidence.suspect),
+                        watched=watched,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -543,6 +553,7 @@ class Checker:
                             retrace = True
                         else:
                             reading = traced = borrowed
+                    stale |= reading.stale
                     readings.append(reading)
                     if not scoped:
                         comparable.append(reading)
@@ -554,6 +565,8 @@ class Checker:
                     kept = reading.kept
                     if tracing:
                         traced = reading
+                        watched = frozenset(i for g in reading.by_type for i in g.sample_ids)
+                        stale.clear()
                         self._remember_shapes(item, reading)
                         # Counted again from where this one ended: strings and
                         # numbers it kept, and objects that took the place of the
@@ -617,6 +630,10 @@ class Checker:
                 if bound.reached():
                     bound.cut.append("what keeps it alive was not looked for")
                 else:
+                    if stale and verdict.detail is not None:
+                        verdict = dataclasses.replace(
+                            verdict, detail=without_samples(verdict.detail, stale)
+                        )
                     verdict = self._explain(item, verdict, atexit_grew=grew, bound=bound)
             if verdict.failed and self.settings.graphs_dir is not None:
                 verdict = self._draw(item, verdict)
@@ -791,6 +808,7 @@ class Checker:
         describe: bool = False,
         resources: bool = True,
         frames: int = TRACE_FRAMES,
+        watched: frozenset[int] = frozenset(),
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
         """The re-run's reading (``None`` if it did not pass), the traces where it
         ended when it traced, and the resources it left (read only if ``resources``)."""
@@ -817,6 +835,7 @@ class Checker:
             # Re-runs decide on their bytes held through malloc: read from a full
             # cache of freed chunks, or a run that frees into it seems to grow.
             settle_malloc=True,
+            watched=watched,
         )
 
         def exclusions() -> Exclusions:

@@ -284,6 +284,10 @@ def test_bind():
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_bind - *function ×1 via rows.Row.get_d*"])
     # The column's name, a string the closure's cell holds: a cell is a container too.
     assert "missing Py_DECREF" not in result.stdout.str()
+    # Every sample is the traced run's: a later run's function at a swapped one's
+    # address (its memory reused) would be kept by a later column's accessor.
+    held = set(re.findall(r"kept alive by rows\.Row\.(get_\w+)", result.stdout.str()))
+    assert len(held) == 1 and held.pop().startswith("get_d"), result.stdout.str()
 
 
 def test_a_weak_reference_never_names_the_leak(pytester: pytest.Pytester) -> None:

@@ -28,7 +28,7 @@ from pytest_refleak import exclusions as caches
 from pytest_refleak import objects as objects_mod
 from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count, os_threads
-from pytest_refleak.measure import Reading, Window, calibrate_offset
+from pytest_refleak.measure import Reading, TypeGrowth, Window, calibrate_offset, without_samples
 from pytest_refleak.objects import gone_by_type, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
@@ -783,6 +783,33 @@ def test_objects_that_replace_the_previous_runs_are_not_counted(
     holder.append(Thing())
     reading = window.close()  # not inside the assert: rewriting holds the bound method
     assert reading.objects == 1
+    holder.clear()
+
+
+def test_a_sample_since_dead_or_taken_over_is_not_looked_up(heap: Heap, origins: Origins) -> None:
+    """The explanation finds the traced run's samples by id after the last re-run.
+    One that died since, or whose id a later run's object took, would name another
+    object's holder: the window says which.  ``without_samples`` then drops them,
+    with their printed forms, and keeps the rest."""
+    heap.settle()
+    # Made after the freeze, as a re-run makes them.
+    holder = [Thing(), Thing()]
+    kept, swapped = id(holder[0]), id(holder[1])
+    window = Window(heap, origins, cycles=False, freeze=False, watched=frozenset((kept, swapped)))
+    window.open()
+    del holder[1]
+    made = Thing()
+    # As if the dead one's address had gone to this run's object.
+    window.watched = window.watched | {id(made)}
+    holder.append(made)
+    reading = window.close()
+    assert reading.stale == {swapped, id(made)}
+    del made
+    growth = TypeGrowth("Thing", 3, 0, ("<kept>", "<swapped>", "<made>"), (), (kept, swapped, 7))
+    (left,) = without_samples(Reading(0, 0, by_type=(growth,)), reading.stale).by_type
+    assert left.samples == ("<kept>", "<made>") and left.sample_ids == (kept, 7)
+    (left,) = without_samples(Reading(0, 0, by_type=(growth,)), {kept, swapped, 7}).by_type
+    assert left.samples == growth.samples and left.sample_ids == ()
     holder.clear()
 
 
