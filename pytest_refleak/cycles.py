@@ -37,10 +37,10 @@ import importlib
 import re
 import tracemalloc
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from pytest_refleak.heap import referents
+from pytest_refleak.heap import CYCLE_FRAMES, TRACE_FRAMES, referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_site,
@@ -133,14 +133,24 @@ def analyse(
     max_groups: int = 50,
     also: Sequence[CycleGroup] = (),
     accept: Sequence[Accepted] = (),
+    made_before: Container[int] = frozenset(),
 ) -> CycleFindings:
     """Find the cycles in ``garbage`` and describe them without keeping references.
 
     ``also``: cycles described earlier (see :func:`parts`), reported with these.
+    ``made_before``: ids of the objects that existed when the window opened (an
+    earlier run made them, traced as that run was, if at all).
     """
     if not garbage and not also:
         return NO_CYCLES
-    found = _parts(garbage, origins, limit=limit, max_groups=max_groups, accept=accept)
+    found = _parts(
+        garbage,
+        origins,
+        limit=limit,
+        max_groups=max_groups,
+        accept=accept,
+        made_before=made_before,
+    )
     groups = [group for _, group in found] + list(also)[: max(0, max_groups - len(found))]
     truncated = len(garbage) > limit or len(found) + len(also) >= max_groups
     groups.sort(key=precedence)
@@ -156,9 +166,17 @@ def parts(
     limit: int = 20_000,
     max_groups: int = 50,
     accept: Sequence[Accepted] = (),
+    made_before: Container[int] = frozenset(),
 ) -> list[tuple[frozenset[int], CycleGroup]]:
     """The cycles in ``garbage``, each with the ids of the objects on it."""
-    return _parts(garbage, origins, limit=limit, max_groups=max_groups, accept=accept)
+    return _parts(
+        garbage,
+        origins,
+        limit=limit,
+        max_groups=max_groups,
+        accept=accept,
+        made_before=made_before,
+    )
 
 
 def _parts(
@@ -168,6 +186,7 @@ def _parts(
     limit: int,
     max_groups: int,
     accept: Sequence[Accepted] = (),
+    made_before: Container[int] = frozenset(),
 ) -> list[tuple[frozenset[int], CycleGroup]]:
     if not garbage:
         return []
@@ -180,7 +199,7 @@ def _parts(
         if len(component) == 1 and component[0] not in edges[component[0]]:
             continue
         members = frozenset(id(objects[i]) for i in component)
-        group = _describe(component, objects, edges, origins, tracing)
+        group = _describe(component, objects, edges, origins, tracing, made_before)
         if accept:
             accepted = _accepted_by(component, objects, members, accept)
             if accepted:
@@ -244,6 +263,7 @@ def _describe(
     edges: list[list[int]],
     origins: Origins,
     tracing: bool,
+    made_before: Container[int] = frozenset(),
 ) -> CycleGroup:
     members = set(component)
     member_ids = {id(objects[i]) for i in component}
@@ -257,7 +277,9 @@ def _describe(
         # their kind they could outvote what the allocations say.
         if tracing and n >= _SITES_LOOKED_UP:
             continue
-        origin, site, settled = _member_origin(objects[i], member_ids, origins, tracing)
+        origin, site, settled = _member_origin(
+            objects[i], member_ids, origins, tracing, made_before
+        )
         shallow = shallow or not settled
         if origin is not None:
             found.append(origin)
@@ -286,10 +308,19 @@ _SITES_LOOKED_UP = 64
 
 
 def _member_origin(
-    obj: object, member_ids: set[int], origins: Origins, tracing: bool
+    obj: object,
+    member_ids: set[int],
+    origins: Origins,
+    tracing: bool,
+    made_before: Container[int] = frozenset(),
 ) -> tuple[Origin | None, str | None, bool]:
     """The origin one cycle member counts for, where it came from, if known, and
-    whether its allocation trace, if one decided, showed all that decides it."""
+    whether what decided it showed all that decides it.
+
+    A member an earlier run made (a structure each run replaces, freed by the
+    next) was traced as that run was: not at all, or with fewer frames than now.
+    Such a trace does not settle who made it: a later traced run will have made
+    the next one with the frames it keeps (see ``protocol.Checker._rerun``)."""
     # Types by type(), never isinstance: that would ask the object for its __class__.
     if type(obj) is types.FrameType:
         if obj.f_back is not None and id(obj.f_back) in member_ids:
@@ -303,17 +334,18 @@ def _member_origin(
     if is_a(obj, (BaseException, types.TracebackType)):
         return None, None, True
     kind = _origin_by_kind(obj, origins)
+    earlier = tracing and id(obj) in made_before
     if tracing:
         frames = object_frames(obj)
         if frames:
             return (
                 _maker(frames, kind, origins),
                 allocation_site(obj, origins),
-                _settled(frames, kind, origins),
+                _settled(frames, kind, origins) and not (earlier and _cut_earlier(frames)),
             )
     code = _code_of(obj)
     if code is not None:
-        return kind, f"{code.co_filename}:{code.co_firstlineno}", True
+        return kind, f"{code.co_filename}:{code.co_firstlineno}", not earlier
     if kind is None:
         return None, None, True
     site = None
@@ -324,7 +356,7 @@ def _member_origin(
         init = class_namespace(cls).get("__init__")
         if type(init) is types.FunctionType:
             site = f"{init.__code__.co_filename}:{init.__code__.co_firstlineno}"
-    return kind, site, True
+    return kind, site, not earlier
 
 
 def _origin_by_kind(obj: object, origins: Origins) -> Origin | None:
@@ -398,6 +430,15 @@ def _settled(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Or
     if any(filename.startswith(_IMPORT_SYSTEM) for filename, _ in frames):
         return False
     return origins.at_top_level(*frames[0]) is False
+
+
+def _cut_earlier(frames: Sequence[tuple[str, int]]) -> bool:
+    """Whether a trace an earlier window recorded may have been cut at its limit:
+    as long as a limit the plugin traces with, and shorter than tracing keeps now
+    (any test's allocation lies more frames deep than these, below pytest's)."""
+    return len(frames) in (CYCLE_FRAMES, TRACE_FRAMES) and len(
+        frames
+    ) < tracemalloc.get_traceback_limit()
 
 
 def _code_of(obj: object) -> types.CodeType | None:

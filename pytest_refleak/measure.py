@@ -75,6 +75,7 @@ from pytest_refleak.objects import (
     function_parts,
     gone_by_type,
     kept_types,
+    kind_of,
     made_by,
     new_reachable,
     replaced,
@@ -367,7 +368,11 @@ class Window:
     def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:
         """Cycles a collection is about to free by way of finalizers, described while
         they exist (see :class:`pytest_refleak.heap.CycleCatcher`)."""
-        return list(cycles_mod.parts(doomed, self.origins, accept=self.accept))
+        return list(
+            cycles_mod.parts(
+                doomed, self.origins, accept=self.accept, made_before=self._old_ids or frozenset()
+            )
+        )
 
     def _keep_doomed(self, description: object) -> None:
         if not isinstance(description, cycles_mod.CycleGroup) or description.accepted:
@@ -423,6 +428,7 @@ class Window:
                     self.origins,
                     also=self._freed,
                     accept=self.accept,
+                    made_before=self._old_ids or frozenset(),
                 )
                 self._findings = in_a_shallow_stack(analyse) if traced_now else analyse()
                 del analyse
@@ -902,7 +908,7 @@ def summarise(
         # By the real type: isinstance would ask the object for its __class__.
         if issubclass(type(obj), weakref.ref):
             weak.add(name)
-        by_type_id[name, id(type(obj))] += 1
+        by_type_id[name, kind_of(obj)] += 1
         with contextlib.suppress(Exception):  # a broken size only loses a figure
             sizes[name] += size_of(obj)
     replaced_of: Counter[str] = Counter()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import compress
 
 from pytest_refleak.heap import referents
-from pytest_refleak.text import instance_dict, is_a, object_frames
+from pytest_refleak.text import class_module, instance_dict, is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
 _EMPTY_SIZES: dict[type, int] = {
@@ -38,8 +38,23 @@ _EMPTY_SIZES: dict[type, int] = {
 _KEPT_LIMIT = 10_000
 
 
+_QUALNAME = type.__dict__["__qualname__"].__get__
+
+
+def kind_of(obj: object) -> int:
+    """What a new object must match to take an old one's place: its class's module
+    and qualified name, not the class itself, which a reloaded module makes anew.
+    Read through the class's own storage (docs/hostile-input.md)."""
+    cls = type(obj)
+    module = class_module(cls)
+    try:
+        return hash((module if type(module) is str else "", _QUALNAME(cls)))
+    except Exception:  # noqa: BLE001 - a broken class is only itself
+        return id(cls)
+
+
 def kept_ids(candidates: list[object]) -> tuple[tuple[int, int], ...]:
-    return tuple((id(o), id(type(o))) for o in candidates[:_KEPT_LIMIT])
+    return tuple((id(o), kind_of(o)) for o in candidates[:_KEPT_LIMIT])
 
 
 def gone_by_type(previous: Sequence[tuple[int, int]], alive: set[int]) -> dict[int, int]:
@@ -81,7 +96,7 @@ def alive_since_earlier(
     if not suspects:
         return set()
     return {
-        i for o, i in zip(young, ids, strict=True) if i in suspects and earlier[i] == id(type(o))
+        i for o, i in zip(young, ids, strict=True) if i in suspects and earlier[i] == kind_of(o)
     }
 
 
@@ -114,11 +129,11 @@ def kept_types(candidates: list[object], gone: dict[int, int]) -> list[object]:
     if not gone:
         return candidates
     new = _count_by_type(candidates)
-    return [o for o in candidates if new[id(type(o))] > gone.get(id(type(o)), 0)]
+    return [o for o in candidates if new[kind_of(o)] > gone.get(kind_of(o), 0)]
 
 
 def _count_by_type(objects: list[object]) -> Counter[int]:
-    return Counter(id(type(obj)) for obj in objects)
+    return Counter(kind_of(obj) for obj in objects)
 
 
 def function_parts(function: object) -> set[int]:

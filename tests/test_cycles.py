@@ -299,6 +299,21 @@ def fork_deep():
 
 
 
+#: PLANTING's tree, kept by the module until the next run makes another: its cycles
+#: are freed a run later than they are made.
+GARDEN = (
+    PLANTING
+    + """
+GARDEN = plant()
+
+
+def replant():
+    global GARDEN
+    GARDEN = plant()
+"""
+)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -312,6 +327,9 @@ def fork_deep():
         "bag = ownership.Bag()\n    bag.append(bag)\n    copy.deepcopy([[[[bag]]]])",
         # Eight levels in: past sixteen frames of the library's own.
         "copy.deepcopy([[[[[[[[templates.TEMPLATE]]]]]]]])",
+        # The tree the module keeps dies when the next run reloads it: each traced
+        # run sees the one an earlier run made, untraced or with fewer frames.
+        "importlib.reload(garden)",
     ],
     ids=[
         "module-re-executed-by-the-test",
@@ -319,16 +337,20 @@ def fork_deep():
         "module-reloaded-by-the-test",
         "object-copied-deep-in-a-library",
         "object-copied-very-deep-in-a-library",
+        "tree-a-reloaded-module-keeps",
     ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
     """Class objects left behind because a test re-executed a module body, and a project
     container the test puts into itself, are the test's cycles, not the project's,
-    however far from where they were made the test's own call is."""
-    pytester.makepyfile(ownership=OWNERSHIP, planting=PLANTING, templates=TEMPLATES)
+    however far from where they were made the test's own call is, and whichever run
+    made them."""
+    pytester.makepyfile(
+        ownership=OWNERSHIP, planting=PLANTING, templates=TEMPLATES, garden=GARDEN
+    )
     pytester.makepyfile(
         test_it=(
-            "import copy, importlib, sys\nimport ownership, planting, templates\n"
+            "import copy, importlib, sys\nimport garden, ownership, planting, templates\n"
             f"def test_it():\n    {body}\n"
         )
     )
@@ -346,12 +368,14 @@ def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body
         ("ownership.nested_bag()", "*Bag*Bag*"),
         ("root = ownership.Node()\n    ownership.Node(root)", "*Node.parent*"),
         ("templates.fork_deep()", "*Bag*Bag*"),
+        ("garden.replant()", "*Node.parent*"),
     ],
     ids=[
         "class-made-per-call",
         "project-puts-object-into-itself",
         "tree-linked-by-constructor",
         "project-copies-very-deep-in-a-library",
+        "tree-the-project-replaces-on-each-call",
     ],
 )
 def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
@@ -360,8 +384,10 @@ def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(
     """A class made on every call, a container the project's code puts into itself, and a
     tree the project's constructor links up (even when the test calls the constructor)
     are the project's cycles."""
-    pytester.makepyfile(ownership=OWNERSHIP, templates=TEMPLATES)
-    pytester.makepyfile(test_it=f"import ownership, templates\ndef test_it():\n    {body}\n")
+    pytester.makepyfile(ownership=OWNERSHIP, templates=TEMPLATES, garden=GARDEN)
+    pytester.makepyfile(
+        test_it=f"import garden, ownership, templates\ndef test_it():\n    {body}\n"
+    )
     result = run(pytester, "--refleak")
     assert_cycles(result, path)
 

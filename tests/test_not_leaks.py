@@ -542,6 +542,49 @@ def test_a_big_structure_swapped_for_a_fresh_one_passes(pytester: pytest.Pyteste
     )
 
 
+def test_instances_of_a_reloaded_modules_classes_replace_the_old_ones(
+    pytester: pytest.Pytester,
+) -> None:
+    """A reload makes the module's classes anew: the instances its body makes are of
+    a class that did not exist before, and take the place of the old class's, which
+    died with the old module's namespace.  Replaced, not kept: the test passes.  A
+    test that reloads it and keeps an instance elsewhere still leaks, named by it."""
+    pytester.makepyfile(
+        schema="""
+        import dataclasses, enum
+
+        class Status(enum.Enum):
+            PLACED = 1
+            SHIPPED = 2
+
+        @dataclasses.dataclass
+        class Line:
+            sku: str
+            status: Status
+
+        DEFAULT = Line("SKU-0", Status.PLACED)
+        """,
+        keep="KEPT = []\n",
+        test_it="""
+        import importlib
+        import keep, schema
+
+        def test_reload():
+            module = importlib.reload(schema)
+            assert module.DEFAULT.status is module.Status.PLACED
+
+        def test_reload_and_keep_a_line():
+            module = importlib.reload(schema)
+            keep.KEPT.append(module.Line("SKU-1", module.Status.SHIPPED))
+        """,
+    )
+    for result in run_in_orders(pytester, "--refleak", seeds=("2",)):
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            ["LEAKED test_it.py::test_reload_and_keep_a_line - * objects/run*: Line ×1*"]
+        )
+
+
 def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     """Code that keeps only its latest object leaves a new object alive on every run, but
     the previous one is let go and the heap does not grow; keeping them all leaks."""

@@ -29,7 +29,7 @@ from pytest_refleak import objects as objects_mod
 from pytest_refleak.exclusions import Exclusions
 from pytest_refleak.heap import Heap, _startup_freeze_count, os_threads
 from pytest_refleak.measure import Reading, TypeGrowth, Window, calibrate_offset, without_samples
-from pytest_refleak.objects import gone_by_type, made_by, replaced, still_kept
+from pytest_refleak.objects import gone_by_type, kind_of, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
 from pytest_refleak.text import format_size, parse_size, safe_repr
@@ -772,18 +772,32 @@ def test_objects_that_replace_the_previous_runs_are_not_counted(
     took its place; next to a previous one still alive, it is growth."""
     holder = [Thing()]
     heap.settle()
-    previous = ((id(holder[0]), id(Thing)),)
+    previous = ((id(holder[0]), kind_of(holder[0])),)
     window = Window(heap, origins, cycles=False, freeze=False, previous=previous)
     window.open()
     holder[0] = Thing()
     reading = window.close()
-    assert reading.objects == 0 and reading.kept == ((id(holder[0]), id(Thing)),)
+    assert reading.objects == 0 and reading.kept == ((id(holder[0]), kind_of(holder[0])),)
     window = Window(heap, origins, cycles=False, freeze=False, previous=reading.kept)
     window.open()
     holder.append(Thing())
     reading = window.close()  # not inside the assert: rewriting holds the bound method
     assert reading.objects == 1
     holder.clear()
+
+
+def test_an_instance_of_a_class_made_again_replaces_one_of_the_old_class() -> None:
+    """A reload makes a module's classes anew: an instance of the new class takes the
+    place of one of the old, same module and name; a class of another name does not."""
+
+    def make(name: str) -> type:
+        return type(name, (), {"__module__": "reloaded", "__qualname__": name})
+
+    old, again, other = make("Row")(), make("Row")(), make("Column")()
+    assert type(old) is not type(again)
+    assert kind_of(old) == kind_of(again) != kind_of(other)
+    gone = gone_by_type(((id(old), kind_of(old)),), alive=set())
+    assert replaced([again], gone) == 1 and replaced([other], gone) == 0
 
 
 def test_a_sample_since_dead_or_taken_over_is_not_looked_up(heap: Heap, origins: Origins) -> None:
