@@ -44,6 +44,7 @@ from pytest_refleak.heap import CYCLE_FRAMES, TRACE_FRAMES, referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_site,
+    class_attribute,
     class_module,
     class_mro,
     class_namespace,
@@ -51,6 +52,7 @@ from pytest_refleak.text import (
     is_a,
     object_frames,
     safe_repr,
+    storage_frames,
     type_name,
 )
 
@@ -270,7 +272,13 @@ def _describe(
     found: list[Origin] = []
     sites: dict[str, str] = {}
     shallow = False
+    attribute_dicts = _attribute_dicts(component, objects, edges)
     for n, i in enumerate(component):
+        if i in attribute_dicts:
+            # Part of its instance, which is on the cycle too and decides for both:
+            # Python 3.11 and later keep most instances' attributes inline, and
+            # the verdict must not depend on the version.
+            continue
         # Where members were allocated is looked up for the first few only: a
         # parse tree with parent pointers makes groups of thousands, and the
         # report names five sites at most.  The others do not count then: by
@@ -337,6 +345,11 @@ def _member_origin(
     earlier = tracing and id(obj) in made_before
     if tracing:
         frames = object_frames(obj)
+        if is_a(obj, list):
+            # The references a list holds were put there by the code that filled
+            # it: where its item storage was last grown says who (a project's
+            # node's child list that the test appends to is the test's link).
+            frames = storage_frames(obj) or frames  # type: ignore[arg-type]
         if frames:
             return (
                 _maker(frames, kind, origins),
@@ -430,6 +443,31 @@ def _settled(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Or
     if any(filename.startswith(_IMPORT_SYSTEM) for filename, _ in frames):
         return False
     return origins.at_top_level(*frames[0]) is False
+
+
+def _attribute_dicts(
+    component: list[int], objects: list[object], edges: list[list[int]]
+) -> set[int]:
+    """The members that are another member's attribute dict (its ``__dict__``)."""
+    dicts = {i for i in component if type(objects[i]) is dict}
+    if not dicts:
+        return set()
+    owned: set[int] = set()
+    for i in component:
+        obj = objects[i]
+        if type(obj) in _PLAIN_CONTAINERS or not any(j in dicts for j in edges[i]):
+            continue
+        # Only the interpreter's own __dict__ is read: a class's own property of
+        # that name would run its code.
+        if type(class_attribute(class_mro(type(obj)), "__dict__")) is not _DICT_SLOT:
+            continue
+        attributes = instance_dict(obj)
+        owned.update(j for j in edges[i] if j in dicts and objects[j] is attributes)
+    return owned
+
+
+_PLAIN_CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
+_DICT_SLOT = types.GetSetDescriptorType
 
 
 def _cut_earlier(frames: Sequence[tuple[str, int]]) -> bool:

@@ -6,6 +6,7 @@ import collections
 import re
 import struct
 import sys
+import sysconfig
 import tracemalloc
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -277,13 +278,13 @@ def _shown(obj: object, level: int) -> str:
     if types.ModuleType in mro:
         called = module_name(obj)
         return f"<module {_shown(called, 0)}>" if called is not None else _fallback(obj)
-    if any(_class_attribute(mro, name) is not _MISSING for name in _FIELD_CLASSES):
+    if any(class_attribute(mro, name) is not _MISSING for name in _FIELD_CLASSES):
         # A dataclass's or attrs class's repr is made from its fields: shown from
         # them, without calling it.
         attributes = _public_attributes(obj, mro, level)
         if attributes:
             return f"{class_name(cls)}({attributes})"
-    if _class_attribute(mro, "__repr__") is _OBJECT_REPR:
+    if class_attribute(mro, "__repr__") is _OBJECT_REPR:
         # The default repr: it reads the class, never the object.
         return object.__repr__(obj)
     return _fallback(obj)
@@ -300,7 +301,7 @@ def _public_attributes(obj: object, mro: Sequence[type], level: int) -> str:
     when the class stores attributes some other way (slots, a ``__dict__``
     property) or has no public ones.
     """
-    descriptor = _class_attribute(mro, "__dict__")
+    descriptor = class_attribute(mro, "__dict__")
     if type(descriptor) is not types.GetSetDescriptorType:
         return ""
     attributes = descriptor.__get__(obj, type(obj))
@@ -321,7 +322,7 @@ _OBJECT_REPR = vars(object)["__repr__"]
 _MISSING = object()
 
 
-def _class_attribute(mro: Iterable[type], name: str) -> object:
+def class_attribute(mro: Iterable[type], name: str) -> object:
     """Where attribute lookup would find ``name`` on a class, without running any code."""
     for cls in mro:
         value = _CLASS_DICT.__get__(cls).get(name, _MISSING)
@@ -369,6 +370,33 @@ def block_frames(address: int) -> tuple[tuple[str, int], ...]:
 
 _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
+
+
+def _item_storage_reader() -> Callable[[list[object]], int] | None:
+    """Reads the address of a list's item storage (``ob_item``), which follows the
+    reference count, the type and the size in the list's C structure.  Not on
+    builds whose object header differs (free-threaded) or on other interpreters."""
+    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return None
+    try:
+        import ctypes
+    except ImportError:
+        return None
+    pointer = ctypes.c_void_p
+    return lambda items: pointer.from_address(id(items) + 3 * _WORD).value or 0
+
+
+_ITEM_STORAGE = _item_storage_reader()
+
+
+def storage_frames(items: list[object]) -> tuple[tuple[str, int], ...]:
+    """Where a list's item storage was last allocated, innermost last: the code that
+    last grew it, by appending, extending or building it whole; empty if that was
+    not traced.  (Filling a list that has room left allocates nothing.)"""
+    if _ITEM_STORAGE is None or _LOOKUP is None:
+        return ()
+    address = _ITEM_STORAGE(items)
+    return block_frames(address) if address else ()
 
 
 def _managed_dict(kind: type, known: dict[type, bool] | None) -> bool:

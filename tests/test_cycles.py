@@ -330,6 +330,10 @@ def replant():
         # The tree the module keeps dies when the next run reloads it: each traced
         # run sees the one an earlier run made, untraced or with fewer frames.
         "importlib.reload(garden)",
+        # The project's nodes, linked by the test: the project made the child list,
+        # the test filled it.
+        "root = ownership.Node()\n    child = ownership.Node()\n"
+        "    child.parent = root\n    root.children.append(child)",
     ],
     ids=[
         "module-re-executed-by-the-test",
@@ -338,6 +342,7 @@ def replant():
         "object-copied-deep-in-a-library",
         "object-copied-very-deep-in-a-library",
         "tree-a-reloaded-module-keeps",
+        "project-nodes-linked-by-the-test",
     ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:

@@ -32,7 +32,7 @@ from pytest_refleak.measure import Reading, TypeGrowth, Window, calibrate_offset
 from pytest_refleak.objects import gone_by_type, kind_of, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.settings import Limits, SettingsError, read_marker, resolve
-from pytest_refleak.text import format_size, parse_size, safe_repr
+from pytest_refleak.text import format_size, parse_size, safe_repr, storage_frames
 from pytest_refleak.verdict import (
     Kind,
     judge,
@@ -784,6 +784,35 @@ def test_objects_that_replace_the_previous_runs_are_not_counted(
     reading = window.close()  # not inside the assert: rewriting holds the bound method
     assert reading.objects == 1
     holder.clear()
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython", reason="reads CPython's list structure"
+)
+def test_a_lists_storage_is_traced_where_it_was_last_grown() -> None:
+    """Who filled a list is where its item storage was last allocated, not where the
+    list was made: the cycle verdict counts a list for the code that filled it."""
+
+    def make() -> list[object]:
+        return []
+
+    def fill(items: list[object]) -> None:
+        items.append(items)
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start(4)
+    try:
+        items = make()
+        assert storage_frames(items) == ()  # empty: no storage yet
+        fill(items)
+        filled_at = fill.__code__.co_firstlineno + 1
+        assert storage_frames(items)[-1] == (__file__, filled_at)
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    assert storage_frames(items) == ()  # tracing stopped: nothing to say
+    items.clear()
 
 
 def test_an_instance_of_a_class_made_again_replaces_one_of_the_old_class() -> None:
