@@ -345,14 +345,13 @@ def _member_origin(
     earlier = tracing and id(obj) in made_before
     if tracing:
         frames = object_frames(obj)
-        if is_a(obj, list):
-            # The references a list holds were put there by the code that filled
-            # it: where its item storage was last grown says who (a project's
-            # node's child list that the test appends to is the test's link).
-            frames = storage_frames(obj) or frames  # type: ignore[arg-type]
         if frames:
+            origin = _maker(frames, kind, origins)
+            if origin is Origin.PROJECT and is_a(obj, list):
+                # Who filled a list made the references it holds.
+                origin = Origin.TESTS if _filled_by_tests(obj, kind, origins) else origin
             return (
-                _maker(frames, kind, origins),
+                origin,
                 allocation_site(obj, origins),
                 _settled(frames, kind, origins) and not (earlier and _cut_earlier(frames)),
             )
@@ -443,6 +442,16 @@ def _settled(frames: Sequence[tuple[str, int]], kind: Origin | None, origins: Or
     if any(filename.startswith(_IMPORT_SYSTEM) for filename, _ in frames):
         return False
     return origins.at_top_level(*frames[0]) is False
+
+
+def _filled_by_tests(items: object, kind: Origin | None, origins: Origins) -> bool:
+    """Whether the tests' code last grew a list's item storage: the references it
+    holds are then the test's doing, though the project made the list (a project
+    node's child list the test appends to).  Only ever toward the tests: a list
+    the test made and the project's method filled (a list subclass's own
+    ``append``) was filled on the test's request, and stays the test's."""
+    stored = storage_frames(items)  # type: ignore[arg-type]
+    return bool(stored) and _maker(stored, kind, origins) is Origin.TESTS
 
 
 def _attribute_dicts(

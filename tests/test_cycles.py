@@ -261,6 +261,13 @@ class Bag(list):
     pass
 
 
+class CheckedBag(list):
+    def append(self, item):
+        if not isinstance(item, (int, CheckedBag)):
+            raise TypeError(item)
+        super().append(item)
+
+
 def nested_bag():
     bag = Bag()
     bag.append(bag)
@@ -334,6 +341,9 @@ def replant():
         # the test filled it.
         "root = ownership.Node()\n    child = ownership.Node()\n"
         "    child.parent = root\n    root.children.append(child)",
+        # The project's list type fills itself through its own append, on the
+        # test's request: the test's.
+        "bag = ownership.CheckedBag()\n    bag.append(bag)",
     ],
     ids=[
         "module-re-executed-by-the-test",
@@ -343,6 +353,7 @@ def replant():
         "object-copied-very-deep-in-a-library",
         "tree-a-reloaded-module-keeps",
         "project-nodes-linked-by-the-test",
+        "project-list-type-filled-on-the-tests-request",
     ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
