@@ -83,13 +83,12 @@ def context_holder(matches: Callable[[object], bool]) -> str | None:
 def running_at(site: tuple[str, int]) -> str | None:
     """The thread running a frame at ``site`` (file, line), which holds memory allocated
     there (Python 3.10 allocates each frame: its memory stays while the call runs)."""
-    me = threading.get_ident()
     names = _thread_names()
-    frames = sys._current_frames()
+    frames = _other_threads_frames()
     try:
         for ident, top in frames.items():
             frame: types.FrameType | None = top
-            while ident != me and frame is not None:
+            while frame is not None:
                 if (frame.f_code.co_filename, frame.f_lineno) == site:
                     return f"the running thread {names.get(ident, str(ident))!r}"
                 frame = frame.f_back
@@ -98,20 +97,27 @@ def running_at(site: tuple[str, int]) -> str | None:
     return None
 
 
+def _other_threads_frames() -> dict[int, types.FrameType]:
+    """The frame each other thread is running.  Not this thread's: held in a local,
+    this call's own frame would refer to itself, and outlive its return with what
+    it was asked about (the collector is off while leaks are explained), a referrer
+    the next search would follow."""
+    frames = sys._current_frames()
+    frames.pop(threading.get_ident(), None)
+    return frames
+
+
 def _thread_names() -> dict[int, str]:
     return {t.ident: t.name for t in threading.enumerate() if t.ident is not None}
 
 
 def _in_running_frames(obj: object) -> str | None:
     """A local of a frame some thread is running, or the method it is running."""
-    me = threading.get_ident()
     names = _thread_names()
     method = obj if isinstance(obj, types.MethodType) else None
-    frames = sys._current_frames()
+    frames = _other_threads_frames()
     try:
         for ident, top in frames.items():
-            if ident == me:
-                continue
             thread = names.get(ident, f"thread {ident}")
             frame: types.FrameType | None = top
             while frame is not None:
