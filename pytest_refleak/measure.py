@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import _thread
 import array
-import contextlib
 import dataclasses
 import functools
 import gc
@@ -33,7 +32,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pytest_refleak import cycles as cycles_mod
 from pytest_refleak.exclusions import (
@@ -70,12 +69,12 @@ from pytest_refleak.heap import (
 )
 from pytest_refleak.objects import (
     alive_since_earlier,
+    class_kind,
     estimated_blocks,
     exclusive_contents,
     function_parts,
     gone_by_type,
     kept_types,
-    kind_of,
     made_by,
     new_reachable,
     replaced,
@@ -86,13 +85,13 @@ from pytest_refleak.objects import (
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_frames,
+    class_name,
     frames_of,
     is_a,
     object_frames,
     pick_frames,
     safe_repr,
-    size_of,
-    type_name,
+    size_reader,
 )
 from pytest_refleak.threads import OtherThreads
 
@@ -902,15 +901,33 @@ def summarise(
     sizes: Counter[str] = Counter()
     by_type_id: Counter[tuple[str, int]] = Counter()
     weak: set[str] = set()
+    # Per object only what differs between objects: the count and the size.  A
+    # leak of a hundred thousand objects has a handful of classes, and under
+    # tracing every string or tuple made per object is a traced allocation.
+    sizers: dict[type, Callable[[Any], int]] = {}
+    by_class: Counter[type] = Counter()
+    size_by_class: Counter[type] = Counter()
     for obj in candidates:
-        name = type_name(obj)
-        counts[name] += 1
+        cls = type(obj)
+        by_class[cls] += 1
+        sizer = sizers.get(cls)
+        if sizer is None:
+            sizer = sizers[cls] = size_reader(cls)
+        try:
+            size_by_class[cls] += sizer(obj)
+        except Exception:  # noqa: BLE001 - a broken size only loses a figure
+            continue
+    for cls, count in by_class.items():
+        name = class_name(cls)
+        counts[name] += count
+        sizes[name] += size_by_class[cls]
         # By the real type: isinstance would ask the object for its __class__.
-        if issubclass(type(obj), weakref.ref):
+        if issubclass(cls, weakref.ref):
             weak.add(name)
-        by_type_id[name, kind_of(obj)] += 1
-        with contextlib.suppress(Exception):  # a broken size only loses a figure
-            sizes[name] += size_of(obj)
+        by_type_id[name, class_kind(cls)] += count
+    sizers.clear()
+    by_class.clear()
+    size_by_class.clear()
     replaced_of: Counter[str] = Counter()
     for (name, kind), count in by_type_id.items():
         replaced_of[name] += min(count, (gone or {}).get(kind, 0))
@@ -928,8 +945,9 @@ def summarise(
     looked: Counter[str] = Counter()
     # Objects nothing new refers to are where a leak hangs from: show those first.
     ordered = sorted(candidates, key=lambda o: id(o) in inner)
+    names = {cls: class_name(cls) for cls in set(map(type, ordered))}
     for obj in ordered:
-        name = type_name(obj)
+        name = names[type(obj)]
         if id(obj) not in inner:
             roots[name] += 1
         shown = samples.setdefault(name, [])
@@ -944,6 +962,7 @@ def summarise(
             frames = allocation_frames(obj, origins)
             if frames and frames not in where:
                 where.append(frames)
+    names.clear()
     return _by_growth(
         TypeGrowth(
             n,
