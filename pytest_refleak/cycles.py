@@ -44,7 +44,7 @@ from pytest_refleak.heap import CYCLE_FRAMES, TRACE_FRAMES, referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     allocation_site,
-    class_attribute,
+    attribute_dict,
     class_module,
     class_mro,
     class_namespace,
@@ -145,7 +145,7 @@ def analyse(
     """
     if not garbage and not also:
         return NO_CYCLES
-    found = _parts(
+    found = parts(
         garbage,
         origins,
         limit=limit,
@@ -171,25 +171,6 @@ def parts(
     made_before: Container[int] = frozenset(),
 ) -> list[tuple[frozenset[int], CycleGroup]]:
     """The cycles in ``garbage``, each with the ids of the objects on it."""
-    return _parts(
-        garbage,
-        origins,
-        limit=limit,
-        max_groups=max_groups,
-        accept=accept,
-        made_before=made_before,
-    )
-
-
-def _parts(
-    garbage: Sequence[object],
-    origins: Origins,
-    *,
-    limit: int,
-    max_groups: int,
-    accept: Sequence[Accepted] = (),
-    made_before: Container[int] = frozenset(),
-) -> list[tuple[frozenset[int], CycleGroup]]:
     if not garbage:
         return []
     objects = list(garbage[:limit])
@@ -466,26 +447,21 @@ def _attribute_dicts(
         obj = objects[i]
         if type(obj) in _PLAIN_CONTAINERS or not any(j in dicts for j in edges[i]):
             continue
-        # Only the interpreter's own __dict__ is read: a class's own property of
-        # that name would run its code.
-        if type(class_attribute(class_mro(type(obj)), "__dict__")) is not _DICT_SLOT:
-            continue
-        attributes = instance_dict(obj)
-        owned.update(j for j in edges[i] if j in dicts and objects[j] is attributes)
+        attributes = attribute_dict(obj)
+        if attributes is not None:
+            owned.update(j for j in edges[i] if j in dicts and objects[j] is attributes)
     return owned
 
 
 _PLAIN_CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
-_DICT_SLOT = types.GetSetDescriptorType
 
 
 def _cut_earlier(frames: Sequence[tuple[str, int]]) -> bool:
     """Whether a trace an earlier window recorded may have been cut at its limit:
     as long as a limit the plugin traces with, and shorter than tracing keeps now
     (any test's allocation lies more frames deep than these, below pytest's)."""
-    return len(frames) in (CYCLE_FRAMES, TRACE_FRAMES) and len(
-        frames
-    ) < tracemalloc.get_traceback_limit()
+    kept = len(frames)
+    return kept in (CYCLE_FRAMES, TRACE_FRAMES) and kept < tracemalloc.get_traceback_limit()
 
 
 def _code_of(obj: object) -> types.CodeType | None:

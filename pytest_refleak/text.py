@@ -306,11 +306,8 @@ def _public_attributes(obj: object, mro: Sequence[type], level: int) -> str:
     when the class stores attributes some other way (slots, a ``__dict__``
     property) or has no public ones.
     """
-    descriptor = class_attribute(mro, "__dict__")
-    if type(descriptor) is not types.GetSetDescriptorType:
-        return ""
-    attributes = descriptor.__get__(obj, type(obj))
-    if type(attributes) is not dict:
+    attributes = attribute_dict(obj, mro)
+    if attributes is None:
         return ""
     shown: list[str] = []
     for name, value in dict.items(attributes):
@@ -325,6 +322,20 @@ def _public_attributes(obj: object, mro: Sequence[type], level: int) -> str:
 
 _OBJECT_REPR = vars(object)["__repr__"]
 _MISSING = object()
+
+
+def attribute_dict(obj: object, mro: Sequence[type] | None = None) -> dict[str, object] | None:
+    """An instance's attribute dict, read through the interpreter's own ``__dict__``
+    descriptor so that no code of the object runs; ``None`` when its class stores
+    attributes some other way (slots, a ``__dict__`` property).  ``mro``: its
+    class's, when the caller has it already."""
+    if mro is None:
+        mro = _CLASS_MRO.__get__(type(obj))
+    descriptor = class_attribute(mro, "__dict__")
+    if type(descriptor) is not types.GetSetDescriptorType:
+        return None
+    attributes = descriptor.__get__(obj, type(obj))
+    return attributes if type(attributes) is dict else None
 
 
 def class_attribute(mro: Iterable[type], name: str) -> object:
