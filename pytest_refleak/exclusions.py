@@ -14,17 +14,12 @@ Rules that need pytest's records are applied by the plugin, through
 :mod:`pytest_refleak.pytest_internals`; the rest are here, for the measuring
 code, which never imports pytest.  Every case, and where it is applied:
 
-Named by the caller, as an :class:`Exclusions` (``first_run.FirstRun._exclusions``
-for the first run, ``protocol.Checker._measure_rerun`` for re-runs):
+Named by the caller, as an :class:`Exclusions` (``protocol.Checker._measure_rerun``
+builds the re-runs' one; the first run is not measured):
 
-- pytest's reports of the test, held while it is measured: ``bookkeeping``; the
-  first run also packs them into one bytes object (``held_reports.pack_reports``);
-- the lists and dicts of the item and its fixture request (fixture values,
-  captured output, user properties): ``owned``; those pytest let go of are
-  emptied, and one that grew from empty is one block (``FirstRun._let_go_dropped``);
-- the item's stash, and the finalizer lists of the wider-scoped fixtures it uses:
-  ``bookkeeping`` on the first run, ``holders`` on re-runs;
-- pytest's record of each node it set up and has not torn down: ``exact``;
+- the item, its stash, and the finalizer lists of the wider-scoped fixtures it
+  uses (what a run leaves on pytest's node, another plugin's per-run record or a
+  timer's handle): ``holders``;
 - the logging plugin's handlers and ``config.stash``, which swap in fresh
   buffers each phase: ``holders``;
 - what ``pytest_refleak_ignore`` declares: ``ignored`` and ``ignored_types``;
@@ -38,8 +33,6 @@ for the first run, ``protocol.Checker._measure_rerun`` for re-runs):
   on every run, replayed examples or not).  Their keys and values that the
   collector does not track (strings, numbers) are theirs too
   (:func:`untracked_entries`);
-- on Python 3.10, the frame a test function keeps after its first call:
-  ``extra_blocks`` (``protocol.Checker.first_call_of``).
 
 Applied by :class:`pytest_refleak.measure.Window`:
 

@@ -1,17 +1,14 @@
-"""A checked test's reports while it is measured: held back, packed, re-made.
+"""A checked test's reports, held back until its re-runs have judged it.
 
-pytest's reports are bookkeeping, not the test's: while the first run is measured
-they must neither reach other plugins (which keep them) nor count as memory the
-test left behind.  :class:`HeldReports` holds back every report logged for the
-test (each attempt's, its subtests'); :func:`pack_reports` turns the test's own reports into
-one bytes object for the closing reading, and :func:`unpack_reports` makes them
-again, costing what pytest's own did.
+The verdict goes on the test's last report, and a leak fails its call report: so
+no report of the test may reach other plugins (which keep them, print them, send
+them to the controller under xdist) before the re-runs are over.
+:class:`HeldReports` holds back every report logged for the test (each attempt's,
+its subtests').
 """
 
 from __future__ import annotations
 
-import contextlib
-import pickle
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +16,6 @@ from typing import Any
 import pytest
 
 from pytest_refleak.pytest_internals import (
-    REPORT_SHARED_ATTRIBUTES,
     shadow_hook_proxy,
     unshadow_hook_proxy,
 )
@@ -113,25 +109,6 @@ class _Relay:
             self._hooks.pytest_runtest_logfinish(nodeid=nodeid, location=location)
 
 
-def pack_reports(reports: list[pytest.TestReport]) -> bytes | None:
-    """The reports as one bytes object, or ``None`` if they cannot make the round trip.
-
-    Only passing runs are measured exactly, so only their reports are packed, and
-    only if every attribute holds plain data or pytest's own objects.  Anything
-    else (user properties, an object another plugin attached) is someone else's:
-    pickling it may run their code, and it may not load again.
-    """
-    if not all_passed(reports) or any(r.user_properties for r in reports):
-        return None
-    try:
-        states = [(type(r), dict(vars(r))) for r in reports]
-        if not all(_plain(state) for _, state in states):
-            return None
-        return pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - an attribute that cannot be pickled: keep them
-        return None
-
-
 _ATOMS = (str, int, float, bool, bytes, type(None))
 
 
@@ -153,35 +130,6 @@ def _plain(value: object, depth: int = 0) -> bool:
 _WORDS: dict[object, object] = {
     word: word for word in ("passed", "failed", "skipped", "setup", "call", "teardown")
 }
-
-
-def unpack_reports(packed: bytes, item: pytest.Item) -> list[pytest.TestReport]:
-    """Re-make the reports :func:`pack_reports` packed, costing what pytest's own did.
-
-    pytest keeps every report until the session ends.  Unpickled as they are, each
-    would hold a dict of its own for its attributes and copies of strings the item
-    already has: some 20 blocks a test.  Attributes are set one by one, as
-    ``__init__`` set them, and take the item's own node id, location and keyword
-    names where they are equal.
-    """
-    same = dict(_WORDS)
-    for name in REPORT_SHARED_ATTRIBUTES:
-        value = getattr(item, name, None)
-        if value is not None:
-            same[value] = value
-    keywords = {name: name for name in item.keywords}
-    reports: list[pytest.TestReport] = []
-    for cls, state in pickle.loads(packed):
-        report = cls.__new__(cls)
-        for name, value in state.items():
-            if name == "keywords" and type(value) is dict:
-                value = {keywords.get(k) or k: v for k, v in value.items()}
-            else:
-                with contextlib.suppress(TypeError):  # unhashable: a list, say
-                    value = same.get(value, value)
-            setattr(report, name, value)
-        reports.append(report)
-    return reports
 
 
 def all_passed(reports: Iterable[pytest.TestReport]) -> bool:

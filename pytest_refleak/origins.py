@@ -142,7 +142,6 @@ def _tracer_paths(monitoring: Sequence[object]) -> set[str]:
     return paths
 
 
-
 def _monitoring_callbacks() -> list[object]:
     """The functions the tools registered with ``sys.monitoring`` (Python 3.12+)
     have called on code events.  ``sys.monitoring`` hands a tool's callback out

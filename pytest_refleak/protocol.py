@@ -2,14 +2,14 @@
 
 How a checked test runs (``docs/how-it-decides.md`` has the long version):
 
-1. Its first run is the real one, reported as usual (:mod:`pytest_refleak.first_run`).
-   pytest's reports are held back meanwhile (:mod:`pytest_refleak.held_reports`).
-2. If that run left nothing behind, the test is done: the common case costs two
-   collections of the objects the test made, and nothing else.
-3. Otherwise it is re-run, unreported, up to ``refleak_runs`` times; the last
-   re-run traces allocations to tell where things came from.  Only growth on
-   every re-run makes a leak (:func:`pytest_refleak.verdict.judge`).
-4. The verdict becomes the test's record, put on its last report, and a leak the
+1. Its first run is the real one, reported as usual, and not measured: what is
+   older than the test is frozen before it, and pytest's reports are held back
+   meanwhile (:mod:`pytest_refleak.held_reports`).
+2. If it passed, it is re-run, unreported, up to ``refleak_runs`` times; the
+   last planned re-run traces allocations to tell where things came from, and
+   only a test that grew on every re-run is traced.  Only growth on every
+   re-run makes a leak (:func:`pytest_refleak.verdict.judge`).
+3. The verdict becomes the test's record, put on its last report, and a leak the
    baseline does not accept fails the test's call report.
 """
 
@@ -49,7 +49,6 @@ from pytest_refleak.exclusions import (
     tooling_namespaces,
     tooling_state,
 )
-from pytest_refleak.first_run import FirstRun, failure_note
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
 from pytest_refleak.heap import CYCLE_FRAMES, DEEPEST_FRAMES, TRACE_FRAMES, Heap
@@ -92,7 +91,6 @@ from pytest_refleak.verdict import (
     Kind,
     Verdict,
     judge,
-    looks_leaky,
     memory_cleared,
     moved,
     settling,
@@ -129,7 +127,6 @@ class Checker:
         self._origins: Origins | None = None
         self._calibration: dict[type, int] = {}
         self._offsets: dict[tuple[bool, bool], int] = {}
-        self._codes_seen: set[int] = set()
         self._watch: Watch | None = None
         self.checked = 0
         self.rerun = 0
@@ -243,20 +240,19 @@ class Checker:
             self._heap.restore()
             self._heap = None
 
-    def first_call_of(self, item: pytest.Item) -> int:
-        """Blocks Python 3.10 keeps after a test function's first call: one frame.
+    def _settle(self) -> str | None:
+        """Freeze what is older than the test, before its first run; say why not if
+        that failed (a bug of ours: the test then runs as usual, unchecked).
 
-        Before 3.11 each code object keeps the frame of its last call for reuse, so
-        the first call of a test function leaves one block behind that later calls
-        do not.
+        The re-runs then list and collect only what this test's runs made.  Not
+        after the first run: what it made must stay collectable, so that a
+        structure the next run replaces is freed, as it would be without the plugin.
         """
-        if sys.version_info >= (3, 11):
-            return 0
-        code = getattr(getattr(item, "function", None), "__code__", None)
-        if code is None or id(code) in self._codes_seen:
-            return 0
-        self._codes_seen.add(id(code))
-        return 1
+        try:
+            self.heap.settle()
+        except Exception as error:  # noqa: BLE001 - the test must run whatever happens
+            return failure_note(error)
+        return None
 
     # -- running a checked test ------------------------------------------------------
 
@@ -272,44 +268,26 @@ class Checker:
         """
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        first = FirstRun(self, item, limits)
-        set_up_before = set_up_nodes(item)
         # A doctest's run empties its globals: each re-run gets a fresh copy.
         globs = doctest_globals(item)
         doctest = (globs, dict(globs)) if globs is not None else None
         held = HeldReports(item)
         held.install()
         try:
-            # Resources are read outside the measuring window: what reading them
-            # allocates is not the test's.
+            # Outside the test: what reading them allocates is not the test's.
             resources_before = self._snapshot()
+            unsettled = self._settle()
             with self._watching():
-                first.open()
-                try:
-                    result = yield
-                    reports = first.close(held.reports())
-                finally:
-                    first.abandon()
+                result = yield
+                reports = held.reports()
             # Before the resources are read again: pytest-timeout's timer may be a thread.
             _stop_test_timer(item)
             resources_after = self._snapshot() if resources_before is not None else None
             left = self._compared(resources_before, resources_after)
             self.checked += 1
-            # Fixtures of wider scope torn down after this test free memory inside the
-            # first run's window, which could hide a leak: such a test is always
-            # re-run.  Not when this very run set the node up (a class's only test):
-            # then what its teardown frees was allocated inside the window too.
-            chain = item.listchain()
-            torn_down = chain[_shared(chain, nextitem) : -1]
-            tore_down = any(
-                set_up_before is None or id(node) in set_up_before for node in torn_down
-            )
-            del chain, torn_down
             # Earlier attempts (pytest-rerunfailures) are reported as they are; the
-            # last is the one judged, and a window that held several attempts
-            # cannot clear the test on its own.
-            start = last_attempt(reports)
-            final = reports[start:]
+            # last is the one judged.
+            final = reports[last_attempt(reports) :]
             held.keep = False
             verdict: Verdict | None
             self._hook_error = None
@@ -318,9 +296,7 @@ class Checker:
                     item,
                     nextitem,
                     limits,
-                    first.reading,
                     final,
-                    tore_down or start > 0,
                     doctest,
                     Evidence(first=left),
                     (resources_before, resources_after),
@@ -335,8 +311,8 @@ class Checker:
             # pytest.fail() and pytest.skip() raise no Exception: a timer's lands here too.
             except (Exception, pytest.fail.Exception, pytest.skip.Exception) as error:  # noqa: BLE001
                 verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=failure_note(error))
-            if first.failure is not None:
-                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=first.failure)
+            if unsettled is not None:
+                verdict = Verdict(Kind.INCONCLUSIVE, runs=0, note=unsettled)
         finally:
             held.uninstall()
             if timer_key in item.stash:
@@ -355,16 +331,18 @@ class Checker:
         item: pytest.Item,
         nextitem: pytest.Item | None,
         limits: Limits,
-        reading: Reading | None,
         reports: list[pytest.TestReport],
-        tore_down: bool,
         doctest: Globals | None,
         evidence: Evidence,
         first_state: tuple[Snapshot | None, Snapshot | None],
     ) -> Verdict | None:
-        if reading is None or not reports or not all_passed(reports):
-            return None
-        if not tore_down and not looks_leaky(reading, limits) and not evidence.first:
+        """Re-run a test that passed, and judge it from its re-runs.
+
+        The first run is not measured: every test that passed is re-run (see
+        ``docs/how-it-decides.md``, *Every checked test is re-run once*), so what
+        the first run left decides nothing that the re-runs do not decide better.
+        """
+        if not reports or not all_passed(reports):
             return None
         started = time.perf_counter()
         self.rerun += 1
@@ -1023,15 +1001,19 @@ def _cut_short(number: int, runs: int, net_due: bool) -> str:
     return "the memory kept was not counted again net of what the traced re-run freed"
 
 
-def _shared(chain: list[Any], other: pytest.Item | None) -> int:
-    if other is None:
-        return 0
-    count = 0
-    for a, b in zip(chain[:-1], other.listchain(), strict=False):
-        if a is not b:
-            break
-        count += 1
-    return count
+def failure_note(error: BaseException) -> str:
+    """The note for a test whose measuring raised: an error of the plugin's, unless a
+    test outcome (``pytest.fail``, as pytest-timeout's timeout) stopped it."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - an exception that cannot say what it is
+        text = "?"
+    if isinstance(error, (pytest.fail.Exception, pytest.skip.Exception)):
+        return f"checking it was stopped ({type(error).__name__}: {text[:200]})"
+    return (
+        f"measuring it failed ({type(error).__name__}: {text[:200]}); "
+        "this is a bug in pytest-refleak, please report it"
+    )
 
 
 def plugin_dirs(config: pytest.Config) -> list[str]:

@@ -15,7 +15,6 @@ measuring modules never import pytest.
 from __future__ import annotations
 
 import gc
-import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -30,19 +29,13 @@ from _pytest.runner import runtestprotocol
 
 __all__ = [
     "REPORT_SHARED_ATTRIBUTES",
-    "RunningHookCall",
-    "containers_of",
     "doctest_globals",
     "explanation_longrepr",
     "fixture_finalizers",
-    "fixture_request",
-    "item_containers",
     "keeping_wider_scopes",
-    "node_setup_records",
     "report_sections",
     "runtestprotocol",
     "set_up_nodes",
-    "settle_log_handler",
     "shadow_hook_proxy",
     "tear_down_for",
     "tooling_holders",
@@ -53,13 +46,6 @@ __all__ = [
 #: keeps it (``_id``, a ``NodeId``, on pytest 9.2; ``_nodeid``, a string, on 8.x),
 #: ``nodeid`` and ``location``.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
 REPORT_SHARED_ATTRIBUTES = ("_id", "_nodeid", "nodeid", "location")
-
-
-def fixture_request(item: pytest.Item) -> object:
-    """The item's fixture request, which holds its fixture values (None: not known)."""
-    # ``Function._request``, a ``TopRequest`` made in ``__init__`` and replaced by
-    # ``_initrequest`` after teardown.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
-    return getattr(item, "_request", None)
 
 
 def _setup_stack(item: pytest.Item) -> dict[Any, Any] | None:
@@ -75,27 +61,6 @@ def set_up_nodes(item: pytest.Item) -> set[int] | None:
     """Ids of the nodes pytest has set up and not yet torn down (None: not known)."""
     stack = _setup_stack(item)
     return None if stack is None else {id(node) for node in stack}
-
-
-def node_setup_records(item: pytest.Item) -> list[object]:
-    """pytest's record of each node it has set up and not yet torn down: a tuple, a
-    list of finalizers and the node's own teardown method.
-
-    The first test of a module or class makes them, and they stay until the node is
-    torn down.  Only these objects are pytest's: the finalizers fixtures add to the
-    list, and what those hold, are not taken with them.
-    """
-    stack = _setup_stack(item)
-    if stack is None:
-        return []
-    records: list[object] = []
-    for node, record in stack.items():
-        if type(record) is not tuple or not record or type(record[0]) is not list:
-            continue
-        records.append(record)
-        records.append(record[0])
-        records.extend(f for f in record[0] if type(f) is types.MethodType and f.__self__ is node)
-    return records
 
 
 def keeping_wider_scopes(item: pytest.Item) -> pytest.Item | None:
@@ -121,32 +86,6 @@ def tear_down_for(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     setupstate = getattr(item.session, "_setupstate", None)
     if setupstate is not None:
         setupstate.teardown_exact(nextitem)
-
-
-def item_containers(item: pytest.Item) -> list[tuple[object, object, str, int]]:
-    """The lists and dicts of an item and its fixture request, with their sizes now.
-
-    pytest fills them during a run (fixture values, captured output sections, user
-    properties) and drops some afterwards.
-    """
-    found = []
-    for owner in (item, fixture_request(item)):
-        found.extend(containers_of(owner))
-    return found
-
-
-def containers_of(owner: object) -> list[tuple[object, object, str, int]]:
-    """The lists and dicts among ``owner``'s attributes, with their sizes now."""
-    # An item's and a request's own attributes: fixture values, ``_report_sections``,
-    # ``user_properties`` and the like.  Checked on pytest 8.0.0, 8.3.5 and 9.2.0.
-    attributes = getattr(owner, "__dict__", None)
-    if not isinstance(attributes, dict):
-        return []
-    return [
-        (owner, value, name, sys.getsizeof(value))
-        for name, value in attributes.items()
-        if type(value) in (dict, list)
-    ]
 
 
 def fixture_finalizers(item: pytest.Item, *, set_up_only: bool = False) -> list[list[object]]:
@@ -196,29 +135,6 @@ def _fixture_definitions(item: pytest.Item) -> list[object]:
             for chain in by_name.values():
                 found.extend(chain)
     return found
-
-
-def settle_log_handler(config: pytest.Config) -> None:
-    """Let the log handler drop the previous test's records now, not inside the window.
-
-    pytest's logging plugin keeps a test's last records until the next phase
-    starts.  Resetting the handler early, and reading it as the end of a phase
-    does, leaves it as the test's last phase will leave it.  Done in a function of
-    its own so that the bound methods it makes are gone before measuring starts.
-    """
-    handler = _report_handler(config)
-    reset = getattr(handler, "reset", None)
-    if callable(reset):
-        reset()
-        getvalue = getattr(getattr(handler, "stream", None), "getvalue", None)
-        if callable(getvalue):
-            getvalue()
-
-
-def _report_handler(config: pytest.Config) -> object:
-    # The logging plugin's ``report_handler`` (a ``LogCaptureHandler`` whose
-    # ``reset`` swaps in a fresh ``stream``).  Checked on pytest 8.0.0, 8.3.5, 9.2.0.
-    return getattr(config.pluginmanager.get_plugin("logging-plugin"), "report_handler", None)
 
 
 def tooling_holders(config: pytest.Config) -> list[object]:
@@ -325,80 +241,6 @@ def _multicall_code() -> types.CodeType | None:
         return None
     function = getattr(_callers, "_multicall", None)
     return getattr(function, "__code__", None)
-
-
-class RunningHookCall:
-    """pluggy's state of the hook call the caller runs inside, read before a window.
-
-    The first run is measured from inside the call of ``pytest_runtest_protocol``
-    (from the outermost wrapper), and that call is still running when the window
-    closes: the generators of the wrappers it started inside the window (logging's,
-    warnings', other plugins'), its results, the arguments it made for the last
-    implementation and its iterator over the wrappers are alive until it returns,
-    right after the window.  They are pluggy's, not the test's.  Only this one
-    call's state is read: nothing else a running frame holds is taken off.
-    """
-
-    def __init__(self, frame: types.FrameType) -> None:
-        self._frame: types.FrameType | None = frame
-        names = frame.f_locals
-        # What the call's locals hold now (the arguments it made for our own
-        # wrapper) is held until the window is read: replaced inside it, it would be
-        # freed there, and its blocks would go against the new ones counted below.
-        self._held: list[object] = list(names.values())
-        # So is its iterator over the implementations, which only the frame's stack
-        # holds: it runs out, and is freed, inside the window.
-        self._held.extend(_iterators_over([v for v in self._held if type(v) is list]))
-        self._lists: list[list[object]] = [
-            value for value in (names.get(n) for n in _CALL_LISTS) if type(value) is list
-        ]
-        #: Whether each list had storage when the window opened.
-        self._sizes = [sys.getsizeof(value) for value in self._lists]
-
-    @classmethod
-    def find(cls) -> RunningHookCall | None:
-        """The innermost pluggy hook call running below the caller (None: not found)."""
-        code = _multicall_code()
-        frame = sys._getframe(1)
-        while code is not None and frame is not None:
-            if frame.f_code is code:
-                try:
-                    return cls(frame)
-                except Exception:  # noqa: BLE001 - locals that cannot be read
-                    return None
-            frame = frame.f_back  # type: ignore[assignment]
-        return None
-
-    def roots(self) -> list[object]:
-        """What the call holds now: the new objects these reach are pluggy's."""
-        found: list[object] = list(self._lists)
-        frame = self._frame
-        if frame is not None:
-            try:
-                names = frame.f_locals
-                found.extend(names.get(n) for n in _CALL_LOCALS)
-            except Exception:  # noqa: BLE001 - locals that cannot be read
-                pass
-        return [value for value in found if value is not None]
-
-    def iterators(self) -> list[object]:
-        """The call's iterators over its own lists, which only its frame's stack holds."""
-        return _iterators_over(self._lists)
-
-    def grown_from_empty(self) -> int:
-        """Blocks the lists allocated for their contents in the window."""
-        empty = sys.getsizeof([])
-        return sum(
-            1
-            for value, size in zip(self._lists, self._sizes, strict=True)
-            if size == empty and sys.getsizeof(value) > empty
-        )
-
-    def forget(self) -> None:
-        self._frame = None
-        self._held = []
-        self._lists = []
-        self._sizes = []
 
 
 _LIST_ITERATORS: tuple[type, ...] = (type(iter([])), type(reversed([])))

