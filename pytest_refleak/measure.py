@@ -237,8 +237,14 @@ class Window:
         settle_malloc: bool = False,
         read_malloc: bool = True,
         watched: frozenset[int] = frozenset(),
+        count_memory: bool = True,
     ) -> None:
         self.heap = heap
+        #: Whether a traced window counts the memory it traced.  Not when earlier
+        #: runs already cleared the test of memory growth: the window is traced to
+        #: tell who made its cycles, and a snapshot of every trace, grouped by
+        #: traceback, was most of a cycle-making test's cost.
+        self.count_memory = count_memory
         #: Ids of objects sampled by an earlier window (see Reading.stale).
         self.watched = watched
         #: Whether the window reads the bytes held through malloc at all: only where
@@ -463,9 +469,10 @@ class Window:
             self._flags[3] = max(0, interned_size() - self._flags[2])
         young = gc.get_objects()
         # A test may have stopped tracemalloc: the run then has no memory figures.
-        traced = self._traced_growth() if self.trace and tracemalloc.is_tracing() else None
+        tracing = self.trace and tracemalloc.is_tracing()
+        traced = self._traced_growth() if tracing and self.count_memory else None
         try:
-            if traced is None:
+            if not tracing:
                 return self._read_objects(young, exclusions(), blocks_after, traced, collected)
             # A partial, not a closure: a closure's cells would be made with this
             # frame, before the new objects are listed, and look new.

@@ -174,6 +174,7 @@ class Checker:
         read_malloc: bool = True,
         frames: int = TRACE_FRAMES,
         watched: frozenset[int] = frozenset(),
+        count_memory: bool = True,
     ) -> Window:
         if (cycles, freeze) not in self._offsets:
             self._offsets[cycles, freeze] = calibrate_offset(
@@ -198,6 +199,7 @@ class Checker:
             settle_malloc=settle_malloc,
             read_malloc=read_malloc,
             watched=watched,
+            count_memory=count_memory,
         )
 
     @property
@@ -456,11 +458,10 @@ class Checker:
                     if tracing:
                         # Explaining a leak later needs what this re-run allocated.
                         self.heap.hold_tracing()
-                    frames = deeper or (
-                        CYCLE_FRAMES
-                        if tracing and memory_cleared(readings, limits)
-                        else TRACE_FRAMES
-                    )
+                    # A re-run that left no memory behind decided memory: a traced one
+                    # then only tells who made the cycles.
+                    cleared = memory_cleared(readings, limits)
+                    frames = deeper or (CYCLE_FRAMES if tracing and cleared else TRACE_FRAMES)
                     scoped = _sets_up_a_scope(item)
                     reading, end_snapshot, left = self._measure_rerun(
                         item,
@@ -483,6 +484,7 @@ class Checker:
                         # them again decides nothing (most tests: none from the start).
                         resources=bool(evidence.suspect),
                         watched=watched,
+                        count_memory=not cleared or since is not None,
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -763,6 +765,7 @@ class Checker:
         resources: bool = True,
         frames: int = TRACE_FRAMES,
         watched: frozenset[int] = frozenset(),
+        count_memory: bool = True,
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
         """The re-run's reading (``None`` if it did not pass), the traces where it
         ended when it traced, and the resources it left (read only if ``resources``)."""
@@ -790,6 +793,7 @@ class Checker:
             # cache of freed chunks, or a run that frees into it seems to grow.
             settle_malloc=True,
             watched=watched,
+            count_memory=count_memory,
         )
 
         def exclusions() -> Exclusions:

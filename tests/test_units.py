@@ -1005,6 +1005,44 @@ def test_window_keeps_nothing_it_measured(heap: Heap, origins: Origins) -> None:
     assert ref() is None and reading.objects >= 1
 
 
+@pytest.mark.skipif(tracemalloc.is_tracing(), reason="tracemalloc is on for the whole run")
+@pytest.mark.parametrize("count_memory", [True, False])
+def test_a_traced_window_for_cycles_alone_counts_no_memory(
+    heap: Heap,
+    origins: Origins,
+    count_memory: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A window traced only to tell who made its cycles (earlier runs cleared the
+    test of memory growth) takes no snapshot of the traces: it reads no memory
+    figures, and still tells the project's cycles and where they were made."""
+    name = f"looping_{count_memory}"
+    (tmp_path / f"{name}.py").write_text(
+        "class Node:\n    pass\n\ndef make():\n    a = Node()\n    a.me = a\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    looping = importlib.import_module(name)
+
+    window = Window(
+        heap, origins, cycles=True, trace=True, detailed=True, count_memory=count_memory
+    )
+    window.open()
+    looping.make()
+    _kept.append(b"x" * 5000)
+    reading = window.close()
+    _kept.pop()
+    heap.release_tracing()
+    made = [g for g in reading.cycles.groups if ("Node", 1) in g.types]
+    assert made and made[0].origin is Origin.PROJECT and made[0].sites, reading.cycles
+    if count_memory:
+        assert reading.untracked is not None and reading.untracked >= 5000
+        assert window.end_snapshot is not None
+    else:
+        assert reading.untracked is None and reading.traced is None
+        assert window.end_snapshot is None
+
+
 # -- verdicts --------------------------------------------------------------------------
 
 
