@@ -280,7 +280,11 @@ def malloc_chunk(size: int) -> int:
     word of header, rounded up to 16."""
     if size <= 512:
         return 0
-    return max(32, (size + 8 + 15) & ~15)
+    # Not max(): called between a window's collection and its first reading, where
+    # anything freed into one of the interpreter's free lists (max's tuple of
+    # arguments) is freed for good by the closing collection, a block too few.
+    chunk = (size + 8 + 15) & ~15
+    return chunk if chunk > 32 else 32
 
 
 def _startup_freeze_count() -> int:

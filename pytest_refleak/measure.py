@@ -1007,7 +1007,14 @@ def _referenced_within(objects: list[object]) -> set[int]:
     return inner
 
 
-def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool, freeze: bool = True) -> int:
+def calibrate_offset(
+    heap: Heap,
+    origins: Origins,
+    *,
+    cycles: bool,
+    freeze: bool = True,
+    settle_malloc: bool = False,
+) -> int:
     """The blocks an empty window reads: what measuring itself costs, to take off.
 
     Measured for each kind of window: one that freezes the heap and one that
@@ -1017,7 +1024,9 @@ def calibrate_offset(heap: Heap, origins: Origins, *, cycles: bool, freeze: bool
     """
     reading = 0
     for _ in range(4):
-        window = Window(heap, origins, cycles=cycles, freeze=freeze)
+        window = Window(
+            heap, origins, cycles=cycles, freeze=freeze, settle_malloc=settle_malloc
+        )
         window.open()
         reading = window.close().blocks
     return reading

@@ -126,7 +126,8 @@ class Checker:
         self._heap: Heap | None = None
         self._origins: Origins | None = None
         self._calibration: dict[type, int] = {}
-        self._offsets: dict[tuple[bool, bool], int] = {}
+        #: A re-run window's own blocks, with cycles caught or not.
+        self._offsets: dict[bool, int] = {}
         self._watch: Watch | None = None
         self.checked = 0
         self.rerun = 0
@@ -164,24 +165,24 @@ class Checker:
         *,
         cycles: bool,
         trace: bool = False,
-        freeze: bool = True,
         since: tracemalloc.Snapshot | None = None,
         grown_before: frozenset[tuple[str, int]] = frozenset(),
         previous: tuple[tuple[int, int], ...] = (),
         accept: tuple[Accepted, ...] = (),
         describe: bool = False,
-        settle_malloc: bool = False,
-        read_malloc: bool = True,
         frames: int = TRACE_FRAMES,
         watched: frozenset[int] = frozenset(),
         count_memory: bool = True,
     ) -> Window:
-        if (cycles, freeze) not in self._offsets:
-            self._offsets[cycles, freeze] = calibrate_offset(
-                self.heap, self.origins, cycles=cycles, freeze=freeze
-            )
-        if not self._calibration:
-            self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
+        """A re-run's window.
+
+        Re-runs do not freeze the heap again: what earlier runs of the test made
+        stays collectable, so that a structure rebuilt on every run and dropped by
+        the next one is freed, as it would be without the plugin.  They decide on
+        their bytes held through malloc, read from a full cache of freed chunks,
+        or a run that frees into it seems to grow.
+        """
+        self._calibrate(cycles)
         return Window(
             self.heap,
             self.origins,
@@ -190,14 +191,13 @@ class Checker:
             nframes=frames,
             detailed=(trace and since is None) or describe,
             calibration=self._calibration,
-            offset=self._offsets[cycles, freeze],
-            freeze=freeze,
+            offset=self._offsets[cycles],
+            freeze=False,
             since=since,
             grown_before=grown_before,
             previous=previous,
             accept=accept,
-            settle_malloc=settle_malloc,
-            read_malloc=read_malloc,
+            settle_malloc=True,
             watched=watched,
             count_memory=count_memory,
         )
@@ -242,7 +242,23 @@ class Checker:
             self._heap.restore()
             self._heap = None
 
-    def _settle(self) -> str | None:
+    def _calibrate(self, cycles: bool) -> None:
+        """Measure what a re-run's window costs itself, once per kind of window.
+
+        Before a test's first run, not at its first re-run: calibrating settles
+        and freezes the heap, and frozen, what the first run made is never
+        collected (a module the first run imported and the re-run imports again
+        left no cycles to see in that re-run).
+        """
+        if cycles not in self._offsets:
+            # With the re-runs' own settings, so that it measures the code they run.
+            self._offsets[cycles] = calibrate_offset(
+                self.heap, self.origins, cycles=cycles, freeze=False, settle_malloc=True
+            )
+        if not self._calibration:
+            self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
+
+    def _settle(self, limits: Limits) -> str | None:
         """Freeze what is older than the test, before its first run; say why not if
         that failed (a bug of ours: the test then runs as usual, unchecked).
 
@@ -251,6 +267,7 @@ class Checker:
         structure the next run replaces is freed, as it would be without the plugin.
         """
         try:
+            self._calibrate(limits.cycles != "off")
             self.heap.settle()
         except Exception as error:  # noqa: BLE001 - the test must run whatever happens
             return failure_note(error)
@@ -278,7 +295,7 @@ class Checker:
         try:
             # Outside the test: what reading them allocates is not the test's.
             resources_before = self._snapshot()
-            unsettled = self._settle()
+            unsettled = self._settle(limits)
             with self._watching():
                 result = yield
                 reports = held.reports()
@@ -433,6 +450,7 @@ class Checker:
                 # Frames for the next traced re-run, when a trace of fewer left some
                 # cycle's maker open (0: as the re-runs so far call for).
                 deeper = 0
+                deepest_again = False
                 # The traced re-run's samples, which the explanation looks up by id
                 # after the last re-run: those that died or whose address a later
                 # object took since are not looked up (a swapped function's address
@@ -491,16 +509,23 @@ class Checker:
                         break
                     if (
                         tracing
-                        and frames < DEEPEST_FRAMES
+                        and (frames < DEEPEST_FRAMES or not deepest_again)
                         and any(g.shallow for g in reading.cycles.groups)
                         and not self.heap.user_tracing
                         and not bound.reached()
                     ):
                         # Traced again with more frames; this run is not one of the
-                        # re-runs judged (it read no quick cycle flags).
+                        # re-runs judged (it read no quick cycle flags).  At the
+                        # deepest, once more, tracing on from this run: cycles that
+                        # die a run after they were made (a module the test imports
+                        # again) were made by the run before, and tracing started
+                        # afresh for more frames had no trace of them.
+                        again = frames >= DEEPEST_FRAMES
+                        deepest_again = deepest_again or again
                         deeper = TRACE_FRAMES if frames < TRACE_FRAMES else DEEPEST_FRAMES
                         retrace = True
-                        self.heap.release_tracing()
+                        if not again:
+                            self.heap.release_tracing()
                         evidence.reruns.append(left)
                         continue
                     if borrowing:
@@ -776,22 +801,15 @@ class Checker:
         # Only of fixtures set up now: one the re-run sets up (after the real run
         # tore it down) registers its own teardown, which must stay.
         registrations = [(lst, len(lst)) for lst in fixture_finalizers(item, set_up_only=True)]
-        # Re-runs do not freeze the heap again: what earlier runs of this test made
-        # stays collectable, so a structure rebuilt on every run and dropped by
-        # the next one is freed, as it would be without the plugin.
         window = self.window(
             cycles=limits.cycles != "off",
             trace=traced,
-            freeze=False,
             since=since,
             grown_before=grown_before,
             previous=previous,
             accept=limits.accept_cycles,
             describe=describe,
             frames=frames,
-            # Re-runs decide on their bytes held through malloc: read from a full
-            # cache of freed chunks, or a run that frees into it seems to grow.
-            settle_malloc=True,
             watched=watched,
             count_memory=count_memory,
         )
