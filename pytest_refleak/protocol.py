@@ -250,13 +250,16 @@ class Checker:
         collected (a module the first run imported and the re-run imports again
         left no cycles to see in that re-run).
         """
+        if not self._calibration:
+            self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
         if cycles not in self._offsets:
+            # After the report's calibration, which freezes the heap: a window that
+            # does not freeze lists and reads every object not frozen, the whole
+            # heap of a session before its first freeze (a second of CPU time).
             # With the re-runs' own settings, so that it measures the code they run.
             self._offsets[cycles] = calibrate_offset(
                 self.heap, self.origins, cycles=cycles, freeze=False, settle_malloc=True
             )
-        if not self._calibration:
-            self._calibration = {pytest.TestReport: calibrate_type(self.heap, sample_report)}
 
     def _settle(self, limits: Limits) -> str | None:
         """Freeze what is older than the test, before its first run; say why not if
