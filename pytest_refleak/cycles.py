@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from pytest_refleak.heap import CYCLE_FRAMES, TRACE_FRAMES, referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
-    allocation_site,
     attribute_dict,
     class_module,
     class_mro,
@@ -52,6 +51,7 @@ from pytest_refleak.text import (
     is_a,
     object_frames,
     safe_repr,
+    site_of,
     storage_frames,
     type_name,
 )
@@ -333,7 +333,7 @@ def _member_origin(
                 origin = Origin.TESTS if _filled_by_tests(obj, kind, origins) else origin
             return (
                 origin,
-                allocation_site(obj, origins),
+                site_of(frames, origins),
                 _settled(frames, kind, origins) and not (earlier and _cut_earlier(frames)),
             )
     code = _code_of(obj)

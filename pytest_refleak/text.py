@@ -509,9 +509,10 @@ def pick_frames(
     return tuple(head + tail)
 
 
-def allocation_site(obj: object, origins: Origins) -> str | None:
-    frames = allocation_frames(obj, origins, limit=1)
-    return f"{frames[-1][0]}:{frames[-1][1]}" if frames else None
+def site_of(frames: Sequence[tuple[str, int]], origins: Origins) -> str | None:
+    """``file:line`` of the innermost interesting frame of an allocation's ``frames``."""
+    picked = pick_frames(frames, origins, limit=1) if frames else ()
+    return f"{picked[-1][0]}:{picked[-1][1]}" if picked else None
 
 
 def format_size(n: float) -> str:

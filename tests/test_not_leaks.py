@@ -639,10 +639,6 @@ def test_tracebacks_kept_in_a_local_pass(leaky: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LEAKED test_it.py::test_keeps_traceback_and_leaks - *"])
 
 
-@pytest.mark.xfail(
-    reason="stop 16's collector changes: one more test judged leaking under --refleak-cycles=off; not yet found why",
-    strict=False,
-)
 def test_fixture_values_held_by_a_caught_exception_pass(leaky: pytest.Pytester) -> None:
     """pytest drops a test's fixture values after teardown, but a traceback kept in the
     test's frame keeps pytest's calling frame, and with it the values, until the
