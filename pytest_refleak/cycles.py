@@ -89,6 +89,10 @@ class CycleGroup:
     #: Whether a member's maker was decided from allocation traces cut short before
     #: what decides it (see :func:`_settled`): a deeper trace could name another.
     shallow: bool = False
+    #: Whether every such member was left open only because an earlier run made it
+    #: (untraced, or traced with fewer frames): tracing on into the next run, with
+    #: as many frames, settles it.
+    late: bool = False
 
 
 def precedence(group: CycleGroup) -> tuple[int, int]:
@@ -253,6 +257,8 @@ def _describe(
     found: list[Origin] = []
     sites: dict[str, str] = {}
     shallow = False
+    # Open only because an earlier run made them, every member left open.
+    late = True
     attribute_dicts = _attribute_dicts(component, objects, edges)
     for n, i in enumerate(component):
         if i in attribute_dicts:
@@ -269,7 +275,9 @@ def _describe(
         origin, site, settled = _member_origin(
             objects[i], member_ids, origins, tracing, made_before
         )
-        shallow = shallow or not settled
+        if settled is not True:
+            shallow = True
+            late = late and settled is _LATE
         if origin is not None:
             found.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
@@ -290,10 +298,16 @@ def _describe(
         site_types=tuple(sites.values())[:5],
         loop=loop,
         shallow=shallow,
+        late=shallow and late,
     )
 
 
 _SITES_LOOKED_UP = 64
+
+
+#: What :func:`_member_origin` says of a member left open only because an earlier
+#: run made it.
+_LATE = "late"
 
 
 def _member_origin(
@@ -302,14 +316,16 @@ def _member_origin(
     origins: Origins,
     tracing: bool,
     made_before: Container[int] = frozenset(),
-) -> tuple[Origin | None, str | None, bool]:
+) -> tuple[Origin | None, str | None, bool | str]:
     """The origin one cycle member counts for, where it came from, if known, and
-    whether what decided it showed all that decides it.
+    whether what decided it showed all that decides it: ``True``, ``False``, or
+    :data:`_LATE`.
 
     A member an earlier run made (a structure each run replaces, freed by the
     next) was traced as that run was: not at all, or with fewer frames than now.
-    Such a trace does not settle who made it: a later traced run will have made
-    the next one with the frames it keeps (see ``protocol.Checker._rerun``)."""
+    Such a trace does not settle who made it (:data:`_LATE`): a later traced run,
+    tracing on from this one, will have made the next one under tracing (see
+    ``protocol.Checker._rerun``)."""
     # Types by type(), never isinstance: that would ask the object for its __class__.
     if type(obj) is types.FrameType:
         if obj.f_back is not None and id(obj.f_back) in member_ids:
@@ -331,14 +347,14 @@ def _member_origin(
             if origin is Origin.PROJECT and is_a(obj, list):
                 # Who filled a list made the references it holds.
                 origin = Origin.TESTS if _filled_by_tests(obj, kind, origins) else origin
-            return (
-                origin,
-                site_of(frames, origins),
-                _settled(frames, kind, origins) and not (earlier and _cut_earlier(frames)),
-            )
+            if earlier and _cut_earlier(frames):
+                settled: bool | str = _LATE
+            else:
+                settled = _settled(frames, kind, origins)
+            return origin, site_of(frames, origins), settled
     code = _code_of(obj)
     if code is not None:
-        return kind, f"{code.co_filename}:{code.co_firstlineno}", not earlier
+        return kind, f"{code.co_filename}:{code.co_firstlineno}", _LATE if earlier else True
     if kind is None:
         return None, None, True
     site = None
@@ -349,7 +365,7 @@ def _member_origin(
         init = class_namespace(cls).get("__init__")
         if type(init) is types.FunctionType:
             site = f"{init.__code__.co_filename}:{init.__code__.co_firstlineno}"
-    return kind, site, not earlier
+    return kind, site, _LATE if earlier else True
 
 
 def _origin_by_kind(obj: object, origins: Origins) -> Origin | None:

@@ -453,7 +453,8 @@ class Checker:
                 # Frames for the next traced re-run, when a trace of fewer left some
                 # cycle's maker open (0: as the re-runs so far call for).
                 deeper = 0
-                deepest_again = False
+                # Frame limits a traced re-run was traced on from, once each.
+                traced_on: set[int] = set()
                 # The traced re-run's samples, which the explanation looks up by id
                 # after the last re-run: those that died or whose address a later
                 # object took since are not looked up (a swapped function's address
@@ -510,25 +511,29 @@ class Checker:
                     if reading is None:
                         failure = "it did not pass when re-run"
                         break
+                    open_groups = [g for g in reading.cycles.groups if g.shallow]
+                    # Cycles freed a run after they were made (a module the test
+                    # imports again, a tree each call replaces) were made by the run
+                    # before this one: traced again with as many frames, tracing on
+                    # from this run, they are judged from traces of their own.
+                    # Otherwise with more frames, tracing started afresh.
+                    on = bool(open_groups) and all(g.late for g in open_groups)
                     if (
                         tracing
-                        and (frames < DEEPEST_FRAMES or not deepest_again)
-                        and any(g.shallow for g in reading.cycles.groups)
+                        and open_groups
+                        and (frames not in traced_on if on else frames < DEEPEST_FRAMES)
                         and not self.heap.user_tracing
                         and not bound.reached()
                     ):
-                        # Traced again with more frames; this run is not one of the
-                        # re-runs judged (it read no quick cycle flags).  At the
-                        # deepest, once more, tracing on from this run: cycles that
-                        # die a run after they were made (a module the test imports
-                        # again) were made by the run before, and tracing started
-                        # afresh for more frames had no trace of them.
-                        again = frames >= DEEPEST_FRAMES
-                        deepest_again = deepest_again or again
-                        deeper = TRACE_FRAMES if frames < TRACE_FRAMES else DEEPEST_FRAMES
-                        retrace = True
-                        if not again:
+                        # This run is not one of the re-runs judged (it read no
+                        # quick cycle flags).
+                        if on:
+                            traced_on.add(frames)
+                            deeper = frames
+                        else:
+                            deeper = TRACE_FRAMES if frames < TRACE_FRAMES else DEEPEST_FRAMES
                             self.heap.release_tracing()
+                        retrace = True
                         evidence.reruns.append(left)
                         continue
                     if borrowing:

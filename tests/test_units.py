@@ -1240,6 +1240,29 @@ def test_a_disturbed_plain_re_run_puts_the_traced_one_off() -> None:
     assert traced_rerun_due([swapped], 3, dataclasses.replace(limits, allow_objects=10_000)) == 3
 
 
+def test_cycles_alone_are_traced_as_soon_as_a_re_run_cleared_memory() -> None:
+    """Memory leaks only if every re-run grows: once one did not, and every re-run
+    made cycles that count, the next re-run traces them (the second at the
+    earliest), whatever the others read.  A test that still grows, or one that made
+    no cycles on some re-run, keeps the planned schedule."""
+    from pytest_refleak.measure import CYCLE_PROJECT
+
+    limits = Limits()
+    runs = limits.runs
+    cycles_only = Reading(blocks=0, objects=0, malloc=0, cycle_flags=CYCLE_PROJECT)
+    disturbed_cycles = Reading(blocks=0, objects=10, malloc=0, cycle_flags=CYCLE_PROJECT)
+    growing_cycles = Reading(blocks=3, objects=1, malloc=0, cycle_flags=CYCLE_PROJECT)
+    clean = Reading(blocks=0, objects=0, malloc=0)
+    assert traced_rerun_due([cycles_only], runs, limits) == 2
+    assert traced_rerun_due([disturbed_cycles, cycles_only], runs, limits) == 3
+    assert traced_rerun_due([growing_cycles, cycles_only], runs, limits) == 3
+    assert traced_rerun_due([disturbed_cycles], runs, limits) == runs + 1
+    assert traced_rerun_due([growing_cycles], runs, limits) == runs
+    assert traced_rerun_due([cycles_only, clean], runs, limits) == runs
+    off = dataclasses.replace(limits, cycles="off")
+    assert traced_rerun_due([cycles_only], runs, off) == runs
+
+
 def _spin(stop: threading.Event, ready: threading.Event, made: list[object]) -> None:
     ready.set()
     count = 0
