@@ -9,6 +9,7 @@ A test that does not leak pays nothing for this.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from pytest_refleak.chains import (
     held_step,
     holders_of,
 )
-from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth
+from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth, in_a_shallow_stack
 from pytest_refleak.report import headline_growth, one_line
 from pytest_refleak.resources import Found as Resource
 from pytest_refleak.resources import owners
@@ -227,7 +228,12 @@ def _with_holders(
     context = context_holder(lambda found: not gc.is_tracked(found) and allocated_at(found) == site)
     if context is not None:
         return dataclasses.replace(growth, holders=(f"held by {context}",))
-    pairs, complete = holders_of([site], ignore=mine, budget=budget, limit=1)
+    # In a stack of its own (see measure.in_a_shallow_stack): the search runs while
+    # allocations are traced, and each of its look-ups makes a traceback's tuple,
+    # traced with as many of pytest's frames as tracing keeps.
+    search = functools.partial(holders_of, [site], ignore=mine, budget=budget, limit=1)
+    pairs, complete = in_a_shallow_stack(search)
+    del search
     if not pairs:
         running = running_at(site)
         if running is not None:
