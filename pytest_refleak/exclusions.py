@@ -122,18 +122,11 @@ class Exclusions:
 
     ``bookkeeping``: kept by the tooling during the window and still held at its
     end (reports, say); new objects reachable from them are not the test's, and
-    their blocks are taken off the memory growth.  ``owned``: the tooling's lists
-    and dicts (a test item's fixture values, say); a new one is bookkeeping, and
-    its new contents are too, but only if nothing else holds them.  ``holders``: long-lived
+    their blocks are taken off the memory growth.  ``holders``: long-lived
     tooling objects whose new contents replaced old ones (no memory growth).
     ``ignored``: objects and types the user declared not to be leaks.
     ``caches``: bounded caches; what they gained is theirs to drop, like ignored
     objects, but only their new entries are looked at.
-    ``extra_blocks``: blocks the caller knows it holds besides all these, and
-    ``extra_bytes`` the bytes of those that ``malloc`` serves (see
-    :class:`pytest_refleak.heap.MallocBytes`).
-    ``exact``: new tooling objects to count as bookkeeping one by one (pytest's
-    record of a node it set up), without what they refer to.
     ``tracers``: the objects tracing the interpreter (:func:`~pytest_refleak.origins.tracers`),
     holders like ``holders``, walked last and only for new objects nothing else
     accounts for: coverage's records are large, and hold a test's new objects
@@ -141,15 +134,10 @@ class Exclusions:
     """
 
     bookkeeping: Sequence[object] = ()
-    owned: Sequence[object] = ()
     holders: Sequence[object] = ()
     ignored: Sequence[object] = ()
     ignored_types: tuple[type, ...] = ()
     caches: Sequence[object] = ()
-    extra_blocks: int = 0
-    extra_bytes: int = 0
-    #: Tooling objects that are bookkeeping themselves, but not what they refer to.
-    exact: Sequence[object] = ()
     #: Namespaces and instance dicts of the tooling (its modules', a test item's):
     #: the strings and numbers they hold directly are the tooling's memory.
     slots: Sequence[object] = ()

@@ -71,7 +71,6 @@ from pytest_refleak.objects import (
     alive_since_earlier,
     class_kind,
     estimated_blocks,
-    exclusive_contents,
     function_parts,
     gone_by_type,
     kept_types,
@@ -235,7 +234,6 @@ class Window:
         previous: tuple[tuple[int, int], ...] = (),
         accept: Sequence[cycles_mod.Accepted] = (),
         settle_malloc: bool = False,
-        read_malloc: bool = True,
         watched: frozenset[int] = frozenset(),
         count_memory: bool = True,
     ) -> None:
@@ -247,9 +245,6 @@ class Window:
         self.count_memory = count_memory
         #: Ids of objects sampled by an earlier window (see Reading.stale).
         self.watched = watched
-        #: Whether the window reads the bytes held through malloc at all: only where
-        #: they decide something, as reading them has a budget (see MallocBytes).
-        self.read_malloc = read_malloc
         #: Whether glibc's cache of freed chunks is filled before the bytes held
         #: through malloc are read (see MallocBytes.fill_thread_cache).
         self.settle_malloc = settle_malloc
@@ -367,7 +362,7 @@ class Window:
             self._flags[2] = interned_size()
         # Tracing keeps its own records through malloc, for every allocation:
         # a traced window is counted in blocks and traced bytes only.
-        self._malloc = self.read_malloc and not self.trace and self.heap.malloc.read(self._flags, 4)
+        self._malloc = not self.trace and self.heap.malloc.read(self._flags, 4)
         self._blocks_before = read_blocks()
 
     def _describe_doomed(self, doomed: list[object]) -> list[tuple[frozenset[int], object]]:
@@ -541,12 +536,7 @@ class Window:
             problem = "the test froze the heap (gc.freeze), hiding the objects it made"
             self.heap.user_froze()
 
-        owned_tracked, owned_untracked = exclusive_contents(exclusions.owned, young, ids, young_ids)
-        bookkeeping = new_reachable(
-            [*exclusions.bookkeeping, *owned_tracked], young_ids, young=index
-        )
-        bookkeeping.update(id(c) for c in exclusions.owned if id(c) in young_ids)
-        bookkeeping.update(id(o) for o in exclusions.exact if id(o) in young_ids)
+        bookkeeping = new_reachable(exclusions.bookkeeping, young_ids, young=index)
         # What bookkeeping reaches it reaches whole (the walk follows new objects), so
         # the other walks look only for the rest, and stop once they have it all.
         rest = young_ids - bookkeeping
@@ -621,7 +611,6 @@ class Window:
         booked = estimated_blocks(
             [o for o, i in zip(young, ids, strict=True) if i in bookkeeping or i in ignored],
             self.calibration,
-            extra_untracked=owned_untracked,
         )
         blocks = (
             blocks_after
@@ -629,7 +618,6 @@ class Window:
             + self._held_blocks
             - booked
             - self.offset
-            - exclusions.extra_blocks
             - links
             - self._flags[3]
         )
@@ -660,7 +648,7 @@ class Window:
             untracked=untracked_bytes,
             memory=memory,
             malloc=(
-                self._flags[5] - self._flags[4] + self._held_bytes - exclusions.extra_bytes
+                self._flags[5] - self._flags[4] + self._held_bytes
                 if self._malloc
                 else None
             ),

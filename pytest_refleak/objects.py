@@ -2,8 +2,7 @@
 
 The helpers :class:`pytest_refleak.measure.Window` reads its new objects with,
 once memory has been read: which new objects are reachable from given roots
-(:func:`new_reachable`), which contents of the tooling's containers nothing else
-holds (:func:`exclusive_contents`), how many allocator blocks objects hold
+(:func:`new_reachable`), how many allocator blocks objects hold
 (:func:`estimated_blocks`), which new objects replaced the previous run's
 (:func:`replaced`) and where memory was allocated (:func:`made_by`).  None of
 them keeps what it is given.
@@ -371,46 +370,6 @@ def _references_within(objects: Iterable[object], targets: dict[int, object]) ->
     return counts
 
 
-def exclusive_contents(
-    containers: Sequence[object], young: list[object], ids: list[int], young_ids: set[int]
-) -> tuple[list[object], list[object]]:
-    """The new values of ``containers`` that nothing but these and other new objects hold.
-
-    Returns the tracked ones and the untracked ones (strings, tuples of them...).
-    A value held from anywhere else (an old registry, say) is not returned: it is
-    the test's to answer for.
-    """
-    values: dict[int, object] = {}
-    for container in containers:
-        if is_a(container, dict):
-            contents: Iterable[object] = dict.values(container)  # type: ignore[arg-type]
-        elif is_a(container, list):
-            contents = list.__iter__(container)  # type: ignore[arg-type]
-        else:
-            continue
-        values.update(
-            (id(v), v)
-            for v in contents
-            if type(v) not in _NO_ALLOCATION and (id(v) in young_ids or not gc.is_tracked(v))
-        )
-    if not values:
-        return [], []
-    known = _references_within(containers, values)
-    new = (o for o, i in zip(young, ids, strict=True) if i in young_ids)
-    inner = _references_within(new, values)
-    tracked: list[object] = []
-    untracked: list[object] = []
-    for key in list(values):
-        is_young = key in young_ids
-        # Ours: ``values``, ``young`` if tracked, and getrefcount's argument.  The
-        # count is taken right here: passing the object into a helper would add
-        # references, and a different number on different Python versions.
-        ours = 2 + (1 if is_young else 0)
-        if sys.getrefcount(values[key]) - ours <= known.get(key, 0) + inner.get(key, 0):
-            (tracked if is_young else untracked).append(values[key])
-    return tracked, untracked
-
-
 _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 
@@ -450,7 +409,6 @@ def hidden_blocks(obj: object) -> int:
 def estimated_blocks(
     objects: list[object],
     calibration: dict[type, int],
-    extra_untracked: Sequence[object] = (),
 ) -> int:
     """Blocks the given new objects hold, counted low rather than high.
 
@@ -459,8 +417,7 @@ def estimated_blocks(
     but these objects refers to them, which is how new ones look.  Types in
     ``calibration`` count as measured, own attribute storage included.  An unknown
     kind of storage is not counted: too little only costs a re-run, too much
-    could hide a leak.  ``extra_untracked`` are untracked objects already known to
-    be new and exclusive.
+    could hide a leak.
     """
     total = 0
     skip_dicts: set[int] = set()
@@ -474,32 +431,31 @@ def estimated_blocks(
         if attributes is not None:
             skip_dicts.add(id(attributes))
     total -= sum(1 + hidden_blocks(o) for o in objects if id(o) in skip_dicts)
-    counted: dict[int, object] = {id(o): o for o in extra_untracked}
-    total += sum(1 + hidden_blocks(o) for o in extra_untracked)
     # Untracked contents, looking inside tuples and dicts of them.
-    holders: list[object] = [*objects, *extra_untracked]
+    holders: list[object] = list(objects)
     found: dict[int, object] = {}
     while holders:
-        fresh = _untracked_referents(holders, found, counted)
+        fresh = _untracked_referents(holders, found)
         holders = [o for o in fresh.values() if type(o) in (tuple, dict, frozenset)]
         found.update(fresh)
     if found:
-        known = _references_within([*objects, *extra_untracked, *found.values()], found)
+        known = _references_within([*objects, *found.values()], found)
         for key in list(found):
-            # Ours: ``found`` and getrefcount's argument (see exclusive_contents).
+            # Ours: ``found`` and getrefcount's argument; counted right here, as a
+            # helper's argument would add references.
             if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
                 total += 1 + hidden_blocks(found[key])
     return total
 
 
 def _untracked_referents(
-    holders: list[object], found: dict[int, object], counted: dict[int, object]
+    holders: list[object], found: dict[int, object]
 ) -> dict[int, object]:
     fresh: dict[int, object] = {}
     for holder in holders:
         for ref in referents(holder):
             key = id(ref)
-            if key in found or key in counted or key in fresh:
+            if key in found or key in fresh:
                 continue
             if type(ref) in _NO_ALLOCATION or is_a(ref, type) or gc.is_tracked(ref):
                 continue
