@@ -290,7 +290,7 @@ def _summary(verdict: Verdict) -> str:
     """What leaked, in words: the first line of a test's failure."""
     parts = []
     if verdict.leaked_objects:
-        n = verdict.objects[-1] if verdict.objects else 0
+        n = verdict.objects_per_run
         parts.append(f"{n} new object{'s' if n != 1 else ''} left alive per run")
     if verdict.leaked_memory:
         parts.append(f"+{format_size(verdict.memory_per_run)} of memory kept per run")
@@ -305,7 +305,7 @@ def _parts(verdict: Verdict) -> list[str]:
     parts = []
     detail = verdict.detail
     if verdict.leaked_objects:
-        n = verdict.objects[-1] if verdict.objects else 0
+        n = verdict.objects_per_run
         parts.append(f"{n} object{'s' if n != 1 else ''}/run")
     if verdict.leaked_objects or verdict.leaked_memory:
         size = verdict.memory_per_run

@@ -221,6 +221,17 @@ class Verdict:
     def failed(self) -> bool:
         return self.kind in (Kind.LEAKED, Kind.CYCLES)
 
+    @property
+    def objects_per_run(self) -> int:
+        """New objects that every re-run left: the least of the readings.
+
+        A leak keeps at least this many each run; a reading above it also counts
+        what that one run happened to leave beside the leak (a tracer's frame
+        record, a cache's resize), so the last reading is no better a figure than
+        any other.  The baseline and the JUnit properties use the same number.
+        """
+        return min(self.objects, default=0)
+
 
 def judge(
     runs: Sequence[Reading], traced: Reading, limits: Limits, net: Reading | None = None

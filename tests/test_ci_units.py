@@ -25,7 +25,7 @@ from pytest_refleak.record import (
     verdict_record,
     write_atomically,
 )
-from pytest_refleak.report import explain
+from pytest_refleak.report import explain, one_line
 from pytest_refleak.settings import Limits, Settings, SettingsError, resolve
 from pytest_refleak.verdict import Kind, Verdict
 
@@ -150,6 +150,25 @@ def test_failed_write_keeps_the_old_file_and_no_temporary(
 
 
 # -- the baseline ----------------------------------------------------------------------
+
+
+def test_a_leaks_figure_is_what_every_re_run_left_not_the_last_reading() -> None:
+    """Readings of 3, 2, 2 with a leak of 2 per run: one run left an extra object
+    beside the leak (a tracer's record, a cache resized).  The report, the baseline
+    and the JUnit properties all say 2; the last reading, if it is the odd one,
+    does not move the figure."""
+    verdict = leak_verdict(objects=2)
+    odd_last = Verdict(
+        Kind.LEAKED, runs=3, objects=(2, 2, 3), blocks=(2, 2, 2), leaked_objects=True,
+        memory_per_run=300, detail=verdict.detail,
+    )
+    for measured in (verdict, odd_last):
+        assert measured.objects_per_run == 2
+        assert one_line("t.py::t", measured).startswith("LEAKED t.py::t - 2 objects/run, ")
+        assert "2 new objects left alive per run" in explain(measured, Limits())
+        record = verdict_record("t.py::t", measured, Limits(), root=ROOT)
+        assert Entry.of_record(record).objects == 2
+        assert ("refleak_objects_per_run", 2) in junit_properties(record)
 
 
 def test_entry_of_a_record_takes_the_smallest_object_count() -> None:
