@@ -90,6 +90,7 @@ from pytest_refleak.text import is_a, printable, safe_repr
 from pytest_refleak.verdict import (
     Kind,
     Verdict,
+    cycles_may_count,
     judge,
     memory_cleared,
     moved,
@@ -518,9 +519,13 @@ class Checker:
                     # from this run, they are judged from traces of their own.
                     # Otherwise with more frames, tracing started afresh.
                     on = bool(open_groups) and all(g.late for g in open_groups)
+                    # Deeper traces only tell who made a cycle: worth their cost (a
+                    # run traced with 128 frames, attrs' hypothesis tests 12 s each)
+                    # only while cycles can still fail the test.
                     if (
                         tracing
                         and open_groups
+                        and cycles_may_count(readings, limits)
                         and (frames not in traced_on if on else frames < DEEPEST_FRAMES)
                         and not self.heap.user_tracing
                         and not bound.reached()

@@ -162,6 +162,16 @@ def memory_cleared(readings: Sequence[Reading], limits: Limits) -> bool:
     return any(not still_leaky(r, memory_only) for r in readings)
 
 
+def cycles_may_count(readings: Sequence[Reading], limits: Limits) -> bool:
+    """Whether cycles can still fail the test: every re-run so far made some of
+    the kind the mode counts (see :func:`judge`).  Once one made none, knowing
+    more about who made the others cannot change the verdict."""
+    if limits.cycles == "off":
+        return False
+    bits = _cycle_bits(limits.cycles)
+    return all(r.cycle_flags & bits for r in readings)
+
+
 def only_cycles_left(readings: Sequence[Reading], limits: Limits) -> bool:
     """Whether the re-runs so far leave only cycles to confirm.
 
@@ -172,10 +182,9 @@ def only_cycles_left(readings: Sequence[Reading], limits: Limits) -> bool:
     tests, whose first re-run reads so, were re-run six times for their cycles
     where two decide.
     """
-    if limits.cycles == "off" or not readings:
+    if not readings:
         return False
-    bits = _cycle_bits(limits.cycles)
-    return all(r.cycle_flags & bits for r in readings) and memory_cleared(readings, limits)
+    return cycles_may_count(readings, limits) and memory_cleared(readings, limits)
 
 
 def settling(readings: Sequence[Reading], limits: Limits) -> bool:
@@ -283,10 +292,8 @@ def judge(
     leaked_objects = grows and all(n > limits.allow_objects for n in objects)
     leaked_memory = grows and untracked > limits.allow_memory and not memory_moved
     cycles: tuple[CycleGroup, ...] = ()
-    if limits.cycles != "off":
-        bits = _cycle_bits(limits.cycles)
-        if all(r.cycle_flags & bits for r in plain):
-            cycles = traced.cycles.counted(limits.cycles)
+    if cycles_may_count(plain, limits):
+        cycles = traced.cycles.counted(limits.cycles)
     detail = traced
     if net is not None:
         # Where the memory came from, net of what the traced re-run had let go.

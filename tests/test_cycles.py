@@ -633,3 +633,66 @@ def test_tests_that_make_the_same_cycle_are_one_summary_line(leaky: pytest.Pytes
     verbose.stdout.fnmatch_lines(
         ["CYCLES 3 tests: *", "    CYCLES test_it.py::test_tree[[]1[]] - 1 cycle (Node.parent*"]
     )
+
+
+#: A conftest that notes the frame limit of every traced re-run, to tell whether a
+#: traced re-run was repeated with deeper traces (nothing in the report says so).
+FRAMES_NOTED = """
+import json, pathlib
+from pytest_refleak import protocol
+
+_measure = protocol.Checker._measure_rerun
+
+def _noting(self, item, nextitem, limits, traced, *args, **kwargs):
+    if traced:
+        with pathlib.Path("frames.jsonl").open("a") as out:
+            out.write(json.dumps(kwargs.get("frames")) + "\\n")
+    return _measure(self, item, nextitem, limits, traced, *args, **kwargs)
+
+protocol.Checker._measure_rerun = _noting
+"""
+
+
+@pytest.mark.parametrize("mode", ["project", "all"])
+def test_traces_are_deepened_only_while_cycles_can_fail_the_test(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """A leak beside cycles that the standard library makes deep in its own calls
+    (``copy.deepcopy`` of a nested value): the traced re-run cannot tell who made
+    them, and a deeper trace could.  In the default mode such cycles cannot fail
+    the test (every plain re-run saw them as someone else's), so no deeper trace
+    is made: a run traced with 128 frames took 12 s for each of attrs' hypothesis
+    tests, to decide nothing.  Under ``--refleak-cycles=all`` they count, and the
+    deeper trace is still made."""
+    pytester.makeconftest(FRAMES_NOTED)
+    pytester.makepyfile(
+        test_it="""
+import copy
+_kept = []
+
+class Node:
+    pass
+
+def nested():
+    a = Node(); b = Node(); a.other = b; b.other = a
+    value = [a]
+    for _ in range(30):
+        value = [value]
+    return value
+
+TEMPLATE = nested()
+
+def test_it():
+    copy.deepcopy(TEMPLATE)
+    _kept.append(bytes(4096))
+"""
+    )
+    result = run(pytester, "--refleak", f"--refleak-cycles={mode}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["LEAKED test_it.py::test_it - *held by test_it._kept*"])
+    frames = [json.loads(line) for line in (pytester.path / "frames.jsonl").read_text().split()]
+    assert frames, "no traced re-run"
+    if mode == "project":
+        assert max(frames) < 128, frames
+    else:
+        assert max(frames) == 128, frames
