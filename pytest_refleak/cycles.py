@@ -40,7 +40,7 @@ import types
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from pytest_refleak.heap import CYCLE_FRAMES, TRACE_FRAMES, referents
+from pytest_refleak.heap import FRAME_LADDER, referents
 from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     attribute_dict,
@@ -477,7 +477,7 @@ def _cut_earlier(frames: Sequence[tuple[str, int]]) -> bool:
     as long as a limit the plugin traces with, and shorter than tracing keeps now
     (any test's allocation lies more frames deep than these, below pytest's)."""
     kept = len(frames)
-    return kept in (CYCLE_FRAMES, TRACE_FRAMES) and kept < tracemalloc.get_traceback_limit()
+    return kept in FRAME_LADDER[:-1] and kept < tracemalloc.get_traceback_limit()
 
 
 def _code_of(obj: object) -> types.CodeType | None:

@@ -43,20 +43,30 @@ from typing import Any
 TRACE_FRAMES = 16
 
 #: Frames kept while tracing a test whose memory a re-run already cleared, so that
-#: only cycles are left to confirm:
-#: who made a cycle's members is nearly always told by the innermost few, and a
-#: cycle whose maker these leave open is traced again with ``TRACE_FRAMES``
-#: (see ``cycles._settled``).  Tracing is most of a cycle-making test's cost:
-#: whole suites, CPU (3.11), with 16 frames / 4 / 3 / 2: sqlparse 60.9 / 28.0 /
-#: 25.6 / 20.9 s, tomlkit 44.8 / 25.5 / - / 38.3 s (with 2, most of tomlkit's
-#: cycles are traced again); the same reports with 4.
-CYCLE_FRAMES = 4
+#: only cycles are left to confirm: who made a cycle's members is nearly always
+#: told by the allocating line alone (a method of the project's), and a cycle
+#: whose maker a trace leaves open is traced again a step deeper (see
+#: :data:`FRAME_LADDER` and ``cycles._settled``).  Tracing is most of a
+#: cycle-making test's cost, and each frame kept costs at every allocation
+#: (tracemalloc works out each frame's line number): parso parsing its own
+#: sources, untraced 0.42 s, traced with 1 / 4 / 16 frames 2.8 / 6.8 / 12.6 s.
+CYCLE_FRAMES = 1
 
 #: Frames kept when even ``TRACE_FRAMES`` left a cycle's maker open: a test's
 #: ``copy.deepcopy`` of a five-level structure holding a project object makes the
 #: copy sixteen library frames above the test's line.  Enough to reach pytest's
 #: own frames below any test; traced so only for such a cycle, once.
 DEEPEST_FRAMES = 128
+
+#: The frame limits a cycle's maker is traced with, each tried only when the one
+#: before left it open: a class instance made by a dataclass's generated
+#: ``__init__`` needs the caller's frame, a copy made deep in ``copy`` sixteen.
+FRAME_LADDER = (CYCLE_FRAMES, 4, TRACE_FRAMES, DEEPEST_FRAMES)
+
+
+def deeper_frames(frames: int) -> int:
+    """The next frame limit of :data:`FRAME_LADDER` past ``frames``."""
+    return next((n for n in FRAME_LADDER if n > frames), DEEPEST_FRAMES)
 
 
 def _nothing() -> None:

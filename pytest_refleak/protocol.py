@@ -51,7 +51,7 @@ from pytest_refleak.exclusions import (
 )
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
-from pytest_refleak.heap import CYCLE_FRAMES, DEEPEST_FRAMES, TRACE_FRAMES, Heap
+from pytest_refleak.heap import CYCLE_FRAMES, DEEPEST_FRAMES, TRACE_FRAMES, Heap, deeper_frames
 from pytest_refleak.held_reports import HeldReports, all_passed, last_attempt, sample_report
 from pytest_refleak.measure import (
     CYCLE_UNDETERMINED,
@@ -536,7 +536,7 @@ class Checker:
                             traced_on.add(frames)
                             deeper = frames
                         else:
-                            deeper = TRACE_FRAMES if frames < TRACE_FRAMES else DEEPEST_FRAMES
+                            deeper = deeper_frames(frames)
                             self.heap.release_tracing()
                         retrace = True
                         evidence.reruns.append(left)

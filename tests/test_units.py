@@ -27,7 +27,15 @@ from pytest_refleak import cycles
 from pytest_refleak import exclusions as caches
 from pytest_refleak import objects as objects_mod
 from pytest_refleak.exclusions import Exclusions
-from pytest_refleak.heap import Heap, _startup_freeze_count, os_threads
+from pytest_refleak.heap import (
+    CYCLE_FRAMES,
+    DEEPEST_FRAMES,
+    FRAME_LADDER,
+    Heap,
+    _startup_freeze_count,
+    deeper_frames,
+    os_threads,
+)
 from pytest_refleak.measure import Reading, TypeGrowth, Window, calibrate_offset, without_samples
 from pytest_refleak.objects import gone_by_type, kind_of, made_by, replaced, still_kept
 from pytest_refleak.origins import Origin, Origins
@@ -1932,3 +1940,18 @@ def test_walks_take_a_module_by_its_namespace_only() -> None:
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "done"
+
+
+def test_a_cycles_maker_is_traced_a_rung_deeper_each_time() -> None:
+    """Cycles are traced first with the allocating line alone, then with 4, 16 and
+    128 frames: each rung only when the one before left a maker open, and never
+    past the deepest."""
+    assert FRAME_LADDER[0] == CYCLE_FRAMES == 1
+    assert FRAME_LADDER[-1] == DEEPEST_FRAMES
+    steps = [CYCLE_FRAMES]
+    while steps[-1] < DEEPEST_FRAMES:
+        steps.append(deeper_frames(steps[-1]))
+    assert steps == [1, 4, 16, 128]
+    assert deeper_frames(DEEPEST_FRAMES) == DEEPEST_FRAMES
+    # A limit between rungs (a user's own tracemalloc session) goes to the next.
+    assert deeper_frames(8) == 16
