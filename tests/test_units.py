@@ -1675,6 +1675,35 @@ def test_catcher_sees_what_finalizers_free_and_leaves_the_rest() -> None:
     assert next(alive.gen, None) is None
 
 
+def test_only_seeds_nothing_else_holds_are_walked_from() -> None:
+    """Before a collection, a finalizer's object that something outside the
+    collected objects still holds is alive with all it
+    reaches, and is not walked from; one that only the collected objects hold
+    (its own cycle) is, whether or not it turns out to be garbage."""
+    from pytest_refleak.heap import _not_held_from_outside
+
+    alone = _OnItself()
+    next(alone.gen)
+    outside_gen = alone.gen
+    del alone
+    cyclic = _OnItself()
+    next(cyclic.gen)
+    # As the collector would list them: a generator whose object (which it
+    # refers back to) is not among them, so holds it from outside; and an object
+    # with the generator whose frame refers back to it.
+    objects = [outside_gen, cyclic, vars(cyclic), cyclic.gen]
+    del cyclic
+    seeds = [objects[0], objects[3]]
+    del outside_gen
+    assert _not_held_from_outside(seeds, objects) == [objects[3]]
+    # Held from outside as well: alive, not walked from.
+    also_held = objects[3]
+    assert _not_held_from_outside(seeds, objects) == []
+    del also_held
+    objects.clear()
+    seeds.clear()
+
+
 def test_memory_made_inside_an_object_is_its_constructors_only() -> None:
     """Memory allocated beneath the line that made an object is that object's only
     when it was allocated in the object's class or a base (its ``__init__``), or in
