@@ -726,7 +726,10 @@ def _young_with_finalizers(
             for obj in objects
             if type(obj) in finalizing and (old_ids is None or id(obj) not in old_ids)
         ]
-    if seeds:
+    if seeds and generation < 2:
+        # Not in a full collection: its objects are the whole heap not frozen,
+        # and a pass over all their references costs more than walking from the
+        # few seeds it could drop (click's suite, 0.16 s of a 2 s test).
         seeds = _not_held_from_outside(seeds, objects)
     young: set[int] = set()
     if seeds:
