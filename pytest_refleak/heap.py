@@ -37,10 +37,15 @@ from typing import Any
 #: Frames kept per allocation while tracing: enough to get past library code.
 #: tracemalloc works out a line number for each frame kept on every allocation,
 #: so a traced run costs about in proportion: on sqlparse's test_grouping.py
-#: (3.11) 14.2 s CPU with 24, 9.0 s with 16, 8.4 s with 12, the reports the same;
-#: the held-out corpus and this project's tests of allocation sites gave the same
-#: verdicts and sites with 12.  16 leaves room for libraries called deeper.
-TRACE_FRAMES = 16
+#: (3.11) 14.2 s CPU with 24, 9.0 s with 16, 8.4 s with 12; in code that
+#: allocates deep in its own recursion far more (one of pyparsing's example
+#: tests, traced: 19.3 s with 16, 11.0 s with 8; attrs' whole suite, whose
+#: hypothesis tests are traced for memory, 54.4 s with 16, 37.1 s with 8).  The
+#: held-out corpus and this project's tests give the same verdicts and sites
+#: with 8.  What needs more (a thread's allocation is told by its whole stack,
+#: a project's line more than seven calls above a library's allocation) is lost
+#: past it: see docs/how-it-decides.md.
+TRACE_FRAMES = 8
 
 #: Frames kept while tracing a test whose memory a re-run already cleared, so that
 #: only cycles are left to confirm: who made a cycle's members is nearly always

@@ -31,6 +31,7 @@ from pytest_refleak.heap import (
     CYCLE_FRAMES,
     DEEPEST_FRAMES,
     FRAME_LADDER,
+    TRACE_FRAMES,
     Heap,
     _startup_freeze_count,
     deeper_frames,
@@ -1972,15 +1973,16 @@ def test_walks_take_a_module_by_its_namespace_only() -> None:
 
 
 def test_a_cycles_maker_is_traced_a_rung_deeper_each_time() -> None:
-    """Cycles are traced first with the allocating line alone, then with 4, 16 and
-    128 frames: each rung only when the one before left a maker open, and never
-    past the deepest."""
+    """Cycles are traced first with the allocating line alone, then with 4, then as
+    many as a traced re-run keeps, then 128 frames: each rung only when the one
+    before left a maker open, and never past the deepest."""
     assert FRAME_LADDER[0] == CYCLE_FRAMES == 1
     assert FRAME_LADDER[-1] == DEEPEST_FRAMES
     steps = [CYCLE_FRAMES]
     while steps[-1] < DEEPEST_FRAMES:
         steps.append(deeper_frames(steps[-1]))
-    assert steps == [1, 4, 16, 128]
+    assert steps == [1, 4, TRACE_FRAMES, 128]
     assert deeper_frames(DEEPEST_FRAMES) == DEEPEST_FRAMES
     # A limit between rungs (a user's own tracemalloc session) goes to the next.
-    assert deeper_frames(8) == 16
+    assert deeper_frames(TRACE_FRAMES + 1) == DEEPEST_FRAMES
+    assert deeper_frames(2) == 4
