@@ -181,8 +181,12 @@ def test_what_a_context_variable_keeps_is_named(pytester: pytest.Pytester) -> No
             " as its contextvars context",
         ]
     )
+    # The string's headline names the context either as what holds the memory or,
+    # in a run where the context's tree also gains a node on every re-run (its
+    # shape follows the variables' hashes, which differ from run to run), as what
+    # keeps that node: seen both ways on 3.12.
     result.stdout.fnmatch_lines(
-        ["LEAKED test_it.py::test_string_in_context - *held by the running thread's context"]
+        ["LEAKED test_it.py::test_string_in_context - *the running thread*context"]
     )
     result.stdout.fnmatch_lines(
         ["*held by the running thread's context (contextvars), ContextVar 'text-*'*"]
