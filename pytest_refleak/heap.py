@@ -759,16 +759,31 @@ def _not_held_from_outside(seeds: list[object], objects: list[object]) -> list[o
     counted as from inside, which only keeps more seeds than are garbage; the
     walk from them decides.
     """
-    # Each seed is held by ``seeds`` and ``objects`` while its count is read.
-    counts = _reference_counts(seeds)
-    index = {id(seed): i for i, seed in enumerate(seeds)}
-    inside = [0] * len(seeds)
-    for referent in referents(*objects):
-        i = index.get(id(referent))
-        if i is not None:
-            inside[i] += 1
-    own = _OWN_REFERENCES + 1
-    return [seed for seed, n, m in zip(seeds, counts, inside, strict=True) if n - own <= m]
+    held = referred_to_only_by(objects, seeds, also_held=1)
+    return [seed for seed, only in zip(seeds, held, strict=True) if only]
+
+
+def referred_to_only_by(
+    holders: Iterable[object], targets: list[object], also_held: int = 0
+) -> list[bool]:
+    """For each of ``targets``: whether ``holders`` make every reference to it.
+
+    Counted as the collector counts: an object's reference count against the
+    references the holders' traversal (``gc.get_referents``) shows.  ``targets``
+    itself is not counted against, nor ``also_held`` more references to each
+    that the caller keeps (each target also in a list or dict of its own).
+    """
+    # Read before the loop, whose variables keep the last objects seen.
+    counts = _reference_counts(targets)
+    index = {id(target): i for i, target in enumerate(targets)}
+    inside = [0] * len(targets)
+    for holder in holders:
+        for referent in referents(holder):
+            i = index.get(id(referent))
+            if i is not None:
+                inside[i] += 1
+    own = _OWN_REFERENCES + also_held
+    return [n - own <= m for n, m in zip(counts, inside, strict=True)]
 
 
 def _reached(seeds: list[object], young: set[int], limit: int) -> list[object]:

@@ -18,9 +18,9 @@ import types
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import chain, compress
 
-from pytest_refleak.heap import referents
+from pytest_refleak.heap import referents, referred_to_only_by
 from pytest_refleak.text import class_module, instance_dict, is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
@@ -359,17 +359,6 @@ def new_reachable(
     return found
 
 
-def _references_within(objects: Iterable[object], targets: dict[int, object]) -> dict[int, int]:
-    """How many references each of ``targets`` gets from ``objects``."""
-    counts: dict[int, int] = {}
-    for holder in objects:
-        for ref in referents(holder):
-            key = id(ref)
-            if key in targets:
-                counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 
@@ -439,12 +428,10 @@ def estimated_blocks(
         holders = [o for o in fresh.values() if type(o) in (tuple, dict, frozenset)]
         found.update(fresh)
     if found:
-        known = _references_within([*objects, *found.values()], found)
-        for key in list(found):
-            # Ours: ``found`` and getrefcount's argument; counted right here, as a
-            # helper's argument would add references.
-            if sys.getrefcount(found[key]) - 2 <= known.get(key, 0):
-                total += 1 + hidden_blocks(found[key])
+        contents = list(found.values())
+        # Each is also held by ``found``.
+        only = referred_to_only_by(chain(objects, contents), contents, also_held=1)
+        total += sum(1 + hidden_blocks(o) for o, n in zip(contents, only, strict=True) if n)
     return total
 
 
