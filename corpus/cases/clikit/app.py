@@ -7,6 +7,12 @@ manager's loggerDict"); a name with the run's id in it keeps one logger per run.
 fix of kestra-io/kestra#8163 and wazuh/wazuh#4463: a stable logger name, and the run's
 id carried beside it (here a ``LoggerAdapter``).
 
+Log records tagged with the application's name: ``App.tag_log_records`` runs the
+logging cookbook's ``setLogRecordFactory`` recipe (wrap the current factory, set the
+wrapper) once per application, so every application made wraps the previous wrapper
+and is kept by it (hand-made). ``tag_log_records_once`` installs one factory, once,
+that reads the name of the application last tagged.
+
 Reload on SIGHUP: radixark/miles#1472 (review): "The signal handlers are chained by
 capturing ``prev`` in a closure ... the signal handler chain keeps growing and holding
 references to old, shut-down ... instances (especially in test environments where
@@ -31,9 +37,11 @@ class RunRecorder(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
+        self.last_app: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines = [*self.lines[-3:], record.getMessage()]
+        self.last_app = getattr(record, "app", None)
 
 
 _recorder = RunRecorder()
@@ -70,6 +78,17 @@ class App:
         self.history.append(dict(self.config))
         self.generation += 1
 
+    # The logging cookbook's recipe, run per application: a chain of factories.
+    def tag_log_records(self) -> None:
+        old = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = old(*args, **kwargs)
+            record.app = self.name
+            return record
+
+        logging.setLogRecordFactory(factory)
+
     # radixark/miles#1472: chain to the previous handler, never restored.
     def install_reload_handler(self) -> None:
         prev = signal.getsignal(signal.SIGHUP)
@@ -97,3 +116,21 @@ def register_for_reload(app: App) -> None:
     if not _dispatcher_installed:
         signal.signal(signal.SIGHUP, _dispatch)
         _dispatcher_installed = True
+
+
+_tagging = {"app": "-"}
+_base_factory: list[Any] = []
+
+
+def _tagging_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory[0](*args, **kwargs)
+    record.app = _tagging["app"]
+    return record
+
+
+def tag_log_records_once(app: App) -> None:
+    _tagging["app"] = app.name
+    if logging.getLogRecordFactory() is not _tagging_factory:
+        if not _base_factory:
+            _base_factory.append(logging.getLogRecordFactory())
+        logging.setLogRecordFactory(_tagging_factory)

@@ -57,6 +57,21 @@ def test_logger_adapter_per_run():
     assert lines[-1] == "export step 3/3"
 
 
+def test_record_factory_wrapped_per_app():
+    # Hand-made: the logging cookbook's setLogRecordFactory recipe, once per app.
+    application = app.App(f"svc-{next(_n)}", {"workers": 2})
+    application.tag_log_records()
+    app.run_with_adapter("export", 1)
+    assert app._recorder.last_app == application.name
+
+
+def test_record_factory_installed_once():
+    application = app.App(f"svc-{next(_n)}", {"workers": 2})
+    app.tag_log_records_once(application)
+    app.run_with_adapter("export", 1)
+    assert app._recorder.last_app == application.name
+
+
 # --- deprecation warnings -------------------------------------------------------------
 
 
