@@ -471,7 +471,10 @@ def holders_of(
         if type(container) is dict:
             # Keys too: a dict does not show the garbage collector its string keys.
             for key in container:
-                if not gc.is_tracked(key) and allocated_at(key) in wanted:
+                # Or in a tuple key made elsewhere: the warnings registry's
+                # (text, category, line), made where the warning was raised.
+                untracked = not gc.is_tracked(key)
+                if (untracked and allocated_at(key) in wanted) or _holds_from(key, wanted):
                     found.append((container, key))
                     return True
             for value in container.values():
@@ -509,10 +512,10 @@ def holders_of(
 
 
 def _holds_from(item: object, wanted: set[tuple[str, int]]) -> bool:
-    """Whether ``item``, a tuple the collector stopped tracking (it holds only
-    strings and numbers), holds one allocated at ``wanted``: such a tuple is no
-    container the collector lists, so what it holds would look held by nothing.
-    The tuple is then the held object, found in its tracked container."""
+    """Whether ``item``, a tuple, holds a string or number allocated at ``wanted``:
+    a tuple of those and of the interpreter's own classes is one the collector
+    does not track, no container it lists, so what it holds would look held by
+    nothing.  The tuple is then the held object, found in its container."""
     if type(item) is not tuple:
         return False
     return any(allocated_at(part) in wanted for part in item)

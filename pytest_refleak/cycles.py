@@ -23,7 +23,8 @@ allocations were traced, from where it was made (see ``docs/how-it-decides.md``)
   count for the file of their code, classes and instances of Python classes for
   the module of the class, and plain containers not at all.
 
-A cycle belongs to the project when any member counts for the project.  The line
+A cycle belongs to the project when any member counts for the project, unless a
+class is on it: a class is cyclic by nature, and whoever made it made the cycle.  The line
 falls where allocation tracing can see it: what matters is which code made the
 objects, not which code linked them, so a cycle of objects a test made, which a
 project method then links up, is the test's.
@@ -255,6 +256,8 @@ def _describe(
     members = set(component)
     member_ids = {id(objects[i]) for i in component}
     found: list[Origin] = []
+    # Whose the classes on the cycle are: they decide it (see below).
+    classes: list[Origin] = []
     sites: dict[str, str] = {}
     shallow = False
     # Open only because an earlier run made them, every member left open.
@@ -280,9 +283,19 @@ def _describe(
             late = late and settled is _LATE
         if origin is not None:
             found.append(origin)
+            if is_a(objects[i], type):
+                classes.append(origin)
         if site and origin in (Origin.PROJECT, Origin.TESTS, Origin.THIRD_PARTY):
             sites.setdefault(site, type_name(objects[i]))
-    origin = min(found, key=_PRECEDENCE.index) if found else None
+    # A class is cyclic garbage by nature (it refers to itself through its
+    # ``__mro__`` and its dict's descriptors) once nothing else holds it: a cycle
+    # through one would be there whatever else joined it, and is made by whoever
+    # made the class.  A test that defines a class per run, with a project
+    # descriptor in it that keeps its owner (``__set_name__``), makes cycles of
+    # its own (cachetools' suite); a class the project makes per call is the
+    # project's.
+    decided = classes or found
+    origin = min(decided, key=_PRECEDENCE.index) if decided else None
     counts: dict[str, int] = {}
     for i in component:
         name = type_name(objects[i])

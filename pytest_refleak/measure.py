@@ -236,8 +236,14 @@ class Window:
         settle_malloc: bool = False,
         watched: frozenset[int] = frozenset(),
         count_memory: bool = True,
+        objects_decide: int | None = None,
     ) -> None:
         self.heap = heap
+        #: Set when every re-run before this one grew and left more than this many
+        #: new objects: if this one does too, the test leaks whatever its memory
+        #: reads, and the memory is not searched for room the interpreter holds
+        #: (see :func:`~pytest_refleak.exclusions.interpreter_held_blocks`).
+        self.objects_decide = objects_decide
         #: Whether a traced window counts the memory it traced.  Not when earlier
         #: runs already cleared the test of memory growth: the window is traced to
         #: tell who made its cycles, and a snapshot of every trace, grouped by
@@ -631,8 +637,16 @@ class Window:
             tooling = [o for o, i in zip(young, ids, strict=True) if i in held or i in bookkeeping]
             # Strings and numbers the caches hold are theirs as well: a cache's keys.
             atoms = untracked_entries(exclusions.caches, exclusions.slots)
+            objects_leak = (
+                self.objects_decide is not None
+                and blocks > 0
+                and len(candidates) - replaced(candidates, gone) > self.objects_decide
+            )
             traced_bytes, lines, memory = self._memory_growth(
-                traced, [*ignored_objects, *tooling, *atoms], kept_types(candidates, gone)
+                traced,
+                [*ignored_objects, *tooling, *atoms],
+                kept_types(candidates, gone),
+                deep=not objects_leak,
             )
             del atoms
             untracked_bytes = sum(size for _, size in lines)
@@ -647,11 +661,7 @@ class Window:
             traced=traced_bytes,
             untracked=untracked_bytes,
             memory=memory,
-            malloc=(
-                self._flags[5] - self._flags[4] + self._held_bytes
-                if self._malloc
-                else None
-            ),
+            malloc=(self._flags[5] - self._flags[4] + self._held_bytes if self._malloc else None),
             cycle_flags=int(self._flags[0]),
             cycle_shapes=(
                 tuple(self._shapes[1 : 1 + self._shapes[0]]) if self._shapes[0] >= 0 else None
@@ -669,6 +679,8 @@ class Window:
         traced: tuple[tracemalloc.Snapshot, list[tracemalloc.StatisticDiff] | None],
         ignored: list[object],
         candidates: list[object],
+        *,
+        deep: bool = True,
     ) -> tuple[int, tuple[tuple[tuple[str, int], int], ...], tuple[MemoryGrowth, ...]]:
         """Memory allocated in the window and still alive, outside the test tooling.
 
@@ -676,7 +688,9 @@ class Window:
         alive were (memory held by strings, numbers and other untracked objects)
         by allocating line, and the biggest allocation sites.  ``candidates`` are
         the new objects that may claim their lines (see
-        :func:`~pytest_refleak.objects.kept_types`).
+        :func:`~pytest_refleak.objects.kept_types`).  ``deep``: whether room the
+        interpreter keeps may be searched for across the whole heap, which only
+        corrects the memory figure.
         """
         snapshot, diff = traced
         skip = traceback_keys(ignored)
@@ -719,7 +733,7 @@ class Window:
         # of them only.
         twice = self.grown_before and any(frames[-1] in self.grown_before for frames in loose)
         held = (
-            interpreter_held_blocks({f: (s, c) for f, s, c in tallied if f in loose})
+            interpreter_held_blocks({f: (s, c) for f, s, c in tallied if f in loose}, deep=deep)
             if twice
             else {}
         )
@@ -1012,9 +1026,7 @@ def calibrate_offset(
     """
     reading = 0
     for _ in range(4):
-        window = Window(
-            heap, origins, cycles=cycles, freeze=freeze, settle_malloc=settle_malloc
-        )
+        window = Window(heap, origins, cycles=cycles, freeze=freeze, settle_malloc=settle_malloc)
         window.open()
         reading = window.close().blocks
     return reading

@@ -435,9 +435,7 @@ def estimated_blocks(
     return total
 
 
-def _untracked_referents(
-    holders: list[object], found: dict[int, object]
-) -> dict[int, object]:
+def _untracked_referents(holders: list[object], found: dict[int, object]) -> dict[int, object]:
     fresh: dict[int, object] = {}
     for holder in holders:
         for ref in referents(holder):

@@ -14,8 +14,9 @@ import sys
 import sysconfig
 import time
 import types
-import warnings
 from collections.abc import Iterable, Sequence
+
+from pytest_refleak.heap import unshown_warnings
 
 
 class Origin(enum.Enum):
@@ -183,8 +184,9 @@ def _top_level_lines(filename: str) -> bytes | None:
     try:
         with open(filename, "rb") as file:
             text = file.read()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        # Not catch_warnings: changing the filters, between two re-runs, empties
+        # every module's registry of warnings shown (heap.keep_warning_registries).
+        with unshown_warnings():
             code = compile(text, filename, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError):
         return None

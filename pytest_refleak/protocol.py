@@ -22,7 +22,6 @@ import sys
 import time
 import traceback
 import tracemalloc
-import warnings
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,15 @@ from pytest_refleak.exclusions import (
 )
 from pytest_refleak.gate import Gate
 from pytest_refleak.graphs import file_stem
-from pytest_refleak.heap import CYCLE_FRAMES, DEEPEST_FRAMES, TRACE_FRAMES, Heap, deeper_frames
+from pytest_refleak.heap import (
+    CYCLE_FRAMES,
+    DEEPEST_FRAMES,
+    TRACE_FRAMES,
+    Heap,
+    deeper_frames,
+    keep_warning_registries,
+    unshown_warnings,
+)
 from pytest_refleak.held_reports import HeldReports, all_passed, last_attempt, sample_report
 from pytest_refleak.measure import (
     CYCLE_UNDETERMINED,
@@ -94,6 +101,7 @@ from pytest_refleak.verdict import (
     judge,
     memory_cleared,
     moved,
+    objects_leak_so_far,
     settling,
     still_leaky,
     traced_rerun_due,
@@ -174,6 +182,7 @@ class Checker:
         frames: int = TRACE_FRAMES,
         watched: frozenset[int] = frozenset(),
         count_memory: bool = True,
+        objects_decide: int | None = None,
     ) -> Window:
         """A re-run's window.
 
@@ -201,6 +210,7 @@ class Checker:
             settle_malloc=True,
             watched=watched,
             count_memory=count_memory,
+            objects_decide=objects_decide,
         )
 
     @property
@@ -462,6 +472,8 @@ class Checker:
                 # reused by the next run's function would name the wrong holder).
                 watched: frozenset[int] = frozenset()
                 stale: set[int] = set()
+                # Left stale by pytest's warnings plugin as the real run ended.
+                keep_warning_registries()
                 while (
                     number < due
                     or since is not None
@@ -508,6 +520,9 @@ class Checker:
                         resources=bool(evidence.suspect),
                         watched=watched,
                         count_memory=not cleared or since is not None,
+                        objects_decide=(
+                            limits.allow_objects if objects_leak_so_far(readings, limits) else None
+                        ),
                     )
                     if reading is None:
                         failure = "it did not pass when re-run"
@@ -804,6 +819,7 @@ class Checker:
         frames: int = TRACE_FRAMES,
         watched: frozenset[int] = frozenset(),
         count_memory: bool = True,
+        objects_decide: int | None = None,
     ) -> tuple[Reading | None, tracemalloc.Snapshot | None, tuple[Found, ...]]:
         """The re-run's reading (``None`` if it did not pass), the traces where it
         ended when it traced, and the resources it left (read only if ``resources``)."""
@@ -825,6 +841,7 @@ class Checker:
             frames=frames,
             watched=watched,
             count_memory=count_memory,
+            objects_decide=objects_decide,
         )
 
         def exclusions() -> Exclusions:
@@ -853,7 +870,7 @@ class Checker:
                 # Inside the window too: what the last re-run's tooling left there
                 # is replaced by this run's, not added to (companions.replaying).
                 self._start_again()
-                with warnings.catch_warnings(record=True), timed(item):
+                with unshown_warnings(), timed(item):
                     if bound is not None:
                         bound.test_starts()
                     reports = runtestprotocol(item, log=False, nextitem=keeping_wider_scopes(item))

@@ -172,6 +172,13 @@ def cycles_may_count(readings: Sequence[Reading], limits: Limits) -> bool:
     return all(r.cycle_flags & bits for r in readings)
 
 
+def objects_leak_so_far(readings: Sequence[Reading], limits: Limits) -> bool:
+    """Whether every re-run so far grew the heap and left more new objects than
+    allowed: one more that does the same leaks, whatever its memory reads (see
+    :func:`judge`)."""
+    return bool(readings) and all(grew(r) and r.objects > limits.allow_objects for r in readings)
+
+
 def only_cycles_left(readings: Sequence[Reading], limits: Limits) -> bool:
     """Whether the re-runs so far leave only cycles to confirm.
 

@@ -287,6 +287,32 @@ class Node:
         if parent is not None:
             parent.children.append(self)
 
+
+class Described:
+    """A descriptor that keeps the class it is set on, as many do."""
+
+    def __init__(self, func):
+        self.func = func
+        self.owner = None
+
+    def __set_name__(self, owner, name):
+        self.owner = owner
+
+    def __get__(self, obj, objtype=None):
+        return self.func.__get__(obj, objtype)
+
+
+def described(func):
+    return Described(func)
+
+
+def make_described():
+    class Made:
+        @described
+        def method(self):
+            return 1
+    return Made().method()
+
 '''
 
 #: A project container made at import that holds itself, and a project function
@@ -344,6 +370,10 @@ def replant():
         # The project's list type fills itself through its own append, on the
         # test's request: the test's.
         "bag = ownership.CheckedBag()\n    bag.append(bag)",
+        # A class the test defines is cyclic garbage by nature; the project's
+        # descriptor in it, which keeps its owner, joins that cycle.
+        "class Local:\n        @ownership.described\n        def method(self):\n"
+        "            return 1\n    assert Local().method() == 1",
     ],
     ids=[
         "module-re-executed-by-the-test",
@@ -354,6 +384,7 @@ def replant():
         "tree-a-reloaded-module-keeps",
         "project-nodes-linked-by-the-test",
         "project-list-type-filled-on-the-tests-request",
+        "project-descriptor-in-a-class-the-test-defines",
     ],
 )
 def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body: str) -> None:
@@ -385,6 +416,7 @@ def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body
         ("root = ownership.Node()\n    ownership.Node(root)", "*Node.parent*"),
         ("templates.fork_deep()", "*Bag*Bag*"),
         ("garden.replant()", "*Node.parent*"),
+        ("ownership.make_described()", "*Described.owner*"),
     ],
     ids=[
         "class-made-per-call",
@@ -392,6 +424,7 @@ def test_cycles_the_test_assembles_are_the_tests(pytester: pytest.Pytester, body
         "tree-linked-by-constructor",
         "project-copies-very-deep-in-a-library",
         "tree-the-project-replaces-on-each-call",
+        "project-descriptor-in-a-class-the-project-makes",
     ],
 )
 def test_cycles_the_projects_code_makes_in_a_call_are_the_projects(

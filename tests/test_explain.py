@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -585,3 +586,42 @@ def test_leaks_past_the_sessions_search_allowance_are_still_reported(
     result.stdout.fnmatch_lines(
         ["*allocated at leakylib.py:*", "LEAKED test_it.py::test_leaks - 1 object/run*Thing*"]
     )
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12),
+    reason="from 3.12 io's newline decoder shows the collector what it holds, and no"
+    " other type of the standard library hides the objects it holds",
+)
+def test_what_a_type_hiding_its_references_holds_is_not_blamed_on_native_code(
+    pytester: pytest.Pytester,
+) -> None:
+    """On 3.10 and 3.11 a ``TextIOWrapper`` keeps its codec's decoder through a
+    newline decoder whose type has no garbage-collector support: the decoder has
+    no referrer the collector shows, as an object a missing ``Py_DECREF`` keeps
+    has none (click's ``CliRunner`` streams were reported so).  Its holder is
+    found by its address in that decoder's structure.  The other side, an object
+    that nothing holds, is ``test_what_keeps_objects_alive[no-referrers]``."""
+    pytester.makepyfile(
+        test_it="""
+import io
+_streams = []
+
+class Console:
+    def __init__(self):
+        self.out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+
+def test_it():
+    _streams.append(Console())
+"""
+    )
+    result = run(pytester, "--refleak", "-vv")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*IncrementalDecoder*×1*",
+            "*kept alive by the structure of IncrementalNewlineDecoder (whose references"
+            " the garbage collector does not see), held by TextIOWrapper*",
+        ]
+    )
+    assert "missing Py_DECREF" not in result.stdout.str()
