@@ -136,6 +136,31 @@ def all_passed(reports: Iterable[pytest.TestReport]) -> bool:
     return all(r.passed and not hasattr(r, "wasxfail") for r in reports)
 
 
+def failure_of(reports: Iterable[pytest.TestReport]) -> str:
+    """What went wrong in the first phase that did not pass, in one short line:
+    ``call: AssertionError: assert 2 == 1``.  Read only from the report's text."""
+    for report in reports:
+        if report.passed and not hasattr(report, "wasxfail"):
+            continue
+        if hasattr(report, "wasxfail"):
+            message = "it failed as expected (xfail)"
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            message = f"skipped: {report.longrepr[-1]}"
+        else:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = getattr(crash, "message", None) or report.outcome
+        lines = str(message).strip().splitlines() or [report.outcome]
+        line = lines[0]
+        if len(line) > _FAILURE_WIDTH:
+            line = line[: _FAILURE_WIDTH - 1] + "…"
+        return f"{report.when}: {line}"
+    return ""
+
+
+#: How much of a re-run's failure the reason of a test not checked quotes.
+_FAILURE_WIDTH = 120
+
+
 def sample_report() -> object:
     """A report shaped like the ones pytest makes for a passing phase."""
     now = time.time()

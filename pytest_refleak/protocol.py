@@ -59,7 +59,13 @@ from pytest_refleak.heap import (
     keep_warning_registries,
     unshown_warnings,
 )
-from pytest_refleak.held_reports import HeldReports, all_passed, last_attempt, sample_report
+from pytest_refleak.held_reports import (
+    HeldReports,
+    all_passed,
+    failure_of,
+    last_attempt,
+    sample_report,
+)
 from pytest_refleak.measure import (
     CYCLE_UNDETERMINED,
     Reading,
@@ -153,6 +159,8 @@ class Checker:
         #: Cycles traced so far, by test function and shape (cycles.shape_key):
         #: see ``_may_borrow``.
         self._traced_shapes: dict[tuple[str, int], CycleGroup] = {}
+        #: What went wrong in the last re-run that did not pass, as text.
+        self._rerun_failure = ""
 
     # -- lazily made measuring tools -----------------------------------------------
 
@@ -525,7 +533,8 @@ class Checker:
                         ),
                     )
                     if reading is None:
-                        failure = "it did not pass when re-run"
+                        why = self._rerun_failure
+                        failure = "it did not pass when re-run" + (f" ({why})" if why else "")
                         break
                     open_groups = [g for g in reading.cycles.groups if g.shallow]
                     # Cycles freed a run after they were made (a module the test
@@ -877,6 +886,8 @@ class Checker:
                     if bound is not None:
                         bound.test_ends()
                 passed = all_passed(reports)
+                if not passed:
+                    self._rerun_failure = failure_of(reports)
                 del reports
             finally:
                 # Re-runs are not reported: what they added to the item goes, and so do

@@ -566,7 +566,7 @@ def test_xdist_with_markers_only(leaky: pytest.Pytester) -> None:
         [
             "*= refleak =*",
             "LEAKED test_it.py::test_marked - 1 object/run, +* B/run: Thing ×1 via leakylib._registry",
-            "NOT CHECKED test_it.py::test_passes_once - it did not pass when re-run",
+            "NOT CHECKED test_it.py::test_passes_once - it did not pass when re-run (call: *)",
             "1 test leaked, 1 not checked",
         ]
     )

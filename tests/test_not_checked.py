@@ -40,8 +40,10 @@ def test_not_checked_tests_are_counted_and_pass_by_default(leaky: pytest.Pyteste
         [
             "*= refleak =*",
             "LEAKED test_it.py::test_leaks - *",
-            "NOT CHECKED test_it.py::test_passes_only_once[[]1[]] - it did not pass when re-run",
-            "NOT CHECKED test_it.py::test_passes_only_once[[]2[]] - it did not pass when re-run",
+            "NOT CHECKED test_it.py::test_passes_only_once[[]1[]] - it did not pass when re-run"
+            " (call: assert 2 == 1)",
+            "NOT CHECKED test_it.py::test_passes_only_once[[]2[]] - it did not pass when re-run"
+            " (call: assert 2 == 1)",
             "1 test leaked, 2 not checked",
         ]
     )
@@ -73,7 +75,7 @@ def test_strict_fails_the_run_for_a_test_not_checked(leaky: pytest.Pytester, whe
         [
             "refleak: strict: a test that cannot be checked fails the run",
             "*= refleak =*",
-            "NOT CHECKED test_it.py::test_passes_only_once[[]1[]] - it did not pass when re-run",
+            "NOT CHECKED test_it.py::test_passes_only_once[[]1[]] - it did not pass when re-run (*)",
             "1 test not checked",
             "refleak: --refleak-strict: 1 test not checked fails the run",
         ]
@@ -115,7 +117,8 @@ def test_report_carries_why_a_test_was_not_checked(leaky: pytest.Pytester) -> No
     records = {r["nodeid"].split("::")[1]: r for r in document["tests"]}
     unchecked = records["test_passes_only_once[1]"]
     assert (unchecked["verdict"], unchecked["kind"]) == ("error", "inconclusive")
-    assert unchecked["note"] == "it did not pass when re-run"
+    # Which phase failed, and how, so that a reader knows what to make re-runnable.
+    assert unchecked["note"] == "it did not pass when re-run (call: assert 2 == 1)"
     assert records["test_leaks"]["verdict"] == "leaked"
     assert records["test_clean"]["note"] is None
 
