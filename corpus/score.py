@@ -12,6 +12,7 @@ The plugin runs in its default mode (cycles: project) in a subprocess, with
 Usage::
 
     python corpus/score.py [--python PATH] [--xdist N] [--order file|reversed|shuffled|randomly]
+                           [--only TEXT]...
                            [--seed N] [--known-wrong FILE] [--json OUT]
 
 Exit status: without ``--known-wrong``, 0 if every case got its expected verdict.
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
@@ -51,7 +53,7 @@ def _has_module(python: str, module: str) -> bool:
 
 
 def run_pytest(
-    args: argparse.Namespace, skip_async: bool, report: Path
+    args: argparse.Namespace, skip_async: bool, report: Path, files: Sequence[str] = ()
 ) -> tuple[str, float, float]:
     command = [
         args.python, "-m", "pytest", "--refleak", f"--refleak-report={report}",
@@ -67,6 +69,7 @@ def run_pytest(
         command += ["-n", str(args.xdist)]
     if skip_async:
         command += ["-m", "not asyncio"]
+    command += files
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
     env["CORPUS_ORDER"] = args.order
@@ -150,9 +153,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--known-wrong", type=Path, help="cases the plugin is known to get wrong")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only the test files of the cases whose node id contains TEXT"
+        " (repeatable), and score their cases",
+    )
     args = parser.parse_args(argv)
+    if os.sep in args.python:
+        # pytest runs in corpus/cases: a relative path is the caller's.
+        args.python = os.path.abspath(args.python)
 
     cases = load()
+    files: list[str] = []
+    if args.only:
+        chosen = [c for c in cases if any(text in c.nodeid for text in args.only)]
+        if not chosen:
+            raise SystemExit(f"score.py: no case matches {' or '.join(args.only)}")
+        files = sorted({c.nodeid.split("::", 1)[0] for c in chosen})
+        cases = [c for c in cases if c.nodeid.split("::", 1)[0] in files]
     if not _has_module(args.python, "pytest_refleak"):
         raise SystemExit(f"score.py: pytest-refleak is not installed for {args.python}")
     if args.xdist and not _has_module(args.python, "xdist"):
@@ -162,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
-        _output, elapsed, cpu = run_pytest(args, skip_async, report_path)
+        _output, elapsed, cpu = run_pytest(args, skip_async, report_path, files)
         report = json.loads(report_path.read_text(encoding="utf-8"))
     records = {r["nodeid"]: r for r in report["tests"]}
     rows = score(cases, records, skipped)
