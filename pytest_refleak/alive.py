@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from pytest_refleak.report import headline_growth, one_line
 from pytest_refleak.resources import Found as Resource
 from pytest_refleak.resources import owners
 from pytest_refleak.text import class_name, format_size, is_a, safe_repr, size_of, type_name
-from pytest_refleak.unseen import context_holder, running_at, unseen_holder
+from pytest_refleak.unseen import context_holder, opaque_holder, running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
 #: Seconds of searching each leaking test gets while the session's allowance lasts,
@@ -158,7 +158,7 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
             chosen[growth.name] = alive
     targets = [found[i] for i in chosen.values()]
     mine = {id(found), id(targets), id(chosen)}
-    native = _native_root(request.atexit_grew)
+    native = _native_root(request.atexit_grew, near=targets)
     chains = chains_to(targets, ignore=mine, budget=budget, native_root=native)
     by_id = {id(t): c for t, c in zip(targets, chains, strict=True)}
     by_type = tuple(_with_chain(g, by_id, chosen.get(g.name)) for g in detail.by_type)
@@ -271,13 +271,18 @@ def _atexit_root(obj: object) -> str | None:
     return "atexit callbacks" if callable(obj) else None
 
 
-def _native_root(atexit_grew: bool) -> Callable[[object], str | None]:
+def _native_root(atexit_grew: bool, near: Sequence[object] = ()) -> Callable[[object], str | None]:
     """What to ask about an object nothing the collector knows refers to, before
     blaming native code: the ``atexit`` callbacks when the test registered some on
-    every run, then the holders the collector does not show."""
+    every run, then the holders the collector does not show, among them those in
+    the structures of what the objects of the same leak (``near``) refer to."""
 
     def name(obj: object) -> str | None:
-        return (_atexit_root(obj) if atexit_grew else None) or unseen_holder(obj)
+        return (
+            (_atexit_root(obj) if atexit_grew else None)
+            or unseen_holder(obj)
+            or opaque_holder(obj, near)
+        )
 
     return name
 

@@ -4,10 +4,10 @@
 also be held, from Python code, by places it does not walk: the frames a thread
 is running now (their locals and the method being called), the signal module's
 table of handlers, a thread's running event loop, the variables set in the
-running thread's ``contextvars`` context and their values, and the structure of
-an object whose type does not show its references to the collector.  An object
-nothing the collector knows refers to is blamed on native code (a missing
-``Py_DECREF``) only after these are searched.  Never imports pytest.
+running thread's ``contextvars`` context and their values, and (near a leak) the
+structure of an object whose type does not show its references to the collector.
+An object nothing the collector knows refers to is blamed on native code (a
+missing ``Py_DECREF``) only after these are searched.  Never imports pytest.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pytest_refleak.heap import referents, words_of
 from pytest_refleak.text import type_name
@@ -38,7 +38,6 @@ def unseen_holder(obj: object) -> str | None:
         or _running_loop(obj)
         or _running_context(obj)
         or context_holder(lambda found: found is obj)
-        or _in_an_opaque_structure(obj)
     )
 
 
@@ -49,37 +48,30 @@ _HAVE_GC = 1 << 14
 #: Types without that support that refer to nothing.
 _ATOMIC = frozenset((str, bytes, int, float, complex, bool, type(None)))
 
-#: How many objects :func:`_in_an_opaque_structure` looks through at most.
-OPAQUE_SEARCH_LIMIT = 200_000
 
-
-def _in_an_opaque_structure(obj: object) -> str | None:
+def opaque_holder(obj: object, near: Iterable[object]) -> str | None:
     """An object of a type without garbage-collector support that stores ``obj``'s
     address in its own structure, and what holds that object, as text.
 
     Such a type's objects refer to others without showing the collector, so what
     they hold has no referrer it can find, as a reference leaked by native code
     has none: on Python 3.10 and 3.11 a ``TextIOWrapper``'s newline decoder keeps
-    the codec's decoder so.  Looked for among what the objects not frozen (those
-    the test's runs made) refer to, by reading each such object's own structure.
+    the codec's decoder so.  Looked for among what the objects ``near`` (the
+    other objects the same leak keeps) refer to, by reading each such object's
+    own structure.  (Looking through every object the test's runs made cost 15 s
+    of a leak's explanation under tracing.)
     """
     target = id(obj)
-    seen: set[int] = set()
-    everything = gc.get_objects()
-    try:
-        for holder in everything[:OPAQUE_SEARCH_LIMIT]:
-            for ref in referents(holder):
-                kind = type(ref)
-                if kind in _ATOMIC or kind.__flags__ & _HAVE_GC or ref is obj or id(ref) in seen:
-                    continue
-                seen.add(id(ref))
-                if target in words_of(ref):
-                    return (
-                        f"the structure of {type_name(ref)} (whose references the"
-                        f" garbage collector does not see), held by {type_name(holder)}"
-                    )
-    finally:
-        everything.clear()
+    for holder in near:
+        for ref in referents(holder):
+            kind = type(ref)
+            if kind in _ATOMIC or kind.__flags__ & _HAVE_GC or ref is obj:
+                continue
+            if target in words_of(ref):
+                return (
+                    f"the structure of {type_name(ref)} (whose references the"
+                    f" garbage collector does not see), held by {type_name(holder)}"
+                )
     return None
 
 
