@@ -26,11 +26,20 @@ from pytest_refleak.chains import (
     held_step,
     holders_of,
 )
+from pytest_refleak.heap import referents
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth, in_a_shallow_stack
 from pytest_refleak.report import headline_growth, one_line
 from pytest_refleak.resources import Found as Resource
 from pytest_refleak.resources import owners
-from pytest_refleak.text import class_name, format_size, is_a, safe_repr, size_of, type_name
+from pytest_refleak.text import (
+    class_name,
+    format_size,
+    is_a,
+    safe_repr,
+    size_of,
+    storage_frames_of,
+    type_name,
+)
 from pytest_refleak.unseen import context_holder, opaque_holder, running_at, unseen_holder
 from pytest_refleak.verdict import Verdict
 
@@ -169,8 +178,11 @@ def _explain(detail: Reading, request: Request) -> tuple[Reading, list[Path], st
     holding: list[object] | None = [] if request.graphs_dir is not None else None
     held: list[tuple[int, str, str]] = []
     mine.add(id(holding))
+    # The objects explained, with what keeps each alive: memory no container
+    # holds may be their own storage (a new class's dict outgrowing its table).
+    owners = [(t, by_id[id(t)]) for t in targets]
     memory = tuple(
-        _with_holders(m, budget, mine, holding, held) if i < request.sites else m
+        _with_holders(m, budget, mine, holding, held, owners=owners) if i < request.sites else m
         for i, m in enumerate(detail.memory)
     )
     files: list[Path] = []
@@ -216,6 +228,7 @@ def _with_holders(
     mine: set[int],
     holding: list[object] | None = None,
     held: list[tuple[int, str, str]] | None = None,
+    owners: Sequence[tuple[object, Chain]] = (),
 ) -> MemoryGrowth:
     """``growth`` with what holds its memory.  For the picture, the first container
     found is added to ``holding`` and what it holds described in ``held``: (id of
@@ -236,8 +249,11 @@ def _with_holders(
     del search
     if not pairs:
         running = running_at(site)
+        owned = _own_storage(site, owners)
         if running is not None:
             why = f"held by {running}, which is running the call made there"
+        elif owned is not None:
+            why = owned
         else:
             why = NOT_HELD if complete else "no holder found within the time budget"
         return dataclasses.replace(growth, holders=(why,))
@@ -259,6 +275,26 @@ def _with_holders(
     pairs.clear()
     containers.clear()
     return dataclasses.replace(growth, holders=texts)
+
+
+def _own_storage(site: tuple[str, int], owners: Sequence[tuple[object, Chain]]) -> str | None:
+    """Which explained object's own storage was last allocated at ``site``, as text:
+    a dict or list it owns (its attribute dict, a class's namespace) whose table
+    or items grew there.  Such memory is part of the object, not held apart."""
+    for owner, chain in owners:
+        parts: list[object] = [owner, *referents(owner)]
+        for part in parts:
+            frames = storage_frames_of(part)
+            if frames and frames[-1] == site:
+                what = "table" if type(part) is dict else "items"
+                if part is owner:
+                    whose = type_name(owner)
+                elif is_a(owner, type):
+                    whose = f"{class_name(owner)}'s namespace"  # type: ignore[arg-type]
+                else:
+                    whose = f"{type_name(owner)}'s {type_name(part)}"
+                return f"held by the {what} of {whose}, {chain.sentence}"
+    return None
 
 
 NOT_HELD = (

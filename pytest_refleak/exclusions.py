@@ -91,6 +91,7 @@ from pytest_refleak.origins import Origin, Origins
 from pytest_refleak.text import (
     block_frames,
     class_module,
+    is_a,
     module_namespace,
     object_frames,
 )
@@ -460,6 +461,31 @@ def _subclass_registries() -> Iterator[tuple[type, int]]:
         return
     for cls in _live_classes():
         yield cls, _word(id(cls) + offset)
+
+
+_BASES = type.__dict__["__bases__"]
+
+
+def registry_owner(registry: object) -> type | None:
+    """The class whose registry of subclasses ``registry`` is, if it is one.
+
+    A class lists its subclasses in a dict of weak references that only its C
+    structure holds: the collector shows nothing that refers to it.  Found from
+    a subclass it lists, whose bases are asked for the address each keeps.
+    """
+    if _SUBCLASSES_OFFSET is None or type(registry) is not dict:
+        return None
+    for ref in registry.values():
+        if type(ref) is not weakref.ReferenceType:
+            return None
+        subclass = ref()
+        if not is_a(subclass, type):
+            continue
+        for base in _BASES.__get__(subclass, type):
+            if _word(id(base) + _SUBCLASSES_OFFSET) == id(registry):
+                return base  # type: ignore[no-any-return]
+        return None
+    return None
 
 
 def _live_classes() -> Iterator[type]:

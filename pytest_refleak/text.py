@@ -415,6 +415,40 @@ def storage_frames(items: list[object]) -> tuple[tuple[str, int], ...]:
     return block_frames(address) if address else ()
 
 
+#: Where a dict keeps the address of its table: after the object header, the
+#: number of entries and the version tag (the same on 3.10 to 3.13).
+_DICT_TABLE_WORD = 4
+
+
+def _dict_table_reader() -> Callable[[dict[object, object]], int] | None:
+    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return None
+    try:
+        import ctypes
+    except ImportError:
+        return None
+    pointer = ctypes.c_void_p
+    return lambda table: pointer.from_address(id(table) + _DICT_TABLE_WORD * _WORD).value or 0
+
+
+_DICT_TABLE = _dict_table_reader()
+
+
+def storage_frames_of(obj: object) -> tuple[tuple[str, int], ...]:
+    """Where the storage a dict or list allocates apart from itself (a dict's
+    table, a list's items) was last allocated, innermost last; empty if not traced
+    or not such an object.  A dict's table is reallocated where an insertion
+    outgrew it: that line, not the dict's, is where its memory shows."""
+    if _LOOKUP is None:
+        return ()
+    if type(obj) is list:
+        return storage_frames(obj)
+    if type(obj) is dict and _DICT_TABLE is not None:
+        address = _DICT_TABLE(obj)
+        return block_frames(address) if address else ()
+    return ()
+
+
 def _managed_dict(kind: type, known: dict[type, bool] | None) -> bool:
     """Whether instances of ``kind`` keep their attributes before the object.
 

@@ -3,11 +3,12 @@
 ``gc.get_referrers`` finds only containers the collector tracks.  An object can
 also be held, from Python code, by places it does not walk: the frames a thread
 is running now (their locals and the method being called), the signal module's
-table of handlers, a thread's running event loop, the variables set in the
-running thread's ``contextvars`` context and their values, and (near a leak) the
-structure of an object whose type does not show its references to the collector.
-An object nothing the collector knows refers to is blamed on native code (a
-missing ``Py_DECREF``) only after these are searched.  Never imports pytest.
+table of handlers, a class's registry of its subclasses, a thread's running event
+loop, the variables set in the running thread's ``contextvars`` context and their
+values, and (near a leak) the structure of an object whose type does not show its
+references to the collector.  An object nothing the collector knows refers to is
+blamed on native code (a missing ``Py_DECREF``) only after these are searched.
+Never imports pytest.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import threading
 import types
 from collections.abc import Callable, Iterable
 
+from pytest_refleak.exclusions import registry_owner
 from pytest_refleak.heap import referents, words_of
-from pytest_refleak.text import type_name
+from pytest_refleak.text import class_module, class_name, type_name
 
 # signal.getsignal converts each handler to an enum where it can; the C function
 # answers the same question without.
@@ -38,7 +40,17 @@ def unseen_holder(obj: object) -> str | None:
         or _running_loop(obj)
         or _running_context(obj)
         or context_holder(lambda found: found is obj)
+        or _subclass_registry(obj)
     )
+
+
+def _subclass_registry(obj: object) -> str | None:
+    base = registry_owner(obj)
+    if base is None:
+        return None
+    module = class_module(base)
+    name = f"{module}.{class_name(base)}" if module else class_name(base)
+    return f"{name}'s registry of subclasses (in its C structure)"
 
 
 #: A type's flag for garbage-collector support: without it, its objects show the
