@@ -89,24 +89,21 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
     re-runs one per re-run, which looked like the test's leak.  Put back inside
     the window, the layer the previous re-run added is replaced, not kept.
     """
-    test = _hypothesis_test(item)
-    if test is None:
+    holder, name = _hypothesis_settings(item)
+    if holder is None:
         yield no_replay
         return
-    # ``_hypothesis_internal_use_settings`` is the settings object ``@given``'s
-    # wrapper reads on every call (``@settings`` sets it, and cannot be applied
-    # twice).  Checked on hypothesis 6.100, 6.168 and 6.170.
-    real = test._hypothesis_internal_use_settings  # type: ignore[attr-defined]
+    real = getattr(holder, name)
     replay = _replay_settings(real)
 
     def start_again() -> None:
-        test._hypothesis_internal_use_settings = replay  # type: ignore[attr-defined]
+        setattr(holder, name, replay)
 
     start_again()
     try:
         yield start_again
     finally:
-        test._hypothesis_internal_use_settings = real  # type: ignore[attr-defined]
+        setattr(holder, name, real)
 
 
 @contextlib.contextmanager
@@ -131,17 +128,32 @@ def no_replay() -> None:
     """What a test that replays nothing does before each re-run."""
 
 
-def _hypothesis_test(item: pytest.Item) -> object:
-    """The function ``@given`` made for the item's test, if it has one."""
+def _hypothesis_settings(item: pytest.Item) -> tuple[object | None, str]:
+    """Where the settings a hypothesis test runs with are read on each run: the
+    object and the attribute's name, or ``None`` for a test that is not one."""
     if "hypothesis" not in sys.modules:
-        return None
+        return None, ""
     function = getattr(item, "obj", None)
     function = getattr(function, "__func__", function)
     if not getattr(function, "is_hypothesis_test", False):
-        return None
-    if not hasattr(function, "_hypothesis_internal_use_settings"):
-        return None
-    return function
+        return None, ""
+    # ``_hypothesis_internal_use_settings`` is the settings object ``@given``'s
+    # wrapper reads on every call (``@settings`` sets it, and cannot be applied
+    # twice).  Checked on hypothesis 6.100, 6.168 and 6.170.
+    if hasattr(function, "_hypothesis_internal_use_settings"):
+        return function, "_hypothesis_internal_use_settings"
+    # A rule-based state machine's ``TestCase``: its ``runTest`` runs the machine
+    # with the class's ``settings`` (``@settings`` on the machine sets them there),
+    # a full search of 100 programs of 50 steps on every re-run, 3 s each for
+    # pyrsistent's vector machine.  Checked on hypothesis 6.170.
+    cls = getattr(item, "cls", None)
+    if (
+        getattr(function, "_hypothesis_state_machine_class", None) is not None
+        and cls is not None
+        and hasattr(cls, "settings")
+    ):
+        return cls, "settings"
+    return None, ""
 
 
 def _replay_settings(real: object) -> object:
