@@ -852,9 +852,11 @@ def keep_warning_registries() -> None:
     version = probe.get("version")
     if type(version) is not int:
         return
+    module_type = types.ModuleType
     for module in list(sys.modules.values()):
-        namespace = getattr(module, "__dict__", None) if type(module) is types.ModuleType else None
-        registry = namespace.get("__warningregistry__") if type(namespace) is dict else None
+        if type(module) is not module_type:
+            continue
+        registry = module.__dict__.get("__warningregistry__")
         if type(registry) is dict and registry.get("version", version) != version:
             registry["version"] = version
 
