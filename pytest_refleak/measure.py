@@ -386,7 +386,7 @@ class Window:
         if self.detailed:
             self._freed.append(description)
         else:
-            self._flags[6] |= _cycle_flag(description.origin)
+            self._flags[6] |= _cycle_flag(description.origin, self.origins.project_loaded)
             _note_shape(self._shapes, description)
 
     def garbage_ids(self) -> set[int]:
@@ -861,7 +861,7 @@ def _quick_cycle_flags(
     flags = 0
     for group in findings.groups:
         if not group.accepted:
-            flags |= _cycle_flag(group.origin)
+            flags |= _cycle_flag(group.origin, origins.project_loaded)
             if shapes is not None:
                 _note_shape(shapes, group)
     if findings.truncated and shapes is not None:
@@ -883,11 +883,13 @@ def _note_shape(shapes: array.array[int], group: cycles_mod.CycleGroup) -> None:
     shapes[0] = count + 1
 
 
-def _cycle_flag(origin: Origin | None) -> int:
+def _cycle_flag(origin: Origin | None, project_loaded: bool = True) -> int:
     if origin is Origin.PROJECT:
         return CYCLE_PROJECT
     if origin is None:
-        return CYCLE_UNDETERMINED
+        # Plain containers: tracing would tell who made them, and only the
+        # project's code could make them count (Origins.look_for_project).
+        return CYCLE_UNDETERMINED if project_loaded else CYCLE_OTHER
     if origin is not Origin.TOOLING:
         return CYCLE_OTHER
     return 0

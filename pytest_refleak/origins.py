@@ -244,6 +244,10 @@ class Origins:
         ]
         self._plugin_cache: dict[str, bool] = {}
         self._top_lines: dict[str, bytes | None] = {}
+        #: Whether a module of the project's own was loaded when last looked for
+        #: (see :meth:`look_for_project`), and how many modules were loaded then.
+        self.project_loaded = False
+        self._modules_looked_at = 0
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -333,6 +337,28 @@ class Origins:
             return False
         path = _norm(filename)
         return any(_is_under(path, d) for d in self._transport)
+
+    def look_for_project(self) -> bool:
+        """Whether any loaded module is the project's own, noted in
+        :attr:`project_loaded`.  Looked for again only when more modules are
+        loaded; once one was, the project's code may run for good.
+
+        Only code the project wrote can make a cycle count in the default mode:
+        with none of it loaded (a project installed into ``site-packages`` and
+        tested from its sdist, whose code is then a third party's by where it
+        lives), no cycle can be the project's, and none is traced to ask.
+        """
+        modules = sys.modules
+        if self.project_loaded or len(modules) == self._modules_looked_at:
+            return self.project_loaded
+        self._modules_looked_at = len(modules)
+        for module in list(modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            filename = namespace.get("__file__") if type(namespace) is dict else None
+            if type(filename) is str and self.of_file(filename) is Origin.PROJECT:
+                self.project_loaded = True
+                break
+        return self.project_loaded
 
     def of_module(self, module_name: str | None) -> Origin:
         if not module_name:

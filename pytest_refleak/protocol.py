@@ -426,6 +426,8 @@ class Checker:
         test that changes it on every run is told from code that changes it once;
         if that was not the test's doing, the first run's state is put back after.
         """
+        # The first run may have loaded the project's code.
+        self.origins.look_for_project()
         bound = Bound()
         ignored, ignored_types = self._ignored(item)
         traced: Reading | None = None

@@ -729,3 +729,43 @@ def test_it():
         assert max(frames) < 128, frames
     else:
         assert max(frames) == 128, frames
+
+
+#: A library that makes a cycle of plain containers on every call: which code
+#: made it takes tracing to tell.
+LINKER = """
+def link():
+    a = []
+    b = [a]
+    a.append(b)
+    return len(a)
+"""
+
+
+@pytest.mark.parametrize("where", ["project", "installed"])
+def test_cycles_are_traced_only_where_the_project_could_have_made_them(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    """A cycle of plain containers is nobody's until tracing says who made it, and
+    only the project's code can make one count in the default mode.  With no
+    module of the project's loaded (a project installed into ``site-packages``
+    and tested from its sdist: marshmallow's suite, each test traced four times
+    to decide nothing, 25 times plain pytest), none is traced.  With the same
+    code in the project, the cycle is traced and fails the test."""
+    pytester.makeconftest(FRAMES_NOTED)
+    if where == "project":
+        pytester.makepyfile(linker=LINKER)
+    else:
+        elsewhere = pytester.path.parent / f"{pytester.path.name}-site"
+        elsewhere.mkdir()
+        (elsewhere / "linker.py").write_text(LINKER)
+        pytester.makeini(f"[pytest]\npythonpath = {elsewhere}\n")
+    pytester.makepyfile(test_it="import linker\ndef test_it():\n    linker.link()\n")
+    result = run(pytester, "--refleak")
+    noted = pytester.path / "frames.jsonl"
+    if where == "project":
+        result.stdout.fnmatch_lines(["CYCLES test_it.py::test_it - *"])
+        assert noted.exists(), "the project's cycle was not traced"
+    else:
+        result.assert_outcomes(passed=1)
+        assert not noted.exists(), noted.read_text()
