@@ -808,15 +808,21 @@ def _reached(seeds: list[object], young: set[int], limit: int) -> list[object]:
 
 @contextlib.contextmanager
 def unshown_warnings() -> Iterator[None]:
-    """Warnings raised inside are not shown, and the filters are left as they are.
+    """Warnings raised inside are not shown, and the filters are put back only if
+    something inside changed them.
 
     ``warnings.catch_warnings`` marks the filters changed as it enters and as it
     leaves, and every module's registry of the warnings it has shown is then
     emptied at its next warning: around each re-run, that emptied on every run a
     registry that grows by one entry per call (a deprecation warning whose text
-    names the value passed: POSYDON's report), and hid the leak.
+    names the value passed: POSYDON's report), and hid the leak.  A test that
+    sets a filter (``simplefilter("error")``) must not leave it to the tests
+    after it, as pytest's own warnings plugin sees to for its real run.
     """
     saved = warnings.showwarning
+    # A list, though typeshed calls it a sequence.
+    filters: list[Any] = warnings.filters  # type: ignore[assignment]
+    kept = list(filters)
 
     def unshown(*args: object, **kwargs: object) -> None:
         return None
@@ -826,6 +832,14 @@ def unshown_warnings() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = saved
+        if warnings.filters is not filters or filters != kept:
+            filters[:] = kept
+            warnings.filters = filters
+            # The private call that catch_warnings makes: the registries written
+            # under the test's filters are stale again.  CPython 3.10 to 3.13.
+            mutated = getattr(warnings, "_filters_mutated", None)
+            if callable(mutated):
+                mutated()
 
 
 class _Probe(Warning):

@@ -563,3 +563,26 @@ def test_interpreter_state_after_a_run_equals_a_plain_runs(
     cycles = 2 if case == "callbacks" else 1
     assert checked.parseoutcomes().get("failed") == leaks + cycles, checked.stdout.str()
     assert outcomes.get("passed") == checked.parseoutcomes().get("passed", 0) + leaks + cycles
+
+
+def test_a_warnings_filter_a_re_run_sets_is_not_left_to_the_next_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest's warnings plugin puts the filters back after a test's real run; the
+    re-runs, which run outside it and no longer enter ``catch_warnings`` (it
+    emptied every module's registry of warnings shown: see ``test_leaks.py``),
+    put back what a re-run changed themselves.  A test that turns warnings into
+    errors must not fail the next test that warns."""
+    pytester.makepyfile(
+        test_it="""
+import warnings
+
+def test_sets_error_filter():
+    warnings.simplefilter("error")
+
+def test_warns():
+    warnings.warn("something to say", UserWarning)
+"""
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(passed=2, warnings=1)
