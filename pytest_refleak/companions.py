@@ -94,6 +94,9 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
         yield no_replay
         return
     real = getattr(holder, name)
+    # A subclass of a machine's TestCase only inherits ``settings``: what the
+    # re-runs set on it goes again, rather than stay as a copy of the inherited one.
+    own = name in vars(holder)
     replay = _replay_settings(real)
 
     def start_again() -> None:
@@ -103,7 +106,10 @@ def replaying(item: pytest.Item) -> Iterator[Callable[[], None]]:
     try:
         yield start_again
     finally:
-        setattr(holder, name, real)
+        if own:
+            setattr(holder, name, real)
+        else:
+            delattr(holder, name)
 
 
 @contextlib.contextmanager

@@ -273,7 +273,8 @@ def _describe(
         # parse tree with parent pointers makes groups of thousands, and the
         # report names five sites at most.  The others do not count then: by
         # their kind they could outvote what the allocations say.
-        if tracing and n >= _SITES_LOOKED_UP:
+        if tracing and n >= _SITES_LOOKED_UP and not is_a(objects[i], type):
+            # A class is looked up wherever it is: it decides the cycle (below).
             continue
         origin, site, settled = _member_origin(
             objects[i], member_ids, origins, tracing, made_before

@@ -842,6 +842,29 @@ def unshown_warnings() -> Iterator[None]:
                 mutated()
 
 
+@contextlib.contextmanager
+def ignored_warnings() -> Iterator[None]:
+    """Warnings raised inside are ignored, whatever the filters say, and the
+    registries are left current (see :func:`unshown_warnings`).
+
+    For code that passes no registry (``compile``): a filter put first in the
+    list and taken out again, without marking the filters changed.  Under
+    ``-W error`` an invalid escape sequence in a file read for its source made
+    ``compile`` fail, and the plugin lost what it reads from that file.
+    """
+    entry = ("ignore", None, Warning, None, 0)
+    filters: list[Any] = warnings.filters  # type: ignore[assignment]
+    with unshown_warnings():
+        filters.insert(0, entry)
+        try:
+            yield
+        finally:
+            for i, item in enumerate(filters):
+                if item is entry:
+                    del filters[i]
+                    break
+
+
 class _Probe(Warning):
     pass
 
@@ -858,26 +881,37 @@ def keep_warning_registries() -> None:
     calls the code again.
     """
     probe: dict[Any, Any] = {}
-    with unshown_warnings():
-        try:
-            warnings.warn_explicit("probe", _Probe, "probe", 0, registry=probe)
-        except Exception:  # noqa: BLE001 - filters that raise: leave the registries be
-            return
+    # The registry's version is written before the filters are read: under
+    # filters that make warnings errors (``-W error``) it is there all the same.
+    with unshown_warnings(), contextlib.suppress(Exception):
+        warnings.warn_explicit("probe", _Probe, "probe", 0, registry=probe)
     version = probe.get("version")
     if type(version) is not int:
         return
-    module_type = types.ModuleType
     for module in list(sys.modules.values()):
-        if type(module) is not module_type:
+        # Read without asking the module: a lazily loaded one would load.
+        if not issubclass(type(module), types.ModuleType):
             continue
-        registry = module.__dict__.get("__warningregistry__")
+        namespace = _MODULE_DICT.__get__(module)
+        registry = namespace.get("__warningregistry__") if type(namespace) is dict else None
         if type(registry) is dict and registry.get("version", version) != version:
             registry["version"] = version
 
 
+#: A class's size and flags as the interpreter keeps them: a metaclass can give
+#: its classes attributes of those names that say anything.
+_BASICSIZE: Any = vars(type)["__basicsize__"]
+_FLAGS: Any = vars(type)["__flags__"]
+
+
+def type_flags(cls: type) -> int:
+    """A class's ``tp_flags``, read without asking the class."""
+    return int(_FLAGS.__get__(cls))
+
+
 def words_of(obj: object) -> list[int]:
     """The machine words of ``obj``'s own structure: only its own allocation is read."""
-    count = type(obj).__basicsize__ // ctypes.sizeof(ctypes.c_size_t)
+    count = int(_BASICSIZE.__get__(type(obj))) // ctypes.sizeof(ctypes.c_size_t)
     return list((ctypes.c_size_t * count).from_address(id(obj)))
 
 

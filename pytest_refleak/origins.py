@@ -16,7 +16,7 @@ import time
 import types
 from collections.abc import Iterable, Sequence
 
-from pytest_refleak.heap import unshown_warnings
+from pytest_refleak.heap import _MODULE_DICT, ignored_warnings
 
 
 class Origin(enum.Enum):
@@ -186,7 +186,7 @@ def _top_level_lines(filename: str) -> bytes | None:
             text = file.read()
         # Not catch_warnings: changing the filters, between two re-runs, empties
         # every module's registry of warnings shown (heap.keep_warning_registries).
-        with unshown_warnings():
+        with ignored_warnings():
             code = compile(text, filename, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError):
         return None
@@ -247,7 +247,7 @@ class Origins:
         #: Whether a module of the project's own was loaded when last looked for
         #: (see :meth:`look_for_project`), and how many modules were loaded then.
         self.project_loaded = False
-        self._modules_looked_at = 0
+        self._modules_looked_at: tuple[int, int] = (0, 0)
         # The cache's table exists from the start, so that filling it during a
         # measured window replaces tables rather than adding one.
         self.of_file(__file__)
@@ -349,11 +349,19 @@ class Origins:
         lives), no cycle can be the project's, and none is traced to ask.
         """
         modules = sys.modules
-        if self.project_loaded or len(modules) == self._modules_looked_at:
+        # The newest entry too: a test may drop one module and import another.
+        try:
+            seen = (len(modules), id(next(reversed(modules.values()), None)))
+        except RuntimeError:  # changed by another thread meanwhile
+            seen = (-1, 0)
+        if self.project_loaded or seen == self._modules_looked_at:
             return self.project_loaded
-        self._modules_looked_at = len(modules)
+        self._modules_looked_at = seen
         for module in list(modules.values()):
-            namespace = getattr(module, "__dict__", None)
+            # Read without asking the module: a lazily loaded one would load.
+            if not issubclass(type(module), types.ModuleType):
+                continue
+            namespace = _MODULE_DICT.__get__(module)
             filename = namespace.get("__file__") if type(namespace) is dict else None
             if type(filename) is str and self.of_file(filename) is Origin.PROJECT:
                 self.project_loaded = True

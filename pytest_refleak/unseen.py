@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable, Iterable
 
 from pytest_refleak.exclusions import registry_owner
-from pytest_refleak.heap import referents, words_of
+from pytest_refleak.heap import referents, type_flags, words_of
 from pytest_refleak.text import class_module, class_name, type_name
 
 # signal.getsignal converts each handler to an enum where it can; the C function
@@ -77,7 +77,7 @@ def opaque_holder(obj: object, near: Iterable[object]) -> str | None:
     for holder in near:
         for ref in referents(holder):
             kind = type(ref)
-            if kind in _ATOMIC or kind.__flags__ & _HAVE_GC or ref is obj:
+            if kind in _ATOMIC or type_flags(kind) & _HAVE_GC or ref is obj:
                 continue
             if target in words_of(ref):
                 return (

@@ -737,7 +737,8 @@ def test_objects_made_by_xdist_messaging_are_not_the_tests(heap: Heap, tmp_path:
     """pytest-xdist's messaging thread allocates while a worker's test runs: in a traced
     window, objects made by its code are left out; the same made elsewhere count."""
     execnet = pytest.importorskip("execnet")
-    origins = Origins([str(tmp_path)], ["test_*.py"])  # once execnet is imported
+    # The lazy module's file is not the project's: the project is elsewhere.
+    origins = Origins([str(tmp_path / "project")], ["test_*.py"])  # once execnet is imported
     source = "def make():\n    return Thing()\n"
 
     def maker(filename: str) -> Callable[[], object]:
@@ -1986,3 +1987,100 @@ def test_a_cycles_maker_is_traced_a_rung_deeper_each_time() -> None:
     # A limit between rungs (a user's own tracemalloc session) goes to the next.
     assert deeper_frames(TRACE_FRAMES + 1) == DEEPEST_FRAMES
     assert deeper_frames(2) == 4
+
+
+def test_a_metaclass_cannot_make_the_opaque_holder_search_read_past_an_object() -> None:
+    """The search for a holder inside objects that hide their references reads
+    each candidate's own structure: its size and flags come from the interpreter's
+    record of the class, never from attributes a metaclass gives it (a metaclass
+    saying ``__basicsize__ = 1 << 33`` made the read run off the object)."""
+    from pytest_refleak import unseen
+
+    class Lying(type):
+        __flags__ = 0
+        __basicsize__ = 1 << 33
+
+    class Hostile(metaclass=Lying):
+        pass
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.hostile = Hostile()  # type: ignore[attr-defined]
+    assert unseen.opaque_holder(object(), [holder]) is None
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="from 3.12 io's newline decoder shows what it holds"
+)
+def test_the_opaque_holder_search_finds_a_decoder_held_by_a_newline_decoder() -> None:
+    """The other side: on 3.10 and 3.11 the codec's decoder of a ``TextIOWrapper``
+    is found in its newline decoder's structure."""
+    import io
+
+    from pytest_refleak import unseen
+    from pytest_refleak.heap import words_of
+
+    wrapper = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    newline = next(r for r in gc.get_referents(wrapper) if type(r).__name__.endswith("Decoder"))
+    words = set(words_of(newline))
+    # The codec's decoder: tracked, referred to by nothing the collector shows.
+    decoder = next(
+        o for o in gc.get_objects() if type(o).__name__ == "IncrementalDecoder" and id(o) in words
+    )
+    assert not gc.get_referrers(decoder)
+    found = unseen.opaque_holder(decoder, [wrapper])
+    assert found is not None and "IncrementalNewlineDecoder" in found, found
+
+
+def test_looking_for_the_project_loads_no_lazy_module_and_asks_no_module(tmp_path: Path) -> None:
+    """Whether a module of the project's is loaded is read from each module's own
+    dict: a lazily loaded module stays unloaded, and an entry of ``sys.modules``
+    that is no module is passed over, whatever it does when asked."""
+    import importlib.util
+
+    from pytest_refleak.origins import Origins
+
+    (tmp_path / "lazy_probe_mod.py").write_text("raise RuntimeError('loaded')\n")
+    spec = importlib.util.spec_from_file_location("lazy_probe_mod", tmp_path / "lazy_probe_mod.py")
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class Asking:
+        def __getattribute__(self, name: str) -> object:
+            raise RuntimeError("asked")
+
+    # The lazy module's file is not the project's: the project is elsewhere.
+    origins = Origins([str(tmp_path / "project")], ["test_*.py"])
+    with mock.patch.dict(sys.modules, {"lazy_probe_mod": module, "asking_probe": Asking()}):
+        assert origins.look_for_project() is False
+        assert type(module).__name__ == "_LazyModule"
+
+
+def test_stale_warning_registries_are_marked_current_under_error_filters() -> None:
+    """Under ``-W error`` the probe that reads the registries' current version
+    raises; the version is written before the filters are read, so the stale
+    registries are marked current all the same."""
+    import warnings
+
+    from pytest_refleak.heap import keep_warning_registries
+
+    module = types.ModuleType("registry_probe_mod")
+    exec(
+        "import warnings\ndef warn(v):\n    warnings.warn(f'bad {v}', UserWarning)\n",
+        module.__dict__,
+    )
+    with mock.patch.dict(sys.modules, {"registry_probe_mod": module}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            module.warn(1)
+        registry = module.__dict__["__warningregistry__"]
+        stale = registry["version"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            keep_warning_registries()
+            current = registry["version"]
+        assert current != stale
