@@ -842,29 +842,6 @@ def unshown_warnings() -> Iterator[None]:
                 mutated()
 
 
-@contextlib.contextmanager
-def ignored_warnings() -> Iterator[None]:
-    """Warnings raised inside are ignored, whatever the filters say, and the
-    registries are left current (see :func:`unshown_warnings`).
-
-    For code that passes no registry (``compile``): a filter put first in the
-    list and taken out again, without marking the filters changed.  Under
-    ``-W error`` an invalid escape sequence in a file read for its source made
-    ``compile`` fail, and the plugin lost what it reads from that file.
-    """
-    entry = ("ignore", None, Warning, None, 0)
-    filters: list[Any] = warnings.filters  # type: ignore[assignment]
-    with unshown_warnings():
-        filters.insert(0, entry)
-        try:
-            yield
-        finally:
-            for i, item in enumerate(filters):
-                if item is entry:
-                    del filters[i]
-                    break
-
-
 class _Probe(Warning):
     pass
 
