@@ -388,10 +388,10 @@ _MANAGED_DICT = 1 << 4
 _WORD = struct.calcsize("P")
 
 
-def _item_storage_reader() -> Callable[[list[object]], int] | None:
-    """Reads the address of a list's item storage (``ob_item``), which follows the
-    reference count, the type and the size in the list's C structure.  Not on
-    builds whose object header differs (free-threaded) or on other interpreters."""
+def _pointer_reader(word: int) -> Callable[[object], int] | None:
+    """Reads the address an object's C structure keeps at ``word`` (in machine
+    words from its start).  Not on builds whose object header differs
+    (free-threaded) or on other interpreters."""
     if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
         return None
     try:
@@ -399,10 +399,12 @@ def _item_storage_reader() -> Callable[[list[object]], int] | None:
     except ImportError:
         return None
     pointer = ctypes.c_void_p
-    return lambda items: pointer.from_address(id(items) + 3 * _WORD).value or 0
+    return lambda obj: pointer.from_address(id(obj) + word * _WORD).value or 0
 
 
-_ITEM_STORAGE = _item_storage_reader()
+#: A list's item storage (``ob_item``) follows the reference count, the type and
+#: the size in its C structure.
+_ITEM_STORAGE = _pointer_reader(3)
 
 
 def storage_frames(items: list[object]) -> tuple[tuple[str, int], ...]:
@@ -420,18 +422,7 @@ def storage_frames(items: list[object]) -> tuple[tuple[str, int], ...]:
 _DICT_TABLE_WORD = 4
 
 
-def _dict_table_reader() -> Callable[[dict[object, object]], int] | None:
-    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
-        return None
-    try:
-        import ctypes
-    except ImportError:
-        return None
-    pointer = ctypes.c_void_p
-    return lambda table: pointer.from_address(id(table) + _DICT_TABLE_WORD * _WORD).value or 0
-
-
-_DICT_TABLE = _dict_table_reader()
+_DICT_TABLE = _pointer_reader(_DICT_TABLE_WORD)
 
 
 def storage_frames_of(obj: object) -> tuple[tuple[str, int], ...]:
