@@ -666,3 +666,42 @@ def test_it():
         ]
     )
     assert "missing Py_DECREF" not in result.stdout.str()
+
+
+def test_memory_a_leaked_object_keeps_in_its_c_structure_is_named(
+    pytester: pytest.Pytester,
+) -> None:
+    """A ``BytesIO``'s buffer is kept by its C structure, which does not show it
+    to the collector: no container of the heap
+    holds them, and the search of the whole heap used to end with "a missing
+    Py_DECREF?" (click's ``CliRunner`` streams).  The leaked object's own
+    structure is read for them first, so the report names it; memory held in a
+    module's container is still named by that container."""
+    pytester.makepyfile(
+        test_it="""
+import io
+
+KEPT = []
+NAMES = {}
+
+
+def test_keeps_a_stream():
+    stream = io.BytesIO()
+    stream.write(b"x" * 300)
+    KEPT.append(stream)
+
+
+def test_keeps_a_string():
+    NAMES[len(NAMES)] = "z" * 300 + str(len(NAMES))
+"""
+    )
+    result = run(pytester, "--refleak")
+    result.assert_outcomes(failed=2)
+    assert "missing Py_DECREF" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*held by BytesIO, in its C structure (the garbage collector does not see it),"
+            " kept alive by test_it.KEPT[[]*[]]",
+            "*held by test_it.NAMES[[]*[]]*",
+        ]
+    )
