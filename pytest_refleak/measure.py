@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _thread
 import array
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -30,7 +31,7 @@ import tracemalloc
 import types
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -471,7 +472,9 @@ class Window:
         young = gc.get_objects()
         # A test may have stopped tracemalloc: the run then has no memory figures.
         tracing = self.trace and tracemalloc.is_tracing()
-        traced = self._traced_growth() if tracing and self.count_memory else None
+        # Comparing the traces is Python code allocating under tracing: in a stack
+        # of its own, as the reading below.
+        traced = in_a_shallow_stack(self._traced_growth) if tracing and self.count_memory else None
         try:
             if not tracing:
                 return self._read_objects(young, exclusions(), blocks_after, traced, collected)
@@ -834,12 +837,41 @@ _SHALLOW_DONE = _thread.allocate_lock()
 
 def _shallow_run(box: list[object]) -> None:
     try:
-        box[1] = box[0]()  # type: ignore[operator]
+        with line_numbers_by_instruction():
+            box[1] = box[0]()  # type: ignore[operator]
     except BaseException as error:  # noqa: BLE001 - raised in the caller
         box[2] = error
     finally:
         box[0] = None
         _SHALLOW_DONE.release()
+
+
+@contextlib.contextmanager
+def line_numbers_by_instruction() -> Iterator[None]:
+    """Where it pays (see :data:`_LINE_ARRAYS`), a profile function that does
+    nothing is set in this thread meanwhile, unless one is set already (a
+    profiler's, which does the same).  Only around the plugin's own work after a
+    window's readings: it makes a frame object for every call."""
+    if not _LINE_ARRAYS or sys.getprofile() is not None:
+        yield
+        return
+    sys.setprofile(slice)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+#: Python 3.11 works out the line number of each frame of a traced allocation's
+#: traceback by reading its code's location table from the start, unless the code
+#: has a table of line numbers by instruction, which it makes only for code that
+#: runs while a trace or profile function is set.  The readings run in this
+#: thread under tracing, allocating hundreds of thousands of times: with a
+#: profile function set here (``slice``, a builtin that takes any three arguments
+#: and keeps nothing), the plugin's code gets those tables and each traceback
+#: costs a fraction.  (3.10 has no such tables, and 3.12 and later find lines
+#: another way; a profile function only slows them down.)
+_LINE_ARRAYS = sys.version_info[:2] == (3, 11)
 
 
 #: How many cycle shapes a plain window notes; past that, none are known.
