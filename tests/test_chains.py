@@ -110,6 +110,34 @@ def test_budget_searches_its_least_whatever_the_clock() -> None:
     assert Budget(seconds=0.0, started=-1e9).spent(now=True)
 
 
+def test_objects_passed_over_count_toward_the_floor() -> None:
+    """The heap search sorts its containers out in chunks; the objects it passes
+    over were looked at too, and count toward ``at_least`` as the containers do."""
+    floor = Budget(seconds=0.0, at_least=100, started=-1e9)
+    floor.passed_over(60)
+    assert not any(floor.spent(now=True) for _ in range(40))
+    assert floor.spent(now=True)
+
+
+def test_holders_of_finds_a_holder_outside_the_modules(clean: None) -> None:
+    """Past the modules' containers, the heap's containers are searched: a list
+    that only this frame holds is found, among many objects of other kinds."""
+    tracemalloc.start(4)
+    try:
+        filler = [object() for _ in range(20_000)]
+        kept = ["".join(["y"] * 70)]
+        traceback = tracemalloc.get_object_traceback(kept[0])
+        assert traceback is not None
+        site = (traceback[-1].filename, traceback[-1].lineno)
+        pairs, _complete = holders_of([site], ignore={id(filler)})
+        assert pairs, "the string's holder was not found"
+        container, item = pairs[0]
+        assert container is kept and item == "y" * 70
+        del container, item, pairs, filler
+    finally:
+        tracemalloc.stop()
+
+
 def test_holders_of_untracked_memory(clean: None) -> None:
     tracemalloc.start(4)
     try:
