@@ -27,7 +27,7 @@ from pytest_refleak.chains import (
     held_step,
     holders_of,
 )
-from pytest_refleak.heap import referents, words_of
+from pytest_refleak.heap import ATOMS, referents, words_of
 from pytest_refleak.measure import MemoryGrowth, Reading, TypeGrowth, in_a_shallow_stack
 from pytest_refleak.report import headline_growth, one_line
 from pytest_refleak.resources import Found as Resource
@@ -324,7 +324,7 @@ def _own_storage(site: tuple[str, int], owners: Sequence[tuple[object, Chain]]) 
         for part in parts:
             # A class's structure is read by its own size: a builtin class is a
             # smaller structure than that, and its memory is no leak's.
-            if type(part) in _NO_STORAGE or is_a(part, type):
+            if type(part) in ATOMS or is_a(part, type):
                 continue
             # The object's header (reference count, type) points at no storage.
             for word in words_of(part)[2:]:
@@ -342,8 +342,6 @@ def _own_storage(site: tuple[str, int], owners: Sequence[tuple[object, Chain]]) 
 
 #: What of an explained object's parts is read for storage it keeps.
 _PARTS = 256
-#: Types whose structure holds values, not addresses of storage.
-_NO_STORAGE = frozenset((str, bytes, int, float, complex, bool, type(None)))
 
 
 def _whose(owner: object, part: object) -> str:

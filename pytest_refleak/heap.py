@@ -92,6 +92,10 @@ _clear_type_cache: Callable[[], None] = (
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 
 
+#: Types whose objects hold values: no references, no storage apart from themselves.
+ATOMS = frozenset((str, bytes, int, float, complex, bool, type(None)))
+
+
 def referents(*objs: object) -> list[object]:
     """``gc.get_referents(*objs)``, but of a module only its namespace.
 

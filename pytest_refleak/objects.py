@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import chain, compress
 from operator import not_
 
-from pytest_refleak.heap import referents, referred_to_only_by
+from pytest_refleak.heap import ATOMS, referents, referred_to_only_by
 from pytest_refleak.text import class_module, instance_dict, is_a, object_frames
 
 _NO_ALLOCATION = (type(None), bool, type(Ellipsis), type(NotImplemented))
@@ -253,7 +253,6 @@ def made_by(frames: Frames, origins: Sites) -> bool:
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
-_ATOMS = frozenset((str, int, float, bytes, complex, bool, type(None)))
 #: Kinds hashed and compared by identity (a builtin method by its function and the
 #: address of what it is bound to), so that set lookups run no code of theirs.
 _IDENTITY_KINDS = frozenset((type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType))
@@ -332,7 +331,7 @@ def new_reachable(
         # before id() makes an int for each, an allocation that tracing (the
         # traced re-run) makes costly.  (A window's own set of the ids it found
         # was a tenth of each plain re-run's reading, one by one.)
-        for ref in compress(refs, map(not_, map(_ATOMS.__contains__, map(type, refs)))):
+        for ref in compress(refs, map(not_, map(ATOMS.__contains__, map(type, refs)))):
             kind = type(ref)
             if young is not None:
                 # Likewise what cannot be new (no new object has its type; an old

@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable, Iterable
 
 from pytest_refleak.exclusions import registry_owner
-from pytest_refleak.heap import referents, type_flags, words_of
+from pytest_refleak.heap import ATOMS, referents, type_flags, words_of
 from pytest_refleak.text import class_module, class_name, type_name
 
 # signal.getsignal converts each handler to an enum where it can; the C function
@@ -57,9 +57,6 @@ def _subclass_registry(obj: object) -> str | None:
 #: collector nothing of what they refer to.
 _HAVE_GC = 1 << 14
 
-#: Types without that support that refer to nothing.
-_ATOMIC = frozenset((str, bytes, int, float, complex, bool, type(None)))
-
 
 def opaque_holder(obj: object, near: Iterable[object]) -> str | None:
     """An object of a type without garbage-collector support that stores ``obj``'s
@@ -77,7 +74,7 @@ def opaque_holder(obj: object, near: Iterable[object]) -> str | None:
     for holder in near:
         for ref in referents(holder):
             kind = type(ref)
-            if kind in _ATOMIC or type_flags(kind) & _HAVE_GC or ref is obj:
+            if kind in ATOMS or type_flags(kind) & _HAVE_GC or ref is obj:
                 continue
             if target in words_of(ref):
                 return (
